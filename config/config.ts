@@ -1,0 +1,98 @@
+// The daemon's configuration: its shape and its defaults. Keys are spelled exactly as in the
+// TOML file (conf/podvisor.conf documents each one), so the effective configuration prints
+// back as a valid file.
+import type { LogFormat, LogLevel } from '../system/logger';
+
+export const CGROUP_MANAGERS = ['cgroupfs', 'systemd'] as const;
+export type CgroupManager = (typeof CGROUP_MANAGERS)[number];
+
+export const HANDLER_TYPES = ['oci', 'vm'] as const;
+export type HandlerType = (typeof HANDLER_TYPES)[number];
+
+/** A low-level OCI runtime (runc, crun) driven through conmon. */
+export interface OciHandlerConfig {
+  type: 'oci';
+  runtime_path: string;
+  monitor_path: string;
+}
+
+/** Each pod in its own QEMU virtual machine, running our guest agent. */
+export interface VmHandlerConfig {
+  type: 'vm';
+  qemu_path: string;
+  kernel_path: string;
+}
+
+export type HandlerConfig = OciHandlerConfig | VmHandlerConfig;
+
+export interface Config {
+  socket: string;
+  root: string;
+  runroot: string;
+  cgroup_manager: CgroupManager;
+  shutdown_timeout_seconds: number;
+  log: {
+    level: LogLevel;
+    format: LogFormat;
+  };
+  network: {
+    cni_config_dir: string;
+    cni_plugin_dirs: string[];
+    default_network: string;
+  };
+  image: {
+    registries_conf: string;
+    registries_conf_dir: string;
+  };
+  runtime: {
+    default_handler: string;
+    handlers: Record<string, HandlerConfig>;
+  };
+  streaming: {
+    address: string;
+  };
+  metrics: {
+    address: string;
+  };
+}
+
+export const DEFAULT_CONFIG_PATH = '/etc/podvisor/podvisor.conf';
+
+export const OCI_HANDLER_DEFAULTS: Omit<OciHandlerConfig, 'runtime_path'> = {
+  type: 'oci',
+  monitor_path: '/usr/bin/conmon',
+};
+
+export const VM_HANDLER_DEFAULTS: VmHandlerConfig = {
+  type: 'vm',
+  qemu_path: '/usr/bin/qemu-system-x86_64',
+  kernel_path: '/vmlinuz',
+};
+
+export function defaultConfig(): Config {
+  return {
+    socket: '/run/podvisor/podvisor.sock',
+    root: '/var/lib/podvisor',
+    runroot: '/run/podvisor',
+    cgroup_manager: 'cgroupfs',
+    shutdown_timeout_seconds: 10,
+    log: { level: 'info', format: 'text' },
+    network: {
+      cni_config_dir: '/etc/cni/net.d',
+      cni_plugin_dirs: ['/usr/lib/cni', '/opt/cni/bin'],
+      default_network: '',
+    },
+    image: {
+      registries_conf: '/etc/containers/registries.conf',
+      registries_conf_dir: '/etc/containers/registries.conf.d',
+    },
+    runtime: {
+      default_handler: 'runc',
+      handlers: {
+        runc: { ...OCI_HANDLER_DEFAULTS, runtime_path: '/usr/bin/runc' },
+      },
+    },
+    streaming: { address: '127.0.0.1:0' },
+    metrics: { address: '' },
+  };
+}

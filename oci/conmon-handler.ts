@@ -1,0 +1,21 @@
+import type { OciHandlerConfig } from '../config/config';
+import { checkRequiredFiles } from './handler-readiness';
+import type { HandlerFeatures, HandlerReadiness, RuntimeHandler } from './runtime-handler';
+
+/** Containers run by an OCI runtime (runc, crun), each watched by its own conmon. */
+export class ConmonHandler implements RuntimeHandler {
+  readonly type = 'oci';
+  readonly features: HandlerFeatures = { recursiveReadOnlyMounts: false, userNamespaces: false };
+
+  constructor(
+    readonly name: string,
+    private readonly config: OciHandlerConfig,
+  ) {}
+
+  readiness(): Promise<HandlerReadiness> {
+    return checkRequiredFiles(this.name, [
+      { role: 'runtime', path: this.config.runtime_path, executable: true },
+      { role: 'conmon', path: this.config.monitor_path, executable: true },
+    ]);
+  }
+}

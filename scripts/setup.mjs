@@ -1,0 +1,140 @@
+// The README's two commands run through here, so a fresh Debian 12 machine with only Node
+// needs nothing else: `npm start` (daemon) and `npm test` (suite). Every step checks before
+// it acts, so a second run on a machine already set up takes seconds.
+//
+// Plain Node with no dependencies: it runs before node_modules exists.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const projectDir = dirname(dirname(fileURLToPath(import.meta.url)));
+
+// What podvisord itself runs or hands work to.
+const DAEMON_PACKAGES = ['runc', 'conmon', 'containernetworking-plugins', 'iproute2', 'iptables', 'util-linux'];
+
+// Config files installed for the operator on first start; never overwritten once there.
+const INSTALLED_CONFIG = [
+  ['conf/podvisor.conf', '/etc/podvisor/podvisor.conf'],
+  ['conf/crictl.yaml', '/etc/crictl.yaml'],
+];
+
+function log(message) {
+  process.stderr.write(`setup: ${message}\n`);
+}
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { stdio: 'inherit', cwd: projectDir, timeout: 30 * 60 * 1000, ...options });
+  if (result.error) throw new Error(`${command} ${args.join(' ')}: ${result.error.message}`);
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${result.status ?? result.signal}`);
+}
+
+function missingDebianPackages(packages) {
+  return packages.filter((name) => {
+    const result = spawnSync('dpkg-query', ['-W', '-f', '${Status}', name], { encoding: 'utf8' });
+    return result.status !== 0 || !result.stdout.includes('install ok installed');
+  });
+}
+
+function ensureDebianPackages(packages) {
+  const missing = missingDebianPackages(packages);
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) throw new Error(`Debian packages missing and not running as root: ${missing.join(' ')}`);
+  log(`installing Debian packages: ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  run('apt-get', ['update', '-q'], { env });
+  run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { env });
+}
+
+function sha256(paths) {
+  const hash = createHash('sha256');
+  for (const path of paths) hash.update(path).update(readFileSync(join(projectDir, path)));
+  return hash.digest('hex');
+}
+
+// Installs exactly what package-lock.json pins, only when it changed since the last install.
+// Not `npm ci`: this npm leaves other platforms' optional binaries (buf's, jest's resolver's)
+// out of the lock file and then `npm ci` refuses that same lock file as out of sync.
+function ensureNodeModules() {
+  const stamp = join(projectDir, 'node_modules', '.podvisor-installed');
+  const want = sha256(['package-lock.json']);
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return;
+  log('installing npm packages');
+  run('npm', ['install', '--no-save', '--no-audit', '--no-fund']);
+  writeFileSync(stamp, want);
+}
+
+// Regenerates proto/gen only when the contract or the generator settings changed.
+function ensureProtoTypes() {
+  const inputs = ['buf.gen.yaml', ...readdirSync(join(projectDir, 'proto')).filter((f) => f.endsWith('.proto')).map((f) => `proto/${f}`)];
+  const stamp = join(projectDir, 'proto', 'gen', '.stamp');
+  const want = sha256([...inputs, 'package-lock.json']);
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return;
+  log('generating CRI types from proto/');
+  run(join(projectDir, 'node_modules', '.bin', 'buf'), ['generate']);
+  writeFileSync(stamp, want);
+}
+
+function build() {
+  ensureNodeModules();
+  ensureProtoTypes();
+  run(join(projectDir, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json']);
+}
+
+function installConfigFiles() {
+  for (const [source, target] of INSTALLED_CONFIG) {
+    if (existsSync(target)) continue;
+    mkdirSync(dirname(target), { recursive: true });
+    copyFileSync(join(projectDir, source), target);
+    log(`installed ${target}`);
+  }
+}
+
+// Jest's own summary is not a line CI reads, so the totals are printed once more plainly.
+function runTests(extraArgs) {
+  const resultsFile = join(projectDir, 'dist', 'jest-results.json');
+  const result = spawnSync(
+    join(projectDir, 'node_modules', '.bin', 'jest'),
+    ['--json', '--outputFile', resultsFile, ...extraArgs],
+    { stdio: 'inherit', cwd: projectDir },
+  );
+  if (existsSync(resultsFile) && statSync(resultsFile).size > 0) {
+    const totals = JSON.parse(readFileSync(resultsFile, 'utf8'));
+    const skipped = totals.numPendingTests + totals.numTodoTests;
+    process.stdout.write(`jest: ${totals.numPassedTests} passed, ${totals.numFailedTests} failed, ${skipped} skipped\n`);
+  }
+  return result.status ?? 1;
+}
+
+async function main() {
+  const [mode, ...rest] = process.argv.slice(2);
+  switch (mode) {
+    case 'build':
+      build();
+      return 0;
+    case 'start': {
+      ensureDebianPackages(DAEMON_PACKAGES);
+      build();
+      installConfigFiles();
+      const { main: podvisord } = await import(join(projectDir, 'dist', 'bin', 'podvisord.js'));
+      return podvisord(rest);
+    }
+    case 'test':
+      ensureDebianPackages(DAEMON_PACKAGES);
+      build();
+      return runTests(rest);
+    default:
+      log('usage: node scripts/setup.mjs build | start [-- podvisord flags] | test [-- jest args]');
+      return 2;
+  }
+}
+
+// Exits explicitly: after the daemon stops, nothing else should keep the process alive.
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    log(error.message);
+    process.exit(1);
+  },
+);

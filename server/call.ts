@@ -1,0 +1,82 @@
+// Wraps every CRI verb the same way: one debug line per call with its method, IDs, duration
+// and status code, an error line with the message when it fails, metrics, and typed errors
+// turned into gRPC statuses. Only the IDs below are ever taken from a request for logs, so
+// nothing else in it (registry credentials above all) can reach a log line.
+import { status as Code, type ServerErrorResponse, type handleServerStreamingCall, type handleUnaryCall } from '@grpc/grpc-js';
+import type { ServerContext } from './context';
+import { codeName, toServiceError } from './grpc-status';
+import type { CallMetrics } from './metrics';
+
+export type Verb<Request, Response> = (ctx: ServerContext, request: Request) => Promise<Response>;
+/** A server-streaming verb sends its responses one by one; `send` waits while the client lags. */
+export type StreamingVerb<Request, Response> = (ctx: ServerContext, request: Request, send: (response: Response) => Promise<void>) => Promise<void>;
+
+function stringAt(value: unknown, path: string[]): string | undefined {
+  let node = value;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return typeof node === 'string' && node !== '' ? node : undefined;
+}
+
+const LOGGED_FIELDS: [string, string[]][] = [
+  ['pod_id', ['podSandboxId']],
+  ['container_id', ['containerId']],
+  ['pod_name', ['config', 'metadata', 'name']],
+  ['image', ['image', 'image']],
+];
+
+export function callFields(request: unknown): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const [name, path] of LOGGED_FIELDS) {
+    const value = stringAt(request, path);
+    if (value !== undefined) fields[name] = value;
+  }
+  return fields;
+}
+
+async function observed<T>(ctx: ServerContext, metrics: CallMetrics, method: string, request: unknown, work: () => Promise<T>): Promise<T> {
+  const started = process.hrtime.bigint();
+  const finish = (code: Code, error?: ServerErrorResponse): void => {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    metrics.record(method, codeName(code), seconds);
+    const fields = { method, ...callFields(request), duration_ms: Math.round(seconds * 1e6) / 1e3, code: codeName(code) };
+    if (error) ctx.logger.error('CRI call failed', { ...fields, error: error.details });
+    else ctx.logger.debug('CRI call', fields);
+  };
+  try {
+    const result = await work();
+    finish(Code.OK);
+    return result;
+  } catch (thrown) {
+    const error = toServiceError(thrown);
+    finish(error.code ?? Code.INTERNAL, error);
+    throw error;
+  }
+}
+
+export function unaryCall(ctx: ServerContext, metrics: CallMetrics, method: string, verb: Verb<unknown, unknown>): handleUnaryCall<unknown, unknown> {
+  return (call, callback) => {
+    observed(ctx, metrics, method, call.request, () => verb(ctx, call.request)).then(
+      (response) => callback(null, response),
+      (error: ServerErrorResponse) => callback(error),
+    );
+  };
+}
+
+export function serverStreamingCall(
+  ctx: ServerContext,
+  metrics: CallMetrics,
+  method: string,
+  verb: StreamingVerb<unknown, unknown>,
+): handleServerStreamingCall<unknown, unknown> {
+  return (call) => {
+    const send = (response: unknown): Promise<void> =>
+      call.write(response) ? Promise.resolve() : new Promise((resolve) => call.once('drain', () => resolve()));
+    observed(ctx, metrics, method, call.request, () => verb(ctx, call.request, send)).then(
+      () => call.end(),
+      (error: ServerErrorResponse) => call.emit('error', error),
+    );
+  };
+}

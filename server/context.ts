@@ -1,0 +1,13 @@
+import type { Config } from '../config/config';
+import type { RuntimeHandler } from '../oci/runtime-handler';
+import type { DaemonState } from '../state/daemon-state';
+import type { Logger } from '../system/logger';
+
+/** What every verb may use. `config` is replaced as a whole when SIGHUP reloads it. */
+export interface ServerContext {
+  config: Config;
+  readonly version: string;
+  readonly logger: Logger;
+  readonly state: DaemonState;
+  readonly handlers: Map<string, RuntimeHandler>;
+}

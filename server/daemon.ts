@@ -1,0 +1,182 @@
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { chmod, mkdir, stat, unlink } from 'node:fs/promises';
+import type { Server as HttpServer } from 'node:http';
+import { createServer, type Server as NetServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import type { Config } from '../config/config';
+import { loadConfig } from '../config/load';
+import type { Table } from '../config/validate';
+import { createRuntimeHandlers } from '../oci/handlers';
+import { DaemonState } from '../state/daemon-state';
+import { errorMessage } from '../system/errors';
+import { InstanceLock } from '../system/instance-lock';
+import { reconfigureLogger, type Logger } from '../system/logger';
+import { RewrittenConnection } from './authority-rewriter';
+import type { ServerContext } from './context';
+import { CallMetrics } from './metrics';
+import { criServices } from './services';
+import { claimSocketPath } from './socket';
+
+// Both ends of the kubelet's CRI client allow 16 MiB messages; so do we.
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+const SOCKET_MODE = 0o660;
+
+export interface DaemonOptions {
+  config: Config;
+  /** The config file and flag overrides, kept to read them again on SIGHUP. */
+  configPath: string | undefined;
+  overrides: Table;
+  version: string;
+  logger: Logger;
+}
+
+/**
+ * Listens on the unix socket ourselves and hands each connection to the gRPC server through
+ * the authority rewriter (see authority-rewriter.ts for why).
+ */
+async function listenUnix(server: Server, path: string, logger: Logger): Promise<NetServer> {
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const listener = createServer((socket) => {
+    const connection = new RewrittenConnection(socket);
+    connection.on('error', (error) => logger.warn('client connection failed', { socket: path, error: errorMessage(error) }));
+    injector.injectConnection(connection);
+  });
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(path, () => {
+      listener.off('error', reject);
+      resolve();
+    });
+  });
+  return listener;
+}
+
+/** Config keys that only take effect on restart, for the SIGHUP warning. */
+function changedKeys(before: unknown, after: unknown, prefix = ''): string[] {
+  if (typeof before !== 'object' || before === null || typeof after !== 'object' || after === null) {
+    return JSON.stringify(before) === JSON.stringify(after) ? [] : [prefix];
+  }
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...keys].flatMap((key) =>
+    changedKeys((before as Record<string, unknown>)[key], (after as Record<string, unknown>)[key], prefix ? `${prefix}.${key}` : key),
+  );
+}
+
+/** podvisord: the CRI gRPC server on its unix socket, and everything it owns while it runs. */
+export class Daemon {
+  private metricsServer: HttpServer | undefined;
+
+  private constructor(
+    private readonly options: DaemonOptions,
+    private readonly ctx: ServerContext,
+    private readonly server: Server,
+    private readonly listener: NetServer,
+    private readonly lock: InstanceLock,
+  ) {}
+
+  static async start(options: DaemonOptions): Promise<Daemon> {
+    const { config, logger } = options;
+    await mkdir(config.root, { recursive: true, mode: 0o700 });
+    await mkdir(config.runroot, { recursive: true, mode: 0o711 });
+    await mkdir(dirname(config.socket), { recursive: true, mode: 0o711 });
+
+    // The socket probe first, so a second daemon started the usual way is told about the socket.
+    await claimSocketPath(config.socket);
+    const lock = await InstanceLock.acquire(join(config.root, 'podvisord.lock'));
+    try {
+      const state = new DaemonState(config.root, logger);
+      await state.load();
+      const ctx: ServerContext = { config, version: options.version, logger, state, handlers: createRuntimeHandlers(config.runtime.handlers) };
+      const metrics = new CallMetrics();
+      const server = new Server({
+        'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+        'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+      });
+      for (const [definition, implementation] of criServices(ctx, metrics)) server.addService(definition, implementation);
+
+      // The socket must never be reachable with looser permissions, not even between bind and chmod.
+      const umask = process.umask(0o117);
+      let listener: NetServer;
+      try {
+        listener = await listenUnix(server, config.socket, logger);
+      } finally {
+        process.umask(umask);
+      }
+      await chmod(config.socket, SOCKET_MODE);
+
+      const daemon = new Daemon(options, ctx, server, listener, lock);
+      if (config.metrics.address !== '') {
+        const served = await metrics.serve(config.metrics.address);
+        daemon.metricsServer = served.server;
+        logger.info('metrics served', { address: `${served.address.address}:${served.address.port}` });
+      }
+      logger.info('podvisord serving CRI v1', {
+        socket: config.socket,
+        version: options.version,
+        root: config.root,
+        handlers: [...ctx.handlers.keys()].join(','),
+        default_handler: config.runtime.default_handler,
+        pods: state.pods.size,
+        containers: state.containers.size,
+      });
+      return daemon;
+    } catch (error) {
+      await lock.release();
+      await unlink(config.socket).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * Stops accepting calls, lets those in flight finish for up to shutdown_timeout_seconds,
+   * then cancels the rest and removes the socket.
+   */
+  async stop(): Promise<void> {
+    const { logger } = this.ctx;
+    const { socket, shutdown_timeout_seconds: seconds } = this.ctx.config;
+    logger.info('podvisord shutting down', { socket, timeout_seconds: seconds });
+    this.listener.close();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        logger.warn('calls still in flight at the shutdown timeout; cancelling them', { timeout_seconds: seconds });
+        this.server.forceShutdown();
+        resolve();
+      }, seconds * 1000);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    if (this.metricsServer) await new Promise((resolve) => this.metricsServer?.close(resolve));
+    await this.removeSocket();
+    await this.lock.release();
+    logger.info('podvisord stopped', { socket });
+  }
+
+  private async removeSocket(): Promise<void> {
+    const path = this.ctx.config.socket;
+    try {
+      if ((await stat(path)).isSocket()) await unlink(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.ctx.logger.warn('cannot remove socket', { socket: path, error: errorMessage(error) });
+    }
+  }
+
+  /** SIGHUP: reads the config again and applies what can change live (the log settings). */
+  async reload(): Promise<void> {
+    const { logger } = this.ctx;
+    let next: Config;
+    try {
+      next = (await loadConfig(this.options.configPath, this.options.overrides)).config;
+    } catch (error) {
+      logger.error('config reload failed; keeping the running config', { error: errorMessage(error) });
+      return;
+    }
+    const current = this.ctx.config;
+    const needRestart = changedKeys({ ...current, log: undefined }, { ...next, log: undefined });
+    reconfigureLogger(logger, next.log.level, next.log.format);
+    this.ctx.config = { ...current, log: next.log };
+    logger.info('config reloaded', { log_level: next.log.level, log_format: next.log.format });
+    if (needRestart.length > 0) logger.warn('changed options take effect after a restart', { keys: needRestart.join(',') });
+  }
+}

@@ -1,0 +1,35 @@
+// The one place typed errors become gRPC status codes.
+import { status as Code, type ServerErrorResponse } from '@grpc/grpc-js';
+import {
+  AlreadyExistsError,
+  DeadlineExceededError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnimplementedError,
+  errorMessage,
+} from '../system/errors';
+
+const CODES: [new (message: string) => Error, Code][] = [
+  [NotFoundError, Code.NOT_FOUND],
+  [InvalidArgumentError, Code.INVALID_ARGUMENT],
+  [AlreadyExistsError, Code.ALREADY_EXISTS],
+  [FailedPreconditionError, Code.FAILED_PRECONDITION],
+  [DeadlineExceededError, Code.DEADLINE_EXCEEDED],
+  [UnimplementedError, Code.UNIMPLEMENTED],
+];
+
+/** The status code for anything a verb threw; what is not one of ours is INTERNAL. */
+export function statusCodeOf(error: unknown): Code {
+  for (const [type, code] of CODES) if (error instanceof type) return code;
+  return Code.INTERNAL;
+}
+
+export function toServiceError(error: unknown): ServerErrorResponse {
+  const details = errorMessage(error);
+  return Object.assign(new Error(details), { code: statusCodeOf(error), details });
+}
+
+export function codeName(code: Code): string {
+  return Code[code] ?? String(code);
+}

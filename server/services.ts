@@ -1,0 +1,54 @@
+// Registers both CRI services whole: every method of the contract gets a handler, the verbs
+// built so far their own (one file each in server/), the rest an UNIMPLEMENTED that names them.
+import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { ImageServiceService, RuntimeServiceService } from '../proto/gen/cri-api-v1';
+import { UnimplementedError } from '../system/errors';
+import { serverStreamingCall, unaryCall, type StreamingVerb, type Verb } from './call';
+import type { ServerContext } from './context';
+import type { CallMetrics } from './metrics';
+import { runtimeConfig } from './runtime-config';
+import { status } from './status';
+import { version } from './version';
+
+type RequestOf<M> = M extends { requestDeserialize(value: Buffer): infer R } ? R : never;
+type ResponseOf<M> = M extends { responseSerialize(value: infer R): Buffer } ? R : never;
+
+/** The verbs of one service, each typed by its method's request and response messages. */
+type Verbs<D> = {
+  [K in keyof D]?: D[K] extends { responseStream: true }
+    ? StreamingVerb<RequestOf<D[K]>, ResponseOf<D[K]>>
+    : Verb<RequestOf<D[K]>, ResponseOf<D[K]>>;
+};
+
+const RUNTIME_VERBS: Verbs<typeof RuntimeServiceService> = { version, status, runtimeConfig };
+const IMAGE_VERBS: Verbs<typeof ImageServiceService> = {};
+
+interface MethodDefinition {
+  path: string;
+  responseStream: boolean;
+}
+
+function implement(
+  definition: Record<string, MethodDefinition>,
+  verbs: Record<string, unknown>,
+  ctx: ServerContext,
+  metrics: CallMetrics,
+): UntypedServiceImplementation {
+  const implementation: UntypedServiceImplementation = {};
+  for (const [key, method] of Object.entries(definition)) {
+    const name = method.path.slice(method.path.lastIndexOf('/') + 1);
+    const unimplemented = (): Promise<never> => Promise.reject(new UnimplementedError(`${name} is not implemented by podvisor ${ctx.version}`));
+    const verb = verbs[key] ?? unimplemented;
+    implementation[key] = method.responseStream
+      ? serverStreamingCall(ctx, metrics, name, verb as StreamingVerb<unknown, unknown>)
+      : unaryCall(ctx, metrics, name, verb as Verb<unknown, unknown>);
+  }
+  return implementation;
+}
+
+export function criServices(ctx: ServerContext, metrics: CallMetrics): [ServiceDefinition, UntypedServiceImplementation][] {
+  return [
+    [RuntimeServiceService, implement(RuntimeServiceService, RUNTIME_VERBS, ctx, metrics)],
+    [ImageServiceService, implement(ImageServiceService, IMAGE_VERBS, ctx, metrics)],
+  ];
+}

@@ -1,0 +1,42 @@
+import { findCniNetwork } from '../network/cni-config';
+import type { RuntimeCondition, StatusRequest, StatusResponse } from '../proto/gen/cri-api-v1';
+import type { ServerContext } from './context';
+
+async function runtimeReady(ctx: ServerContext): Promise<RuntimeCondition> {
+  const handler = ctx.handlers.get(ctx.config.runtime.default_handler);
+  const readiness = handler ? await handler.readiness() : { ready: false, message: 'default runtime handler is not configured' };
+  return {
+    type: 'RuntimeReady',
+    status: readiness.ready,
+    reason: readiness.ready ? '' : 'RuntimeHandlerNotReady',
+    message: readiness.message,
+  };
+}
+
+// Read afresh on every call, so NetworkReady follows the directory as configs come and go.
+async function networkReady(ctx: ServerContext): Promise<RuntimeCondition> {
+  const cni = await findCniNetwork(ctx.config.network.cni_config_dir, ctx.config.network.default_network);
+  return {
+    type: 'NetworkReady',
+    status: cni.ready,
+    reason: cni.ready ? '' : 'NetworkPluginNotReady',
+    message: cni.ready ? '' : `Network plugin returns error: ${cni.message}`,
+  };
+}
+
+export async function status(ctx: ServerContext, request: StatusRequest): Promise<StatusResponse> {
+  const conditions = await Promise.all([runtimeReady(ctx), networkReady(ctx)]);
+  const info: Record<string, string> = {};
+  if (request.verbose) {
+    info.config = JSON.stringify(ctx.config);
+    const handlers: Record<string, unknown> = {};
+    for (const [name, handler] of ctx.handlers) handlers[name] = { type: handler.type, ...(await handler.readiness()) };
+    info.runtimeHandlers = JSON.stringify(handlers);
+  }
+  return {
+    status: { conditions },
+    info,
+    runtimeHandlers: [...ctx.handlers.values()].map((handler) => ({ name: handler.name, features: handler.features })),
+    features: { supplementalGroupsPolicy: false, userNamespacesHostNetwork: false },
+  };
+}

@@ -1,0 +1,65 @@
+import type { Logger } from '../system/logger';
+import { IdIndex } from './id-index';
+import { NameRegistrar } from './name-registrar';
+import { RecordFiles, type StoredObject } from './record-files';
+
+/**
+ * The pods (or the containers) the daemon knows: records in memory, found by ID prefix, with
+ * their names reserved, and persisted under root so they survive a restart.
+ */
+export class ObjectStore<T extends StoredObject> {
+  readonly index: IdIndex;
+  readonly names = new NameRegistrar();
+  private readonly records = new Map<string, T>();
+  private readonly files: RecordFiles<T>;
+
+  constructor(kind: string, dir: string, isRecord: (value: unknown) => value is T, logger: Logger) {
+    this.index = new IdIndex(kind);
+    this.files = new RecordFiles(dir, isRecord, logger);
+  }
+
+  async load(): Promise<void> {
+    for (const record of await this.files.readAll()) this.track(record);
+  }
+
+  private track(record: T): void {
+    this.index.add(record.id);
+    this.names.reserve(record.name, record.id);
+    this.records.set(record.id, record);
+  }
+
+  /** The record an ID or unique ID prefix names (NotFound / InvalidArgument otherwise). */
+  get(idOrPrefix: string): T {
+    return this.records.get(this.index.resolve(idOrPrefix)) as T;
+  }
+
+  list(): T[] {
+    return [...this.records.values()];
+  }
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  /** Persists a new or changed record; its name must already be reserved for it or free. */
+  async save(record: T): Promise<void> {
+    const alreadyHeld = this.names.holder(record.name) === record.id;
+    this.names.reserve(record.name, record.id);
+    try {
+      await this.files.write(record);
+    } catch (error) {
+      if (!alreadyHeld) this.names.release(record.name);
+      throw error;
+    }
+    this.track(record);
+  }
+
+  /** Forgets a record and frees its name; removing an unknown ID does nothing. */
+  async remove(id: string): Promise<void> {
+    const record = this.records.get(id);
+    await this.files.delete(id);
+    this.records.delete(id);
+    this.index.delete(id);
+    if (record) this.names.release(record.name);
+  }
+}

@@ -1,0 +1,42 @@
+import { Client, credentials, type ServiceError } from '@grpc/grpc-js';
+
+/** One method of a generated service definition. */
+export interface MethodDefinition<Request, Response> {
+  path: string;
+  requestSerialize(value: Request): Buffer;
+  responseDeserialize(value: Buffer): Response;
+}
+
+export function criClient(socket: string): Client {
+  return new Client(`unix://${socket}`, credentials.createInsecure());
+}
+
+/** Calls a unary method; rejects with the gRPC ServiceError (code, details) on failure. */
+export function unary<Request, Response>(client: Client, method: MethodDefinition<Request, Response>, request: Request): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    client.makeUnaryRequest(
+      method.path,
+      (value: Request) => method.requestSerialize(value),
+      (value: Buffer) => method.responseDeserialize(value),
+      request,
+      { deadline: Date.now() + 10000 },
+      (error: ServiceError | null, response?: Response) => (error ? reject(error) : resolve(response as Response)),
+    );
+  });
+}
+
+/** Opens a server-streaming method and resolves with its first error (or its end). */
+export function streamError<Request, Response>(client: Client, method: MethodDefinition<Request, Response>, request: Request): Promise<ServiceError | undefined> {
+  return new Promise((resolve) => {
+    const call = client.makeServerStreamRequest(
+      method.path,
+      (value: Request) => method.requestSerialize(value),
+      (value: Buffer) => method.responseDeserialize(value),
+      request,
+      { deadline: Date.now() + 10000 },
+    );
+    call.on('data', () => undefined);
+    call.on('error', (error: ServiceError) => resolve(error));
+    call.on('end', () => resolve(undefined));
+  });
+}
