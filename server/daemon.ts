@@ -20,6 +20,15 @@ import { claimSocketPath } from './socket';
 // Both ends of the kubelet's CRI client allow 16 MiB messages; so do we.
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const SOCKET_MODE = 0o660;
+// sd_booted(3): systemd is the init system exactly when this directory exists.
+const SYSTEMD_RUNNING = '/run/systemd/system';
+
+async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then(
+    (stats) => stats.isDirectory(),
+    () => false,
+  );
+}
 
 export interface DaemonOptions {
   config: Config;
@@ -76,6 +85,9 @@ export class Daemon {
 
   static async start(options: DaemonOptions): Promise<Daemon> {
     const { config, logger } = options;
+    if (config.cgroup_manager === 'systemd' && !(await isDirectory(SYSTEMD_RUNNING))) {
+      throw new Error(`cgroup_manager is "systemd" but systemd is not running here (no ${SYSTEMD_RUNNING}); use "cgroupfs"`);
+    }
     await mkdir(config.root, { recursive: true, mode: 0o700 });
     await mkdir(config.runroot, { recursive: true, mode: 0o711 });
     await mkdir(dirname(config.socket), { recursive: true, mode: 0o711 });

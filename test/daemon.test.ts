@@ -287,6 +287,25 @@ describe('podvisord lifecycle', () => {
     }
   });
 
+  test('the systemd cgroup manager is refused where systemd is not running, and reported where it is', async () => {
+    const systemdRunning = await exists('/run/systemd/system');
+    const daemon = DaemonProcess.spawn([...isolatingFlags(dirs), '--cgroup-manager', 'systemd']);
+    if (!systemdRunning) {
+      expect((await daemon.waitForExit()).code).toBe(1);
+      expect(daemon.log).toContain('but systemd is not running here (no /run/systemd/system)');
+      expect(await exists(dirs.socket)).toBe(false);
+      return;
+    }
+    await daemon.waitForOutput('podvisord serving CRI v1');
+    const client = criClient(dirs.socket);
+    try {
+      expect((await unary(client, RuntimeServiceService.runtimeConfig, {})).linux?.cgroupDriver).toBe(CgroupDriver.SYSTEMD);
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+
   test('metrics, when an address is set, count CRI calls by method and code', async () => {
     const port = await new Promise<number>((resolve) => {
       const probe = createServer().listen(0, '127.0.0.1', () => {
