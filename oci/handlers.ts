@@ -1,13 +1,31 @@
-import type { HandlerConfig } from '../config/config';
+import type { Config } from '../config/config';
+import { InvalidArgumentError } from '../system/errors';
 import { ConmonHandler } from './conmon-handler';
 import type { RuntimeHandler } from './runtime-handler';
 import { VmHandler } from './vm-handler';
 
-/** The configured runtime handlers by name, in configuration order. */
-export function createRuntimeHandlers(configs: Record<string, HandlerConfig>): Map<string, RuntimeHandler> {
-  const handlers = new Map<string, RuntimeHandler>();
-  for (const [name, config] of Object.entries(configs)) {
-    handlers.set(name, config.type === 'oci' ? new ConmonHandler(name, config) : new VmHandler(name, config));
+/** The configured runtime handlers, in configuration order, and which one is the default. */
+export class RuntimeHandlers {
+  private readonly byName = new Map<string, RuntimeHandler>();
+  readonly default: RuntimeHandler;
+
+  constructor(runtime: Config['runtime']) {
+    for (const [name, config] of Object.entries(runtime.handlers)) {
+      this.byName.set(name, config.type === 'oci' ? new ConmonHandler(name, config) : new VmHandler(name, config));
+    }
+    // Config validation guarantees the default is one of them.
+    this.default = this.resolve(runtime.default_handler);
   }
-  return handlers;
+
+  /** The handler a pod asks for by RuntimeClass handler name; '' means the default. */
+  resolve(name: string): RuntimeHandler {
+    if (name === '') return this.default;
+    const handler = this.byName.get(name);
+    if (!handler) throw new InvalidArgumentError(`runtime handler "${name}" is not configured (configured: ${[...this.byName.keys()].join(', ')})`);
+    return handler;
+  }
+
+  list(): RuntimeHandler[] {
+    return [...this.byName.values()];
+  }
 }

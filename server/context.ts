@@ -1,5 +1,5 @@
 import type { Config } from '../config/config';
-import type { RuntimeHandler } from '../oci/runtime-handler';
+import type { RuntimeHandlers } from '../oci/handlers';
 import type { DaemonState } from '../state/daemon-state';
 import type { Logger } from '../system/logger';
 
@@ -9,5 +9,5 @@ export interface ServerContext {
   readonly version: string;
   readonly logger: Logger;
   readonly state: DaemonState;
-  readonly handlers: Map<string, RuntimeHandler>;
+  readonly handlers: RuntimeHandlers;
 }

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import type { Config } from '../config/config';
 import { loadConfig } from '../config/load';
 import type { Table } from '../config/validate';
-import { createRuntimeHandlers } from '../oci/handlers';
+import { RuntimeHandlers } from '../oci/handlers';
 import { DaemonState } from '../state/daemon-state';
 import { errorMessage } from '../system/errors';
 import { InstanceLock } from '../system/instance-lock';
@@ -98,7 +98,7 @@ export class Daemon {
     try {
       const state = new DaemonState(config.root, logger);
       await state.load();
-      const ctx: ServerContext = { config, version: options.version, logger, state, handlers: createRuntimeHandlers(config.runtime.handlers) };
+      const ctx: ServerContext = { config, version: options.version, logger, state, handlers: new RuntimeHandlers(config.runtime) };
       const metrics = new CallMetrics();
       const server = new Server({
         'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
@@ -126,7 +126,7 @@ export class Daemon {
         socket: config.socket,
         version: options.version,
         root: config.root,
-        handlers: [...ctx.handlers.keys()].join(','),
+        handlers: ctx.handlers.list().map((handler) => handler.name).join(','),
         default_handler: config.runtime.default_handler,
         pods: state.pods.size,
         containers: state.containers.size,

@@ -3,8 +3,7 @@ import type { RuntimeCondition, StatusRequest, StatusResponse } from '../proto/g
 import type { ServerContext } from './context';
 
 async function runtimeReady(ctx: ServerContext): Promise<RuntimeCondition> {
-  const handler = ctx.handlers.get(ctx.config.runtime.default_handler);
-  const readiness = handler ? await handler.readiness() : { ready: false, message: 'default runtime handler is not configured' };
+  const readiness = await ctx.handlers.default.readiness();
   return {
     type: 'RuntimeReady',
     status: readiness.ready,
@@ -30,13 +29,15 @@ export async function status(ctx: ServerContext, request: StatusRequest): Promis
   if (request.verbose) {
     info.config = JSON.stringify(ctx.config);
     const handlers: Record<string, unknown> = {};
-    for (const [name, handler] of ctx.handlers) handlers[name] = { type: handler.type, ...(await handler.readiness()) };
+    for (const handler of ctx.handlers.list()) handlers[handler.name] = { type: handler.type, ...(await handler.readiness()) };
     info.runtimeHandlers = JSON.stringify(handlers);
   }
+  // The empty name stands for the default handler, which pods without a RuntimeClass get.
+  const listed = [{ name: '', handler: ctx.handlers.default }, ...ctx.handlers.list().map((handler) => ({ name: handler.name, handler }))];
   return {
     status: { conditions },
     info,
-    runtimeHandlers: [...ctx.handlers.values()].map((handler) => ({ name: handler.name, features: handler.features })),
+    runtimeHandlers: listed.map(({ name, handler }) => ({ name, features: handler.features })),
     features: { supplementalGroupsPolicy: false, userNamespacesHostNetwork: false },
   };
 }

@@ -114,7 +114,8 @@ describe('podvisord', () => {
     expect(runtime).toEqual({ type: 'RuntimeReady', status: true, reason: '', message: '' });
     expect(network).toMatchObject({ type: 'NetworkReady', status: false, reason: 'NetworkPluginNotReady' });
     expect(network.message).toContain(dirs.cniDir);
-    expect(before.runtimeHandlers.map((handler) => handler.name)).toEqual(['runc', 'broken']);
+    // '' is the default handler, as CRI names it.
+    expect(before.runtimeHandlers.map((handler) => handler.name)).toEqual(['', 'runc', 'broken']);
     expect(before.info).toEqual({});
 
     await writeFile(join(dirs.cniDir, '10-pods.conflist'), CONFLIST);
