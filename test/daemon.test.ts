@@ -247,6 +247,19 @@ describe('podvisord lifecycle', () => {
     expect(daemon.log).toContain('podvisord stopped');
   });
 
+  test('SIGTERM with a client still connected (as the kubelet stays) shuts down gracefully', async () => {
+    const daemon = await DaemonProcess.serving([...isolatingFlags(dirs), '--shutdown-timeout-seconds', '60']);
+    const client = criClient(dirs.socket);
+    try {
+      await unary(client, RuntimeServiceService.version, { version: 'v1' });
+      expect(await daemon.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+      expect(daemon.log).not.toContain('calls still in flight');
+      expect(await exists(dirs.socket)).toBe(false);
+    } finally {
+      client.close();
+    }
+  });
+
   test('after a crash, the stale socket and lock are replaced by the next start', async () => {
     const crashed = await DaemonProcess.serving(isolatingFlags(dirs));
     await crashed.stop('SIGKILL');
