@@ -43,6 +43,10 @@ export interface Config {
   image: {
     registries_conf: string;
     registries_conf_dir: string;
+    pause_image: string;
+    pinned_images: string[];
+    max_parallel_downloads: number;
+    pull_progress_timeout_seconds: number;
   };
   runtime: {
     default_handler: string;
@@ -85,6 +89,10 @@ export function defaultConfig(): Config {
     image: {
       registries_conf: '/etc/containers/registries.conf',
       registries_conf_dir: '/etc/containers/registries.conf.d',
+      pause_image: 'registry.k8s.io/pause:3.10',
+      pinned_images: [],
+      max_parallel_downloads: 3,
+      pull_progress_timeout_seconds: 60,
     },
     runtime: {
       default_handler: 'runc',

@@ -89,13 +89,21 @@ class TableReader {
   }
 
   pathList(name: string, fallback: string[]): string[] {
+    const value = this.list(name, fallback, absolutePathProblem);
+    if (value.length === 0) throw new ConfigError(this.keyOf(name), 'expected a non-empty array of absolute paths');
+    return value;
+  }
+
+  stringList(name: string, fallback: string[]): string[] {
+    return this.list(name, fallback, nonEmptyProblem);
+  }
+
+  private list(name: string, fallback: string[], check: (value: string) => string | undefined): string[] {
     const value = this.take(name);
     if (value === undefined) return fallback;
-    if (!Array.isArray(value) || value.length === 0) {
-      throw new ConfigError(this.keyOf(name), `expected a non-empty array of absolute paths, got ${describe(value)}`);
-    }
+    if (!Array.isArray(value)) throw new ConfigError(this.keyOf(name), `expected an array of strings, got ${describe(value)}`);
     return value.map((item, index) => {
-      const problem = typeof item === 'string' ? absolutePathProblem(item) : `expected a string, got ${describe(item)}`;
+      const problem = typeof item === 'string' ? check(item) : `expected a string, got ${describe(item)}`;
       if (problem) throw new ConfigError(`${this.keyOf(name)}[${index}]`, problem);
       return item as string;
     });
@@ -122,6 +130,10 @@ class TableReader {
       if (!this.seen.has(name)) throw new ConfigError(this.keyOf(name), 'unknown option');
     }
   }
+}
+
+function nonEmptyProblem(value: string): string | undefined {
+  return value === '' ? 'must not be empty' : undefined;
 }
 
 function absolutePathProblem(value: string): string | undefined {
@@ -208,6 +220,10 @@ export function validateConfig(raw: Table): Config {
     image: {
       registries_conf: image.path('registries_conf', defaults.image.registries_conf),
       registries_conf_dir: image.path('registries_conf_dir', defaults.image.registries_conf_dir),
+      pause_image: image.string('pause_image', defaults.image.pause_image, nonEmptyProblem),
+      pinned_images: image.stringList('pinned_images', defaults.image.pinned_images),
+      max_parallel_downloads: image.integer('max_parallel_downloads', defaults.image.max_parallel_downloads, 1, 64),
+      pull_progress_timeout_seconds: image.integer('pull_progress_timeout_seconds', defaults.image.pull_progress_timeout_seconds, 0, 86400),
     },
     runtime: {
       default_handler: runtime.string('default_handler', defaults.runtime.default_handler),

@@ -11,8 +11,11 @@ import { fileURLToPath } from 'node:url';
 
 const projectDir = dirname(dirname(fileURLToPath(import.meta.url)));
 
-// What podvisord itself runs or hands work to.
-const DAEMON_PACKAGES = ['runc', 'conmon', 'containernetworking-plugins', 'iproute2', 'iptables', 'util-linux'];
+// What podvisord itself runs or hands work to (zstd and attr: layer unpacking).
+const DAEMON_PACKAGES = ['runc', 'conmon', 'containernetworking-plugins', 'iproute2', 'iptables', 'util-linux', 'zstd', 'attr'];
+
+// What only the tests use: a real registry, a static busybox for test images, htpasswd.
+const TEST_PACKAGES = ['docker-registry', 'busybox-static', 'apache2-utils'];
 
 // Config files installed for the operator on first start; never overwritten once there.
 const INSTALLED_CONFIG = [
@@ -121,7 +124,7 @@ async function main() {
       return podvisord(rest);
     }
     case 'test':
-      ensureDebianPackages(DAEMON_PACKAGES);
+      ensureDebianPackages([...DAEMON_PACKAGES, ...TEST_PACKAGES]);
       build();
       return runTests(rest);
     default:

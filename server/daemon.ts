@@ -8,6 +8,7 @@ import { loadConfig } from '../config/load';
 import type { Table } from '../config/validate';
 import { RuntimeHandlers } from '../oci/handlers';
 import { DaemonState } from '../state/daemon-state';
+import { ImageManager } from '../storage/image-manager';
 import { errorMessage } from '../system/errors';
 import { InstanceLock } from '../system/instance-lock';
 import { reconfigureLogger, type Logger } from '../system/logger';
@@ -98,7 +99,8 @@ export class Daemon {
     try {
       const state = new DaemonState(config.root, logger);
       await state.load();
-      const ctx: ServerContext = { config, version: options.version, logger, state, handlers: new RuntimeHandlers(config.runtime) };
+      const images = await ImageManager.open(config, logger);
+      const ctx: ServerContext = { config, version: options.version, logger, state, handlers: new RuntimeHandlers(config.runtime), images };
       const metrics = new CallMetrics();
       const server = new Server({
         'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
@@ -130,6 +132,7 @@ export class Daemon {
         default_handler: config.runtime.default_handler,
         pods: state.pods.size,
         containers: state.containers.size,
+        images: images.list().length,
       });
       return daemon;
     } catch (error) {

@@ -6,6 +6,11 @@ import { UnimplementedError } from '../system/errors';
 import { serverStreamingCall, unaryCall, type StreamingVerb, type Verb } from './call';
 import type { ServerContext } from './context';
 import type { CallMetrics } from './metrics';
+import { imageFsInfo } from './image-fs-info';
+import { imageStatus } from './image-status';
+import { listImages } from './list-images';
+import { pullImage } from './pull-image';
+import { removeImage } from './remove-image';
 import { runtimeConfig } from './runtime-config';
 import { status } from './status';
 import { version } from './version';
@@ -21,7 +26,7 @@ type Verbs<D> = {
 };
 
 const RUNTIME_VERBS: Verbs<typeof RuntimeServiceService> = { version, status, runtimeConfig };
-const IMAGE_VERBS: Verbs<typeof ImageServiceService> = {};
+const IMAGE_VERBS: Verbs<typeof ImageServiceService> = { pullImage, listImages, imageStatus, removeImage, imageFsInfo };
 
 interface MethodDefinition {
   path: string;

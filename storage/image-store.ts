@@ -1,0 +1,114 @@
+import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TEMP_PREFIX, writeFileAtomic } from '../system/atomic-file';
+import { InvalidArgumentError, errorMessage } from '../system/errors';
+import type { Logger } from '../system/logger';
+import { digestHex, isDigest } from './digest';
+import { isImageRecord, type ImageRecord } from './image-record';
+import { parseImageReference, referenceString, repositoryOf } from './image-reference';
+
+const SUFFIX = '.json';
+// Shorter hex strings are too likely to be a tag or name; the same floor docker uses.
+const MIN_ID_PREFIX = 3;
+const HEX = /^[0-9a-f]+$/;
+
+/** The images podvisord holds, found by ID, ID prefix, tag or repository digest. */
+export class ImageStore {
+  private readonly images = new Map<string, ImageRecord>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async load(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    for (const entry of await readdir(this.dir)) {
+      const path = join(this.dir, entry);
+      if (entry.startsWith(TEMP_PREFIX)) {
+        await rm(path, { force: true });
+        continue;
+      }
+      if (!entry.endsWith(SUFFIX)) continue;
+      try {
+        const value: unknown = JSON.parse(await readFile(path, 'utf8'));
+        if (!isImageRecord(value) || `${digestHex(value.id)}${SUFFIX}` !== entry) throw new Error('not an image record');
+        this.images.set(value.id, value);
+      } catch (error) {
+        this.logger.error('image record set aside', { file: path, problem: errorMessage(error) });
+        await rename(path, `${path}.corrupt`);
+      }
+    }
+  }
+
+  list(): ImageRecord[] {
+    return [...this.images.values()];
+  }
+
+  get(id: string): ImageRecord | undefined {
+    return this.images.get(id);
+  }
+
+  /**
+   * The image a CRI image string names: an ID ("sha256:<hex>", the bare hex, or a unique
+   * prefix of it), a tag or a repository digest. Undefined when none matches; an ID prefix
+   * that matches several is InvalidArgument.
+   */
+  find(name: string): ImageRecord | undefined {
+    const byId = this.images.get(name) ?? (isDigest(`sha256:${name}`) ? this.images.get(`sha256:${name}`) : undefined);
+    if (byId) return byId;
+    if (name.length >= MIN_ID_PREFIX && HEX.test(name)) {
+      const matches = this.list().filter((image) => digestHex(image.id).startsWith(name));
+      if (matches.length > 1) throw new InvalidArgumentError(`image ID prefix "${name}" is ambiguous`);
+      if (matches.length === 1) return matches[0];
+    }
+    let reference;
+    try {
+      reference = parseImageReference(name);
+    } catch {
+      return undefined;
+    }
+    if (reference.digest) {
+      const repoDigest = `${repositoryOf(reference)}@${reference.digest}`;
+      return this.list().find((image) => image.repoDigests.includes(repoDigest) || image.id === reference.digest);
+    }
+    const tag = referenceString(reference);
+    return this.list().find((image) => image.repoTags.includes(tag));
+  }
+
+  /**
+   * Stores a pulled image. Its tags move to it from any other image holding them, as a
+   * `docker pull` of a moved tag does; the image that lost them stays, untagged.
+   */
+  async put(image: ImageRecord): Promise<ImageRecord> {
+    const existing = this.images.get(image.id);
+    const merged: ImageRecord = existing
+      ? { ...image, repoTags: union(existing.repoTags, image.repoTags), repoDigests: union(existing.repoDigests, image.repoDigests) }
+      : image;
+    for (const other of this.list()) {
+      if (other.id === image.id || !other.repoTags.some((tag) => merged.repoTags.includes(tag))) continue;
+      await this.write({ ...other, repoTags: other.repoTags.filter((tag) => !merged.repoTags.includes(tag)) });
+    }
+    await this.write(merged);
+    return merged;
+  }
+
+  /** Takes one tag off an image, keeping the image. */
+  async untag(image: ImageRecord, tag: string): Promise<void> {
+    await this.write({ ...image, repoTags: image.repoTags.filter((held) => held !== tag) });
+  }
+
+  async delete(id: string): Promise<void> {
+    await rm(join(this.dir, `${digestHex(id)}${SUFFIX}`), { force: true });
+    this.images.delete(id);
+  }
+
+  private async write(image: ImageRecord): Promise<void> {
+    await writeFileAtomic(join(this.dir, `${digestHex(image.id)}${SUFFIX}`), JSON.stringify(image));
+    this.images.set(image.id, image);
+  }
+}
+
+function union(a: string[], b: string[]): string[] {
+  return [...new Set([...a, ...b])];
+}
