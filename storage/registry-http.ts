@@ -49,11 +49,14 @@ export function isTransient(error: unknown): boolean {
   if (error instanceof DeadlineExceededError) return true;
   if (error instanceof ConnectionError) return error.stage === 'exchange';
   if (error instanceof HttpStatusError) return error.status === 408 || error.status === 429 || error.status >= 500;
-  return error instanceof Error && DROPPED_CODES.has((error as NodeJS.ErrnoException).code ?? '');
+  // By code, not class: stream errors may come from another realm (a vm context, jest).
+  const code: unknown = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && DROPPED_CODES.has(code);
 }
 
 function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new InternalError('request aborted');
+  const reason: unknown = signal.reason;
+  return typeof reason === 'object' && reason !== null ? (reason as Error) : new InternalError('request aborted');
 }
 
 function connectionError(error: Error, url: URL, stage: ConnectionStage): ConnectionError {
