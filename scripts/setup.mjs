@@ -14,6 +14,10 @@ const projectDir = dirname(dirname(fileURLToPath(import.meta.url)));
 // What podvisord itself runs or hands work to.
 const DAEMON_PACKAGES = ['runc', 'conmon', 'containernetworking-plugins', 'iproute2', 'iptables', 'util-linux'];
 
+// What the tests run besides the daemon's own tools: a real registry to pull from, bcrypt
+// htpasswd files and certificates for it, and a static busybox to build test images from.
+const TEST_PACKAGES = ['docker-registry', 'apache2-utils', 'openssl', 'busybox-static'];
+
 // Config files installed for the operator on first start; never overwritten once there.
 const INSTALLED_CONFIG = [
   ['conf/podvisor.conf', '/etc/podvisor/podvisor.conf'],
@@ -121,7 +125,7 @@ async function main() {
       return podvisord(rest);
     }
     case 'test':
-      ensureDebianPackages(DAEMON_PACKAGES);
+      ensureDebianPackages([...DAEMON_PACKAGES, ...TEST_PACKAGES]);
       build();
       return runTests(rest);
     default:

@@ -143,17 +143,21 @@ class Fields {
   }
 }
 
+function isPullFromMirror(value: string): value is PullFromMirror {
+  return PULL_FROM_MIRROR.some((mode) => mode === value);
+}
+
 function parseMirror(file: string, path: string, table: Table, mirrorByDigestOnly: boolean): MirrorConf {
   const fields = new Fields(file, path, table, MIRROR_KEYS);
   const location = fields.location('location');
   if (location === '') throw fields.error('location', 'a mirror needs a location');
   const pull = fields.string('pull-from-mirror');
-  if (pull !== undefined && !PULL_FROM_MIRROR.some((mode) => mode === pull)) {
+  if (pull !== undefined && !isPullFromMirror(pull)) {
     throw fields.error('pull-from-mirror', `expected one of ${PULL_FROM_MIRROR.join(', ')}, got "${pull}"`);
   }
   // Two ways of saying when mirrors apply would contradict each other.
   if (pull !== undefined && mirrorByDigestOnly) throw fields.error('pull-from-mirror', 'cannot be set when the registry sets mirror-by-digest-only');
-  return { location, insecure: fields.boolean('insecure'), pullFromMirror: (pull as PullFromMirror | undefined) ?? 'all' };
+  return { location, insecure: fields.boolean('insecure'), pullFromMirror: pull ?? 'all' };
 }
 
 function parseRegistry(file: string, path: string, table: Table): RegistryConf {

@@ -21,6 +21,8 @@ export interface ChallengeContext {
   /** "repository:NAME:pull" */
   scope: string;
   insecure: boolean;
+  /** Whether our credentials belong to this registry; otherwise we go anonymous. */
+  useCredentials: boolean;
   timeoutMs: number;
   signal?: AbortSignal;
 }
@@ -41,6 +43,12 @@ const DEFAULT_TOKEN_SECONDS = 60;
 const EXPIRY_MARGIN_SECONDS = 5;
 const TOKEN_RESPONSE_LIMIT = 1024 * 1024;
 const CLIENT_ID = 'podvisor';
+
+function basicHeader(credentials: RegistryCredentials | undefined): string | undefined {
+  if (credentials?.auth !== undefined && credentials.auth !== '') return `Basic ${credentials.auth.trim()}`;
+  if (credentials?.username === undefined || credentials.username === '') return undefined;
+  return `Basic ${Buffer.from(`${credentials.username}:${credentials.password ?? ''}`).toString('base64')}`;
+}
 
 /** Reads `Scheme key="value", key2=value2`. Registries send one challenge per header. */
 function parseChallenge(header: string | undefined, host: string): Challenge {
@@ -92,31 +100,25 @@ export class RegistryAuth {
   /** The Authorization header that answers a 401's WWW-Authenticate challenge. */
   async answer(header: string | undefined, context: ChallengeContext): Promise<string> {
     const challenge = parseChallenge(header, context.host);
+    const credentials = context.useCredentials ? this.credentials : undefined;
     if (challenge.scheme === 'basic') {
-      const basic = this.basicHeader();
+      const basic = basicHeader(credentials);
       if (basic === undefined) throw new FailedPreconditionError(`registry ${context.host} requires a username and password, and none were given`);
       // Basic covers every repository of the registry.
       this.cache.set(context.host, { header: basic, expiresAt: Infinity });
       return basic;
     }
     if (challenge.scheme !== 'bearer') throw new FailedPreconditionError(`registry ${context.host} asks for unsupported authentication scheme "${challenge.scheme}"`);
-    const registryToken = this.credentials?.registryToken;
+    const registryToken = credentials?.registryToken;
     const bearer =
       registryToken !== undefined && registryToken !== ''
         ? { header: `Bearer ${registryToken}`, expiresAt: Infinity }
-        : await this.fetchToken(challenge.params, context);
+        : await this.fetchToken(challenge.params, context, credentials);
     this.cache.set(`${context.host} ${context.scope}`, bearer);
     return bearer.header;
   }
 
-  private basicHeader(): string | undefined {
-    const c = this.credentials;
-    if (c?.auth !== undefined && c.auth !== '') return `Basic ${c.auth.trim()}`;
-    if (c?.username === undefined || c.username === '') return undefined;
-    return `Basic ${Buffer.from(`${c.username}:${c.password ?? ''}`).toString('base64')}`;
-  }
-
-  private async fetchToken(params: Record<string, string>, context: ChallengeContext): Promise<CachedAuthorization> {
+  private async fetchToken(params: Record<string, string>, context: ChallengeContext, credentials: RegistryCredentials | undefined): Promise<CachedAuthorization> {
     let realm: URL;
     try {
       realm = new URL(params.realm ?? '');
@@ -125,8 +127,8 @@ export class RegistryAuth {
     }
     if (realm.protocol !== 'https:' && realm.protocol !== 'http:') throw new InternalError(`registry ${context.host} named a token service that is not HTTP(S): ${realm.origin}`);
     const realmName = `${realm.origin}${realm.pathname}`;
-    const identityToken = this.credentials?.identityToken;
-    const basic = this.basicHeader();
+    const identityToken = credentials?.identityToken;
+    const basic = basicHeader(credentials);
     const grant = identityToken ? 'refresh_token' : basic ? 'basic' : 'anonymous';
     // Secrets over plain HTTP only where the operator has accepted that for the registry.
     if (grant !== 'anonymous' && realm.protocol === 'http:' && !context.insecure) {

@@ -37,6 +37,7 @@ export interface ResolvedImage {
 
 export interface RegistryClientOptions {
   logger: Logger;
+  /** For the registry the image names: sent to non-mirror sources only. */
   credentials?: RegistryCredentials;
   /** Which image of a multi-platform index to pick; default linux and this machine's architecture. */
   platform?: Platform;
@@ -83,6 +84,15 @@ function pullFailure(ref: ImageReference, failures: SourceFailure[]): Error {
   const last = failures[failures.length - 1].error;
   const Kind = FAILURE_KINDS.find((kind) => last instanceof kind) ?? InternalError;
   return new Kind(message);
+}
+
+async function expectOk(response: IncomingMessage, what: string): Promise<void> {
+  if (response.statusCode === 200) return;
+  if (response.statusCode === 404) {
+    response.resume();
+    throw new NotFoundError(`${what} not found`);
+  }
+  throw await statusError(response, what);
 }
 
 /** An OCI distribution (Docker registry v2) client for pulling images. */
@@ -132,7 +142,7 @@ export class RegistryClient {
     try {
       await this.withRetries(what, source.host, options.signal, async () => {
         const response = await this.transport.get(source, `/v2/${source.repository}/blobs/${digest}`, { signal: options.signal });
-        await this.expectOk(response, what);
+        await expectOk(response, what);
         const check = new DigestCheck(digest, size, options.onProgress);
         await pipeline(response, check, createWriteStream(destFile));
         check.verify();
@@ -173,7 +183,7 @@ export class RegistryClient {
   private async fetchManifest(source: PullSource, reference: string, expectedDigest: string | undefined, what: string): Promise<FetchedManifest> {
     const { bytes, contentType, headerDigest } = await this.withRetries(what, source.host, undefined, async () => {
       const response = await this.transport.get(source, `/v2/${source.repository}/manifests/${reference}`, { accept: MANIFEST_ACCEPT });
-      await this.expectOk(response, what);
+      await expectOk(response, what);
       const header = response.headers['docker-content-digest'];
       return { bytes: await readBody(response, MANIFEST_LIMIT), contentType: response.headers['content-type'], headerDigest: typeof header === 'string' ? header : undefined };
     });
@@ -182,15 +192,6 @@ export class RegistryClient {
     const claimed = expectedDigest ?? (headerDigest?.startsWith('sha256:') ? headerDigest : undefined);
     if (claimed !== undefined && claimed !== digest) throw new InternalError(`${what} failed verification: expected ${claimed}, got ${digest}`);
     return { digest, bytes, manifest: parseManifest(bytes, contentType, what) };
-  }
-
-  private async expectOk(response: IncomingMessage, what: string): Promise<void> {
-    if (response.statusCode === 200) return;
-    if (response.statusCode === 404) {
-      response.resume();
-      throw new NotFoundError(`${what} not found`);
-    }
-    throw await statusError(response, what);
   }
 
   /** Runs `attempt` again after transient failures, waiting longer each time. */

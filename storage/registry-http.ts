@@ -82,7 +82,8 @@ export async function sendRequest(url: URL, options: RequestOptions): Promise<In
     let stage: ConnectionStage = 'connect';
     let response: IncomingMessage | undefined;
     let ourError: Error | undefined;
-    const request = (secure ? https : http).request(url, { method: options.method ?? 'GET', headers: options.headers, timeout: options.timeoutMs, ...tlsOptions });
+    const headers = options.body === undefined ? options.headers : { ...options.headers, 'content-length': String(Buffer.byteLength(options.body)) };
+    const request = (secure ? https : http).request(url, { method: options.method ?? 'GET', headers, timeout: options.timeoutMs, ...tlsOptions });
     // Destroying the response too makes a body reader see our reason, not a bare "aborted".
     const fail = (error: Error): void => {
       ourError ??= error;

@@ -37,16 +37,18 @@ export class RegistryTransport {
    */
   async get(source: PullSource, path: string, options: GetOptions): Promise<IncomingMessage> {
     const scope = `repository:${source.repository}:pull`;
+    // The caller's credentials are for the registry the image names, never for a mirror's operator.
+    const useCredentials = !source.mirror && this.auth.hasCredentials;
     let authorization = this.auth.cached(source.host, scope);
     let response = await this.follow(source, path, options, authorization);
     if (response.statusCode === 401) {
       response.resume();
-      const context = { host: source.host, scope, insecure: source.insecure, timeoutMs: this.timeoutMs, signal: options.signal };
+      const context = { host: source.host, scope, insecure: source.insecure, useCredentials, timeoutMs: this.timeoutMs, signal: options.signal };
       authorization = await this.auth.answer(response.headers['www-authenticate'], context);
       response = await this.follow(source, path, options, authorization);
     }
     if (response.statusCode === 401 || response.statusCode === 403) {
-      const how = this.auth.hasCredentials ? 'with the given credentials' : 'without credentials';
+      const how = useCredentials ? 'with the given credentials' : 'without credentials';
       const refusal = await statusError(response, `registry ${source.host} denied pulling ${source.repository} ${how}`);
       throw new FailedPreconditionError(refusal.message);
     }

@@ -344,6 +344,13 @@ describe('RegistryClient against docker-registry', () => {
       expect(log.text()).not.toContain(registryToken);
     });
 
+    test('credentials given for the registry are not sent to its mirrors', async () => {
+      const asMirror = { ...source(front.host, 'app'), mirror: true };
+      const registryClient = client({ credentials: { username: account.user, password: account.password } });
+      await expectRejection(registryClient.resolve([asMirror], ref()), FailedPreconditionError, `registry ${front.host} denied pulling app without credentials`);
+      expect(front.tokenRequests.map((tokenRequest) => tokenRequest.authorization)).toEqual([undefined]);
+    });
+
     test('an identity token is exchanged with a refresh_token grant', async () => {
       const image = await client({ credentials: { identityToken } }).resolve([source(front.host, 'app')], ref());
       expect(image.topDigest).toBe(app.manifestDigest);
