@@ -17,6 +17,10 @@ const DAEMON_PACKAGES = ['runc', 'conmon', 'containernetworking-plugins', 'iprou
 // What only the tests use: a real registry, a static busybox for test images, htpasswd.
 const TEST_PACKAGES = ['docker-registry', 'busybox-static', 'apache2-utils'];
 
+// What the tests run besides the daemon's own tools: a real registry to pull from, bcrypt
+// htpasswd files and certificates for it, and a static busybox to build test images from.
+const TEST_PACKAGES = ['docker-registry', 'apache2-utils', 'openssl', 'busybox-static'];
+
 // Config files installed for the operator on first start; never overwritten once there.
 const INSTALLED_CONFIG = [
   ['conf/podvisor.conf', '/etc/podvisor/podvisor.conf'],
