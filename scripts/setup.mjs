@@ -14,9 +14,6 @@ const projectDir = dirname(dirname(fileURLToPath(import.meta.url)));
 // What podvisord itself runs or hands work to (zstd and attr: layer unpacking).
 const DAEMON_PACKAGES = ['runc', 'conmon', 'containernetworking-plugins', 'iproute2', 'iptables', 'util-linux', 'zstd', 'attr'];
 
-// What only the tests use: a real registry, a static busybox for test images, htpasswd.
-const TEST_PACKAGES = ['docker-registry', 'busybox-static', 'apache2-utils'];
-
 // What the tests run besides the daemon's own tools: a real registry to pull from, bcrypt
 // htpasswd files and certificates for it, and a static busybox to build test images from.
 const TEST_PACKAGES = ['docker-registry', 'apache2-utils', 'openssl', 'busybox-static'];

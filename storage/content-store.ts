@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathExists } from '../system/path-exists';
 import { digestHex } from './digest';
 
 /**
@@ -28,10 +29,7 @@ export class ContentStore {
   }
 
   async has(digest: string): Promise<boolean> {
-    return stat(this.path(digest)).then(
-      () => true,
-      () => false,
-    );
+    return pathExists(this.path(digest));
   }
 
   /**

@@ -80,15 +80,14 @@ export class ImagePuller {
     return this.pulls.run(name, () => this.pullOnce(reference, name, auth));
   }
 
+  /**
+   * A client for one pull. Credentials are for the image's own registry (the client never
+   * sends them to a mirror); ones the kubelet gave for another registry are not used at all.
+   */
   private client(reference: ImageReference, auth: PullAuth | undefined): RegistryClient {
     const { logger } = this.options;
-    if (!auth) return new RegistryClient({ logger });
-    // Credentials go only to the registry they were given for, never to a mirror elsewhere.
-    const target = auth.serverAddress ? hostOf(auth.serverAddress) : reference.domain;
-    return new RegistryClient({
-      logger,
-      credentials: (source: PullSource) => (sameRegistry(source.host, target) ? auth.credentials : undefined),
-    });
+    const forThisRegistry = auth && (auth.serverAddress === '' || sameRegistry(hostOf(auth.serverAddress), reference.domain));
+    return new RegistryClient({ logger, credentials: forThisRegistry ? auth.credentials : undefined });
   }
 
   private async pullOnce(reference: ImageReference, name: string, auth: PullAuth | undefined): Promise<ImageRecord> {

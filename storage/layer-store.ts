@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../system/errors';
+import { pathExists } from '../system/path-exists';
 import { digestHex } from './digest';
 
 const TEMP_PREFIX = '.tmp-';
@@ -28,10 +29,7 @@ export class LayerStore {
   }
 
   async has(diffId: string): Promise<boolean> {
-    return stat(this.path(diffId)).then(
-      () => true,
-      () => false,
-    );
+    return pathExists(this.path(diffId));
   }
 
   /**

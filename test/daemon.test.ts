@@ -1,9 +1,9 @@
 // The real daemon, started as a process on a scratch socket and root, driven over gRPC.
-import { status as Code, type Client, type ServiceError } from '@grpc/grpc-js';
+import { status as Code, type Client } from '@grpc/grpc-js';
 import { connect as h2connect } from 'node:http2';
 import { connect as netConnect, createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { access, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CgroupDriver,
@@ -13,6 +13,8 @@ import {
   VersionRequest,
   VersionResponse,
 } from '../proto/gen/cri-api-v1';
+import { pathExists } from '../system/path-exists';
+import { grpcFailure } from './support/grpc-failure';
 import { criClient, streamError, unary } from './support/cri-client';
 import { DaemonProcess, isolatingFlags, removeDirs, testDirs, type TestDirs } from './support/daemon-process';
 
@@ -30,22 +32,6 @@ runtime_path = "/nonexistent/runc"
 `;
 
 const CONFLIST = JSON.stringify({ cniVersion: '1.0.0', name: 'pods', plugins: [{ type: 'bridge' }] });
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-function grpcError(promise: Promise<unknown>): Promise<ServiceError> {
-  return promise.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (error: ServiceError) => error,
-  );
-}
 
 /**
  * One raw HTTP/2 gRPC call with the :authority a Go client sends for a unix socket: the
@@ -139,7 +125,7 @@ describe('podvisord', () => {
   });
 
   test('verbs not built yet answer UNIMPLEMENTED naming the verb, unary and streaming, in both services', async () => {
-    const run = await grpcError(unary(client, RuntimeServiceService.runPodSandbox, { config: undefined, runtimeHandler: '' }));
+    const run = await grpcFailure(unary(client, RuntimeServiceService.runPodSandbox, { config: undefined, runtimeHandler: '' }));
     expect(run.code).toBe(Code.UNIMPLEMENTED);
     expect(run.details).toBe(`RunPodSandbox is not implemented by podvisor ${VERSION}`);
     const images = await streamError(client, ImageServiceService.streamImages, { filter: undefined });
@@ -153,7 +139,7 @@ describe('podvisord', () => {
   test('each call is logged at debug with method, IDs, duration and code; credentials never are', async () => {
     const secrets = ['hunter2-password', 'dXNlcjpodW50ZXIy-auth', 'identity-tok-77', 'registry-tok-88'];
     // The pull fails (no such registry), after the credentials have been handed to the client.
-    await grpcError(
+    await grpcFailure(
       unary(
         client,
         ImageServiceService.pullImage,
@@ -163,7 +149,7 @@ describe('podvisord', () => {
         }),
       ),
     );
-    await grpcError(unary(client, RuntimeServiceService.containerStatus, { containerId: 'c0ffee', verbose: false }));
+    await grpcFailure(unary(client, RuntimeServiceService.containerStatus, { containerId: 'c0ffee', verbose: false }));
     await daemon.waitForOutput('method=ContainerStatus');
     expect(daemon.log).toMatch(/CRI call method=Version duration_ms=[\d.]+ code=OK/);
     expect(daemon.log).toMatch(/error CRI call failed method=PullImage image=127.0.0.1:1\/team\/app:1.2 duration_ms=[\d.]+ code=\w+/);
@@ -209,7 +195,7 @@ describe('podvisord', () => {
     const exit = await second.waitForExit();
     expect(exit.code).toBe(1);
     expect(second.log).toContain(`${join(dirs.root, 'podvisord.lock')} is held by running process ${daemon.child.pid}`);
-    expect(await exists(join(dirs.dir, 'other.sock'))).toBe(false);
+    expect(await pathExists(join(dirs.dir, 'other.sock'))).toBe(false);
   });
 });
 
@@ -240,11 +226,11 @@ describe('podvisord lifecycle', () => {
 
   test.each<NodeJS.Signals>(['SIGTERM', 'SIGINT'])('%s exits 0 and leaves no socket or lock behind', async (signal) => {
     const daemon = await DaemonProcess.serving(isolatingFlags(dirs));
-    expect(await exists(dirs.socket)).toBe(true);
+    expect(await pathExists(dirs.socket)).toBe(true);
     const exit = await daemon.stop(signal);
     expect(exit).toEqual({ code: 0, signal: null });
-    expect(await exists(dirs.socket)).toBe(false);
-    expect(await exists(join(dirs.root, 'podvisord.lock'))).toBe(false);
+    expect(await pathExists(dirs.socket)).toBe(false);
+    expect(await pathExists(join(dirs.root, 'podvisord.lock'))).toBe(false);
     expect(daemon.log).toContain('podvisord stopped');
   });
 
@@ -255,7 +241,7 @@ describe('podvisord lifecycle', () => {
       await unary(client, RuntimeServiceService.version, { version: 'v1' });
       expect(await daemon.stop('SIGTERM')).toEqual({ code: 0, signal: null });
       expect(daemon.log).not.toContain('calls still in flight');
-      expect(await exists(dirs.socket)).toBe(false);
+      expect(await pathExists(dirs.socket)).toBe(false);
     } finally {
       client.close();
     }
@@ -303,12 +289,12 @@ describe('podvisord lifecycle', () => {
   });
 
   test('the systemd cgroup manager is refused where systemd is not running, and reported where it is', async () => {
-    const systemdRunning = await exists('/run/systemd/system');
+    const systemdRunning = await pathExists('/run/systemd/system');
     const daemon = DaemonProcess.spawn([...isolatingFlags(dirs), '--cgroup-manager', 'systemd']);
     if (!systemdRunning) {
       expect((await daemon.waitForExit()).code).toBe(1);
       expect(daemon.log).toContain('but systemd is not running here (no /run/systemd/system)');
-      expect(await exists(dirs.socket)).toBe(false);
+      expect(await pathExists(dirs.socket)).toBe(false);
       return;
     }
     await daemon.waitForOutput('podvisord serving CRI v1');

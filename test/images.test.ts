@@ -1,12 +1,14 @@
 // The ImageService of the real daemon against a real registry (Debian's docker-registry on
 // 127.0.0.1), with registries.conf mirroring public registries to it.
-import { status as Code, type Client, type ServiceError } from '@grpc/grpc-js';
+import { status as Code, type Client } from '@grpc/grpc-js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { access, readdir, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { ImageServiceService, ImageSpec, type Image } from '../proto/gen/cri-api-v1';
+import { pathExists } from '../system/path-exists';
+import { grpcFailure } from './support/grpc-failure';
 import { criClient, unary } from './support/cri-client';
 import { DaemonProcess, isolatingFlags, removeDirs, testDirs, type TestDirs } from './support/daemon-process';
 import { closeServer, forward, listenLocal } from './support/http';
@@ -14,22 +16,6 @@ import { pushBlob, pushImage, pushManifest, sha256, type PushedImage } from './s
 import { startRegistry, type TestRegistry } from './support/test-registry';
 
 const fileLayer = (name: string, content: string) => [{ type: 'dir' as const, path: 'etc' }, { type: 'file' as const, path: `etc/${name}`, content }];
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-function failure(promise: Promise<unknown>): Promise<ServiceError> {
-  return promise.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (error: ServiceError) => error,
-  );
-}
 
 /** A gzip'd layer whose first entry climbs out of the layer directory. */
 async function hostileLayer(): Promise<{ blob: Buffer; diffId: string }> {
@@ -49,6 +35,7 @@ describe('ImageService', () => {
   let client: Client;
   let base: PushedImage;
   let app: PushedImage;
+  let slow: PushedImage;
 
   const pull = (image: string) => unary(client, ImageServiceService.pullImage, { image: ImageSpec.fromPartial({ image }), auth: undefined, sandboxConfig: undefined });
   const status = async (image: string, verbose = false) =>
@@ -66,6 +53,7 @@ describe('ImageService', () => {
     });
     await pushImage(registry.host, 'team/app', 'v2', { layers: [fileLayer('app2', 'second')], format: 'docker' });
     await pushImage(registry.host, 'pause', '3.10', { layers: [fileLayer('pause', 'pause')] });
+    slow = await pushImage(registry.host, 'team/slow', 'v1', { layers: [fileLayer('slow', 'never arrives')] });
     dirs = await testDirs();
     const registriesConf = join(dirs.dir, 'registries.conf');
     await writeFile(
@@ -189,13 +177,13 @@ describe('ImageService', () => {
   });
 
   test('a malformed reference is InvalidArgument naming it; a blocked registry is refused by name', async () => {
-    const bad = await failure(pull('UPPER/Case:tag'));
+    const bad = await grpcFailure(pull('UPPER/Case:tag'));
     expect(bad.code).toBe(Code.INVALID_ARGUMENT);
     expect(bad.details).toContain('UPPER/Case:tag');
-    const blocked = await failure(pull('quay.io/team/app:1'));
+    const blocked = await grpcFailure(pull('quay.io/team/app:1'));
     expect(blocked.code).toBe(Code.FAILED_PRECONDITION);
     expect(blocked.details).toContain('quay.io');
-    const missing = await failure(pull(`${registry.host}/team/absent:1`));
+    const missing = await grpcFailure(pull(`${registry.host}/team/absent:1`));
     expect(missing.code).toBe(Code.NOT_FOUND);
   });
 
@@ -212,37 +200,66 @@ describe('ImageService', () => {
     };
     await pushManifest(registry.host, 'evil/escape', 'latest', manifest.mediaType, Buffer.from(JSON.stringify(manifest)));
     const before = await layerDirs();
-    const error = await failure(pull(`${registry.host}/evil/escape:latest`));
+    const error = await grpcFailure(pull(`${registry.host}/evil/escape:latest`));
     expect(error.details).toContain('../../escaped-by-layer');
     expect(await status(`${registry.host}/evil/escape:latest`)).toEqual({ image: undefined, info: {} });
     expect(await layerDirs()).toEqual(before);
-    expect(await exists(join(dirs.root, 'storage', 'escaped-by-layer'))).toBe(false);
-    expect(await exists(join(dirs.root, 'escaped-by-layer'))).toBe(false);
+    expect(await pathExists(join(dirs.root, 'storage', 'escaped-by-layer'))).toBe(false);
+    expect(await pathExists(join(dirs.root, 'escaped-by-layer'))).toBe(false);
     expect(await readdir(join(dirs.root, 'storage', 'ingest'))).toEqual([]);
   });
 
-  test('a pull that stalls past the progress timeout is cancelled with DeadlineExceeded', async () => {
-    // A front for the registry that answers everything but holds blob bodies forever.
+  /**
+   * Runs `use` with a front for the registry that serves everything but the slow image's
+   * layer, whose body starts and then never goes on.
+   */
+  async function withStallingFront(use: (host: string) => Promise<void>): Promise<void> {
     const held: ServerResponse[] = [];
     const front = createServer((req: IncomingMessage, res: ServerResponse) => {
-      if (req.url?.includes('/blobs/') && !req.url.includes(app.configDigest)) {
-        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': '1000000' });
-        res.write(Buffer.alloc(10));
-        held.push(res);
+      if (!req.url?.includes(slow.layerDigests[0])) {
+        forward(req, res, registry.host);
         return;
       }
-      forward(req, res, registry.host);
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': '1000000' });
+      res.write(Buffer.alloc(10));
+      held.push(res);
     });
-    const frontHost = await listenLocal(front);
+    const host = await listenLocal(front);
+    // registries.conf is read afresh for each pull, so the front can be added now.
+    await appendFile(join(dirs.dir, 'registries.conf'), `\n[[registry]]\nlocation = "${host}"\ninsecure = true\n`);
     try {
-      const error = await failure(pull(`${frontHost}/team/app:v1`));
-      expect(error.code).toBe(Code.DEADLINE_EXCEEDED);
-      expect(error.details).toMatch(/made no progress for 2 s/);
-      expect(await readdir(join(dirs.root, 'storage', 'ingest'))).toEqual([]);
+      await use(host);
     } finally {
       for (const res of held) res.destroy();
       await closeServer(front);
     }
+  }
+
+  test('a pull that stalls past the progress timeout is cancelled with DeadlineExceeded', async () => {
+    await withStallingFront(async (host) => {
+      const error = await grpcFailure(pull(`${host}/team/slow:v1`));
+      expect(error.code).toBe(Code.DEADLINE_EXCEEDED);
+      expect(error.details).toMatch(/made no progress for 2 s/);
+      expect(await readdir(join(dirs.root, 'storage', 'ingest'))).toEqual([]);
+    });
+  });
+
+  test('a daemon killed mid-pull restarts clean, and the image then pulls whole', async () => {
+    await withStallingFront(async (host) => {
+      const pending = grpcFailure(pull(`${host}/team/slow:v1`));
+      await daemon.waitForOutput('team/slow:v1');
+      client.close();
+      await daemon.stop('SIGKILL');
+      await pending;
+      daemon = await DaemonProcess.serving([...isolatingFlags(dirs), '--registries-conf', join(dirs.dir, 'registries.conf')]);
+      client = criClient(dirs.socket);
+    });
+    expect(await readdir(join(dirs.root, 'storage', 'ingest'))).toEqual([]);
+    expect((await readdir(join(dirs.root, 'storage', 'layers'))).filter((entry) => entry.startsWith('.'))).toEqual([]);
+    expect(await status(`${registry.host}/team/slow:v1`)).toEqual({ image: undefined, info: {} });
+    const { imageRef } = await pull(`${registry.host}/team/slow:v1`);
+    expect(imageRef).toBe(slow.configDigest);
+    expect(await layerDirs()).toContain(slow.diffIds[0].slice('sha256:'.length));
   });
 
   test('ImageFsInfo reports the bytes, inodes and mount point of the image store', async () => {
