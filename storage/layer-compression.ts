@@ -37,8 +37,6 @@ export function compressionOfMediaType(mediaType: string): LayerCompression | un
 
 /** A layer blob being decompressed. */
 export interface LayerStream {
-  /** What the blob turned out to be. */
-  compression: LayerCompression;
   /** The uncompressed tar. Destroying it stops the decompression. */
   tar: Readable;
   /** Stops the decompression if it still runs and waits until its process and file are gone. */
@@ -77,7 +75,6 @@ function fileStream(file: FileHandle, compression: 'gzip' | 'none'): LayerStream
   const closed = new Promise<void>((resolve) => raw.once('close', resolve));
   const tar = compression === 'gzip' ? pipeline(raw, createGunzip(), () => undefined) : raw;
   return {
-    compression,
     tar,
     close: async () => {
       tar.destroy();
@@ -92,8 +89,8 @@ async function zstdStream(file: FileHandle): Promise<LayerStream> {
   const child = spawn('zstd', ['-dcq'], { stdio: [file.fd, 'pipe', 'pipe'] });
   // The child holds its own copy of the descriptor.
   await file.close();
-  const { stdout, stderr: errors } = child;
-  if (!stdout || !errors) {
+  const { stdout, stderr } = child;
+  if (!stdout || !stderr) {
     child.kill('SIGKILL');
     throw new InternalError('zstd was started without pipes');
   }
@@ -101,9 +98,9 @@ async function zstdStream(file: FileHandle): Promise<LayerStream> {
     child.once('close', () => resolve());
     child.once('error', () => resolve());
   });
-  let stderr = '';
-  errors.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(0, STDERR_KEPT);
+  let diagnostics = '';
+  stderr.on('data', (chunk: Buffer) => {
+    diagnostics = (diagnostics + chunk.toString()).slice(0, STDERR_KEPT);
   });
   const tar = new PassThrough();
   // End only once zstd has exited, so a failure is reported as its error rather than as a short tar.
@@ -112,14 +109,13 @@ async function zstdStream(file: FileHandle): Promise<LayerStream> {
   child.once('close', (code, signal) => {
     if (tar.destroyed) return;
     if (code === 0) tar.end();
-    else tar.destroy(new InvalidArgumentError(`zstd could not decompress the layer (${signal ?? `exit ${code}`}): ${stderr.trim()}`));
+    else tar.destroy(new InvalidArgumentError(`zstd could not decompress the layer (${signal ?? `exit ${code}`}): ${diagnostics.trim()}`));
   });
   const kill = (): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
   tar.once('close', kill);
   return {
-    compression: 'zstd',
     tar,
     close: async () => {
       tar.destroy();

@@ -61,8 +61,3 @@ export function whiteoutOf(name: string, parts: string[]): Whiteout | undefined 
 export function hostPath(dest: Buffer, parts: string[]): Buffer {
   return parts.length === 0 ? dest : Buffer.concat([dest, Buffer.from(`/${parts.join('/')}`, 'latin1')]);
 }
-
-/** `parts` as a byte-string name, for messages. */
-export function joinComponents(parts: string[]): string {
-  return parts.join('/');
-}

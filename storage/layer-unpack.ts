@@ -59,8 +59,8 @@ async function unpackTar(layer: LayerStream, dest: string, signal?: AbortSignal)
   const flowing = pipeline(layer.tar, digest, headers, parser, { signal }).catch((error: unknown) => {
     streamError = error;
   });
+  const writer = new LayerWriter(dest, signal);
   try {
-    const writer = new LayerWriter(dest, signal);
     for await (const entry of parser) {
       const dataLength = framedDataLength(entry.header);
       await writer.write(planEntry(entry.header, headers.entryHeaders(entry.offset, dataLength)), entry);
@@ -73,6 +73,7 @@ async function unpackTar(layer: LayerStream, dest: string, signal?: AbortSignal)
   } finally {
     parser.destroy();
     await flowing;
+    await writer.settled();
   }
 }
 

@@ -1,9 +1,10 @@
-import { chmod, lchown, link, lutimes, mkdir, open, rm, symlink, unlink } from 'node:fs/promises';
+import { chmod, lchown, link, lutimes, mkdir, rm, symlink, unlink } from 'node:fs/promises';
 import { InternalError, PodvisorError, errorMessage } from '../system/errors';
 import type { EntryMetadata, EntryPlan } from './layer-entry';
 import { quoteName, unsafeEntry } from './layer-errors';
 import { hostPath } from './layer-paths';
 import { LayerTree, directoryNode, type LayerNode, type Refuse, type Slot } from './layer-tree';
+import { RegularFiles } from './regular-files';
 import { SpecialFiles } from './special-files';
 import { restoreXattrs, type Xattr, type XattrTarget } from './xattr-restore';
 
@@ -16,11 +17,13 @@ type Placed = Extract<EntryPlan, { parts: string[] }>;
 /**
  * Writes planned entries into one layer directory, which must start empty. Nothing is ever written
  * through a symlink: parents are checked against the layer's own tree, an existing entry is removed
- * before its replacement is made, and files are created exclusively.
+ * before its replacement is made, and files are created exclusively. Calls by path are awaited in
+ * entry order, since a later entry may replace what the path leads through.
  */
 export class LayerWriter {
   private readonly tree = new LayerTree((parts) => this.makeImpliedDirectory(parts));
   private readonly root: Buffer;
+  private readonly regularFiles = new RegularFiles();
   private readonly specialFiles: SpecialFiles;
 
   constructor(
@@ -44,6 +47,7 @@ export class LayerWriter {
 
   /** Sets what must wait for the whole layer: extended attributes, then directory times. */
   async finish(): Promise<void> {
+    await this.regularFiles.drain();
     await this.specialFiles.finish();
     const xattrs: XattrTarget[] = [];
     const directoryTimes: Array<[Buffer, number]> = [];
@@ -56,6 +60,11 @@ export class LayerWriter {
     for (const [path, mtime] of directoryTimes) await lutimes(path, mtime, mtime);
   }
 
+  /** Waits for all background work, whatever its outcome, so that no file is left open. */
+  settled(): Promise<void> {
+    return this.regularFiles.settled();
+  }
+
   private async apply(plan: Exclude<EntryPlan, { kind: 'skip' }>, data: AsyncIterable<unknown>): Promise<void> {
     const refuse: Refuse = (problem) => unsafeEntry(plan.name, problem);
     switch (plan.kind) {
@@ -64,7 +73,7 @@ export class LayerWriter {
       case 'whiteout':
         return this.whiteout(plan.hidden, refuse);
       case 'hardlink':
-        return this.hardLink(plan, plan.target, refuse);
+        return this.hardLink(plan, refuse);
       default:
         return plan.parts.length === 0 ? this.updateRoot(plan.meta) : this.create(plan, data, refuse);
     }
@@ -90,7 +99,7 @@ export class LayerWriter {
         node = { ...directoryNode(), mtime: meta.mtime };
         break;
       case 'file':
-        await writeFile(path, meta, data);
+        await this.regularFiles.write(path, meta, data);
         node = { kind: 'other' };
         break;
       case 'symlink':
@@ -110,7 +119,8 @@ export class LayerWriter {
     slot.siblings.set(slot.leaf, node);
   }
 
-  private async hardLink(plan: Placed, target: string[], refuse: Refuse): Promise<void> {
+  private async hardLink(plan: Extract<Placed, { kind: 'hardlink' }>, refuse: Refuse): Promise<void> {
+    const { target } = plan;
     const targetName = quoteName(target.join('/'));
     const existing = this.tree.find(target, (problem) => refuse(`is a hard link to ${targetName}, which ${problem}`));
     if (!existing || existing.kind === 'whiteout') throw refuse(`is a hard link to ${targetName}, which is not in this layer`);
@@ -187,21 +197,5 @@ export class LayerWriter {
 
   private path(parts: string[]): Buffer {
     return hostPath(this.root, parts);
-  }
-}
-
-/** Creates a regular file exclusively ('wx': O_CREAT|O_EXCL, so nothing already there is followed), streaming its data. */
-async function writeFile(path: Buffer, meta: EntryMetadata, data: AsyncIterable<unknown>): Promise<void> {
-  const file = await open(path, 'wx', 0o600);
-  try {
-    for await (const chunk of data) {
-      if (!(chunk instanceof Uint8Array)) throw new InternalError('tar entry data is not bytes');
-      for (let written = 0; written < chunk.length; ) written += (await file.write(chunk, written)).bytesWritten;
-    }
-    await file.chown(meta.uid, meta.gid);
-    await file.chmod(meta.mode);
-    await file.utimes(meta.mtime, meta.mtime);
-  } finally {
-    await file.close();
   }
 }
