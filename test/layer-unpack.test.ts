@@ -391,6 +391,15 @@ describe('unpackLayer', () => {
     await expectRefused([{ raw: rawBlock('sparse', 'S', 'x') }], 'sparse', /sparse file/);
   });
 
+  test('a layer refused midway leaves no file open', async () => {
+    const openFiles = async (): Promise<number> => (await readdir('/proc/self/fd')).length;
+    const before = await openFiles();
+    const files: TestEntry[] = Array.from({ length: 300 }, (_, i) => ({ header: { name: `f${i}` }, data: Buffer.alloc(64 * 1024, i) }));
+    const failure = await unpack([...files, { header: { name: '../canary/evil' }, data: 'pwned' }]).catch((error: unknown) => error);
+    expect(await openFiles()).toBe(before);
+    expect(failure).toBeInstanceOf(UnsafeLayerError);
+  });
+
   test('a corrupt blob is an invalid argument, not an internal error', async () => {
     const gz = gzipSync(await tarOf(sampleEntries()));
     await writeFile(blob, gz.subarray(0, gz.length - 20));
