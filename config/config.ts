@@ -48,6 +48,9 @@ export interface Config {
     max_parallel_downloads: number;
     pull_progress_timeout_seconds: number;
   };
+  pod: {
+    shm_size_bytes: number;
+  };
   runtime: {
     default_handler: string;
     handlers: Record<string, HandlerConfig>;
@@ -94,6 +97,7 @@ export function defaultConfig(): Config {
       max_parallel_downloads: 3,
       pull_progress_timeout_seconds: 60,
     },
+    pod: { shm_size_bytes: 64 * 1024 * 1024 },
     runtime: {
       default_handler: 'runc',
       handlers: {

@@ -197,6 +197,7 @@ export function validateConfig(raw: Table): Config {
   const log = top.table('log');
   const network = top.table('network');
   const image = top.table('image');
+  const pod = top.table('pod');
   const runtime = top.table('runtime');
   const handlers = runtime.table('handlers');
   const streaming = top.table('streaming');
@@ -225,6 +226,7 @@ export function validateConfig(raw: Table): Config {
       max_parallel_downloads: image.integer('max_parallel_downloads', defaults.image.max_parallel_downloads, 1, 64),
       pull_progress_timeout_seconds: image.integer('pull_progress_timeout_seconds', defaults.image.pull_progress_timeout_seconds, 0, 86400),
     },
+    pod: { shm_size_bytes: pod.integer('shm_size_bytes', defaults.pod.shm_size_bytes, 1024 * 1024, 64 * 1024 * 1024 * 1024) },
     runtime: {
       default_handler: runtime.string('default_handler', defaults.runtime.default_handler),
       handlers: readHandlers(handlers, defaults.runtime.handlers),
@@ -232,7 +234,7 @@ export function validateConfig(raw: Table): Config {
     streaming: { address: streaming.string('address', defaults.streaming.address, addressProblem) },
     metrics: { address: metrics.string('address', defaults.metrics.address, optionalAddressProblem) },
   };
-  for (const reader of [top, log, network, image, runtime, streaming, metrics]) reader.finish();
+  for (const reader of [top, log, network, image, pod, runtime, streaming, metrics]) reader.finish();
 
   if (config.root === config.runroot) throw new ConfigError('runroot', `must differ from root (both are ${config.root})`);
   if (!(config.runtime.default_handler in config.runtime.handlers)) {

@@ -1,6 +1,6 @@
 import type { OciHandlerConfig } from '../config/config';
 import { checkRequiredFiles } from './handler-readiness';
-import type { HandlerFeatures, HandlerReadiness, RuntimeHandler } from './runtime-handler';
+import type { HandlerFeatures, HandlerReadiness, PodSandboxInfo, RuntimeHandler } from './runtime-handler';
 
 /** Containers run by an OCI runtime (runc, crun), each watched by its own conmon. */
 export class ConmonHandler implements RuntimeHandler {
@@ -18,4 +18,11 @@ export class ConmonHandler implements RuntimeHandler {
       { role: 'conmon', path: this.config.monitor_path, executable: true },
     ]);
   }
+
+  // Containers run straight in the pod's pinned namespaces: a pod alone needs no process here.
+  async startPod(_pod: PodSandboxInfo): Promise<void> {}
+
+  async stopPod(_podId: string): Promise<void> {}
+
+  async removePod(_podId: string): Promise<void> {}
 }

@@ -11,6 +11,14 @@ export interface HandlerFeatures {
   userNamespaces: boolean;
 }
 
+/** What a handler learns about a pod when it starts: where its pinned network and cgroup are. */
+export interface PodSandboxInfo {
+  id: string;
+  /** The pod's network namespace path; undefined for a hostNetwork pod. */
+  netns: string | undefined;
+  cgroupPath: string;
+}
+
 /**
  * One way of running pods, chosen per pod by RunPodSandbox's runtime_handler (the
  * RuntimeClass handler): conmon + an OCI runtime, or a VM per pod. The server only ever talks
@@ -22,4 +30,10 @@ export interface RuntimeHandler {
   readonly features: HandlerFeatures;
   /** Whether pods can run on it now: its programs and files are present and usable. */
   readiness(): Promise<HandlerReadiness>;
+  /** The pod's namespaces and network are ready: the handler sets up what it runs pods in. */
+  startPod(pod: PodSandboxInfo): Promise<void>;
+  /** Idempotent: the kubelet stops a pod many times. */
+  stopPod(podId: string): Promise<void>;
+  /** Idempotent: removing a pod the handler does not know succeeds. */
+  removePod(podId: string): Promise<void>;
 }

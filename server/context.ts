@@ -1,4 +1,6 @@
 import type { Config } from '../config/config';
+import type { HostPortHolder } from '../network/host-ports';
+import type { NetworkManager } from '../network/network-manager';
 import type { RuntimeHandlers } from '../oci/handlers';
 import type { DaemonState } from '../state/daemon-state';
 import type { ImageManager } from '../storage/image-manager';
@@ -12,4 +14,8 @@ export interface ServerContext {
   readonly state: DaemonState;
   readonly handlers: RuntimeHandlers;
   readonly images: ImageManager;
+  readonly network: NetworkManager;
+  readonly hostPorts: HostPortHolder;
+  /** Our own pause program, for pods whose PID namespace is pod-wide. */
+  readonly pauseBinary: string;
 }

@@ -9,6 +9,8 @@ import type { Table } from '../config/validate';
 import { RuntimeHandlers } from '../oci/handlers';
 import { DaemonState } from '../state/daemon-state';
 import { ImageManager } from '../storage/image-manager';
+import { HostPortHolder } from '../network/host-ports';
+import { NetworkManager } from '../network/network-manager';
 import { errorMessage } from '../system/errors';
 import { InstanceLock } from '../system/instance-lock';
 import { reconfigureLogger, type Logger } from '../system/logger';
@@ -72,6 +74,18 @@ function changedKeys(before: unknown, after: unknown, prefix = ''): string[] {
   );
 }
 
+/** After a restart, the host ports of pods still running are taken back before anyone else can. */
+async function holdRunningPodsPorts(ctx: ServerContext): Promise<void> {
+  for (const pod of ctx.state.pods.list()) {
+    if (pod.state !== 'ready' || pod.portMappings.length === 0) continue;
+    try {
+      await ctx.hostPorts.hold(pod.id, pod.portMappings);
+    } catch (error) {
+      ctx.logger.error('cannot hold the host ports of a running pod', { pod_id: pod.id, error: errorMessage(error) });
+    }
+  }
+}
+
 /** podvisord: the CRI gRPC server on its unix socket, and everything it owns while it runs. */
 export class Daemon {
   private metricsServer: HttpServer | undefined;
@@ -100,7 +114,23 @@ export class Daemon {
       const state = new DaemonState(config.root, logger);
       await state.load();
       const images = await ImageManager.open(config, logger);
-      const ctx: ServerContext = { config, version: options.version, logger, state, handlers: new RuntimeHandlers(config.runtime), images };
+      const ctx: ServerContext = {
+        config,
+        version: options.version,
+        logger,
+        state,
+        handlers: new RuntimeHandlers(config.runtime),
+        images,
+        network: new NetworkManager({
+          configDir: config.network.cni_config_dir,
+          pluginDirs: config.network.cni_plugin_dirs,
+          defaultNetwork: config.network.default_network,
+          logger,
+        }),
+        hostPorts: new HostPortHolder(),
+        pauseBinary: join(__dirname, '..', 'pause'),
+      };
+      await holdRunningPodsPorts(ctx);
       const metrics = new CallMetrics();
       const server = new Server({
         'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,

@@ -9,6 +9,11 @@ import type { CallMetrics } from './metrics';
 import { imageFsInfo } from './image-fs-info';
 import { imageStatus } from './image-status';
 import { listImages } from './list-images';
+import { listPodSandbox } from './list-pod-sandbox';
+import { podSandboxStatus } from './pod-sandbox-status';
+import { removePodSandbox } from './remove-pod-sandbox';
+import { runPodSandbox } from './run-pod-sandbox';
+import { stopPodSandbox } from './stop-pod-sandbox';
 import { pullImage } from './pull-image';
 import { removeImage } from './remove-image';
 import { runtimeConfig } from './runtime-config';
@@ -25,7 +30,16 @@ type Verbs<D> = {
     : Verb<RequestOf<D[K]>, ResponseOf<D[K]>>;
 };
 
-const RUNTIME_VERBS: Verbs<typeof RuntimeServiceService> = { version, status, runtimeConfig };
+const RUNTIME_VERBS: Verbs<typeof RuntimeServiceService> = {
+  version,
+  status,
+  runtimeConfig,
+  runPodSandbox,
+  stopPodSandbox,
+  removePodSandbox,
+  podSandboxStatus,
+  listPodSandbox,
+};
 const IMAGE_VERBS: Verbs<typeof ImageServiceService> = { pullImage, listImages, imageStatus, removeImage, imageFsInfo };
 
 interface MethodDefinition {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from '../system/logger';
 import { ObjectStore } from './object-store';
+import { isPodRecord, type PodRecord } from './pod-record';
 import type { StoredObject } from './record-files';
 
 function isStoredObject(value: unknown): value is StoredObject {
@@ -10,11 +11,11 @@ function isStoredObject(value: unknown): value is StoredObject {
 
 /** Everything the daemon persists about pods and containers, loaded at start. */
 export class DaemonState {
-  readonly pods: ObjectStore<StoredObject>;
+  readonly pods: ObjectStore<PodRecord>;
   readonly containers: ObjectStore<StoredObject>;
 
   constructor(root: string, logger: Logger) {
-    this.pods = new ObjectStore('pod sandbox', join(root, 'pods'), isStoredObject, logger);
+    this.pods = new ObjectStore('pod sandbox', join(root, 'pods'), isPodRecord, logger);
     this.containers = new ObjectStore('container', join(root, 'containers'), isStoredObject, logger);
   }
 

@@ -1,0 +1,55 @@
+// Reading a PodSandboxConfig: the checks RunPodSandbox makes before it creates anything, and
+// the facts about the pod the other pod verbs need.
+import { NamespaceMode, PodSandboxConfig, type NamespaceOption, type PodSandboxMetadata } from '../proto/gen/cri-api-v1';
+import { InvalidArgumentError } from '../system/errors';
+import type { PortMapping } from '../network/network-manager';
+
+export function validMetadata(config: PodSandboxConfig | undefined): PodSandboxMetadata {
+  const metadata = config?.metadata;
+  if (!metadata) throw new InvalidArgumentError('RunPodSandbox: config.metadata is missing');
+  for (const field of ['name', 'namespace', 'uid'] as const) {
+    if (metadata[field] === '') throw new InvalidArgumentError(`RunPodSandbox: config.metadata.${field} is empty`);
+  }
+  return metadata;
+}
+
+/** The name the kubelet's dockershim and CRI-O reserve for a pod, one per attempt. */
+export function podName(metadata: PodSandboxMetadata): string {
+  return `k8s_POD_${metadata.name}_${metadata.namespace}_${metadata.uid}_${metadata.attempt}`;
+}
+
+export function namespaceOptions(config: PodSandboxConfig): NamespaceOption {
+  return (
+    config.linux?.securityContext?.namespaceOptions ?? {
+      network: NamespaceMode.POD,
+      pid: NamespaceMode.CONTAINER,
+      ipc: NamespaceMode.POD,
+      targetId: '',
+      usernsOptions: undefined,
+    }
+  );
+}
+
+const PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
+
+export function portMappings(config: PodSandboxConfig): PortMapping[] {
+  return config.portMappings
+    .filter((mapping) => mapping.hostPort > 0)
+    .map((mapping) => {
+      const protocol = PROTOCOLS[mapping.protocol];
+      if (!protocol) throw new InvalidArgumentError(`RunPodSandbox: port mapping ${mapping.hostPort} has an unknown protocol`);
+      if (mapping.hostPort > 65535 || mapping.containerPort < 1 || mapping.containerPort > 65535) {
+        throw new InvalidArgumentError(`RunPodSandbox: port mapping ${mapping.hostPort}:${mapping.containerPort} is out of range`);
+      }
+      return { protocol, containerPort: mapping.containerPort, hostPort: mapping.hostPort, hostIp: mapping.hostIp };
+    });
+}
+
+/** The config as stored in the pod record, and back. */
+export function storedConfig(config: PodSandboxConfig): unknown {
+  return PodSandboxConfig.toJSON(config);
+}
+
+export function loadedConfig(stored: unknown): PodSandboxConfig {
+  return PodSandboxConfig.fromJSON(stored);
+}

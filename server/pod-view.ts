@@ -1,0 +1,33 @@
+import { PodSandboxState, type NamespaceOption, type PodSandbox, type PodSandboxStatus } from '../proto/gen/cri-api-v1';
+import type { PodRecord } from '../state/pod-record';
+import { loadedConfig, namespaceOptions } from './pod-config';
+
+function state(pod: PodRecord): PodSandboxState {
+  return pod.state === 'ready' ? PodSandboxState.SANDBOX_READY : PodSandboxState.SANDBOX_NOTREADY;
+}
+
+/** A pod as ListPodSandbox shows it. */
+export function criPodSandbox(pod: PodRecord): PodSandbox {
+  const config = loadedConfig(pod.config);
+  return {
+    id: pod.id,
+    metadata: config.metadata,
+    state: state(pod),
+    createdAt: BigInt(pod.createdAt),
+    labels: config.labels,
+    annotations: config.annotations,
+    runtimeHandler: pod.runtimeHandler,
+  };
+}
+
+/** A pod as PodSandboxStatus shows it; the first IP is the pod IP, the rest additional ones. */
+export function criPodSandboxStatus(pod: PodRecord): PodSandboxStatus {
+  const options: NamespaceOption = namespaceOptions(loadedConfig(pod.config));
+  // A stopped pod has no network any more; CRI wants no IPs reported then.
+  const ips = pod.state === 'ready' ? (pod.network?.ips ?? []) : [];
+  return {
+    ...criPodSandbox(pod),
+    network: { ip: ips[0] ?? '', additionalIps: ips.slice(1).map((ip) => ({ ip })) },
+    linux: { namespaces: { options } },
+  };
+}

@@ -1,0 +1,94 @@
+import { pinPodNamespaces, releasePodNamespaces } from '../network/namespaces';
+import { validateSysctls } from '../network/sysctls';
+import { startInfraProcess, stopInfraProcess } from '../oci/infra-process';
+import { createPodCgroup, removePodCgroup } from '../oci/pod-cgroup';
+import { createPodFiles, removePodFiles } from '../oci/pod-files';
+import { NamespaceMode, type RunPodSandboxRequest, type RunPodSandboxResponse } from '../proto/gen/cri-api-v1';
+import { newId } from '../state/ids';
+import type { PodRecord } from '../state/pod-record';
+import { CleanupStack } from '../system/cleanup-stack';
+import type { ServerContext } from './context';
+import { namespaceOptions, podName, portMappings, storedConfig, validMetadata } from './pod-config';
+import { networkRequest, podFilesDir } from './pod-teardown';
+
+/**
+ * Creates a pod: its cgroup, pinned namespaces (network wired by CNI before anything runs in
+ * it), per-pod files, held host ports, an infra process only when the PID namespace is
+ * pod-wide, then tells the runtime handler. Any failure undoes every step already made.
+ */
+export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRequest): Promise<RunPodSandboxResponse> {
+  const config = request.config;
+  const metadata = validMetadata(config);
+  if (!config) throw new Error('unreachable: validMetadata checked the config');
+  const handler = ctx.handlers.resolve(request.runtimeHandler);
+  const options = namespaceOptions(config);
+  const hostNetwork = options.network === NamespaceMode.NODE;
+  const hostIpc = options.ipc === NamespaceMode.NODE;
+  const sysctls = config.linux?.sysctls ?? {};
+  validateSysctls(sysctls, { hostNetwork, hostIpc });
+  const mappings = portMappings(config);
+
+  const id = newId();
+  const name = podName(metadata);
+  ctx.state.pods.names.reserve(name, id);
+  const cleanup = new CleanupStack(ctx.logger, { pod_id: id, pod_name: name });
+  cleanup.push('name', async () => ctx.state.pods.names.release(name));
+  try {
+    const cgroup = await createPodCgroup(ctx.config.cgroup_manager, config.linux?.cgroupParent ?? '', id);
+    cleanup.push('cgroup', () => removePodCgroup(cgroup));
+    const namespaces = await pinPodNamespaces({
+      podId: id,
+      runroot: ctx.config.runroot,
+      network: !hostNetwork,
+      ipc: !hostIpc,
+      uts: !hostNetwork,
+      hostname: config.hostname,
+      sysctls,
+    });
+    cleanup.push('namespaces', () => releasePodNamespaces(namespaces));
+    const filesDir = podFilesDir(ctx, id);
+    const files = await createPodFiles({
+      dir: filesDir,
+      hostname: config.hostname,
+      dns: config.dnsConfig,
+      hostNetwork,
+      shmSizeBytes: hostIpc ? 0 : ctx.config.pod.shm_size_bytes,
+    });
+    cleanup.push('files', () => removePodFiles(filesDir));
+
+    const record: PodRecord = {
+      id,
+      name,
+      state: 'ready',
+      createdAt: (BigInt(Date.now()) * 1_000_000n).toString(),
+      runtimeHandler: handler.name,
+      config: storedConfig(config),
+      namespaces,
+      cgroup,
+      files,
+      portMappings: hostNetwork ? [] : mappings,
+      network: undefined,
+      infra: undefined,
+    };
+    if (namespaces.network) {
+      await ctx.hostPorts.hold(id, record.portMappings);
+      cleanup.push('host ports', () => ctx.hostPorts.release(id));
+      record.network = await ctx.network.attach(networkRequest(record));
+      const attachment = record.network;
+      cleanup.push('network', () => ctx.network.detach(networkRequest(record), attachment));
+    }
+    if (options.pid === NamespaceMode.POD) {
+      record.infra = await startInfraProcess({ pauseBinary: ctx.pauseBinary, namespaces, cgroup, hostname: config.hostname });
+      const infra = record.infra;
+      cleanup.push('infra', () => stopInfraProcess(infra));
+    }
+    await handler.startPod({ id, netns: namespaces.network, cgroupPath: cgroup.path });
+    cleanup.push('handler', () => handler.removePod(id));
+    await ctx.state.pods.save(record);
+    ctx.logger.info('pod sandbox running', { pod_id: id, pod_name: name, handler: handler.name, ips: record.network?.ips.join(',') ?? '' });
+    return { podSandboxId: id };
+  } catch (error) {
+    await cleanup.unwind();
+    throw error;
+  }
+}

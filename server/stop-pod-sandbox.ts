@@ -1,0 +1,11 @@
+import type { StopPodSandboxRequest, StopPodSandboxResponse } from '../proto/gen/cri-api-v1';
+import type { ServerContext } from './context';
+import { existingPod, stopPod } from './pod-teardown';
+
+// CRI: stopping a pod that is already gone must succeed.
+export async function stopPodSandbox(ctx: ServerContext, request: StopPodSandboxRequest): Promise<StopPodSandboxResponse> {
+  const pod = existingPod(ctx, request.podSandboxId);
+  if (!pod) return {};
+  await stopPod(ctx, pod);
+  return {};
+}

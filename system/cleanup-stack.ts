@@ -1,0 +1,31 @@
+import { errorMessage } from './errors';
+import type { Logger } from './logger';
+
+/**
+ * Undo steps for a multi-step create: each step that succeeds pushes how to undo itself, and on
+ * failure they run newest first, so a failed create leaves nothing behind.
+ */
+export class CleanupStack {
+  private readonly steps: { what: string; undo: () => Promise<void> }[] = [];
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly context: Record<string, string>,
+  ) {}
+
+  push(what: string, undo: () => Promise<void>): void {
+    this.steps.push({ what, undo });
+  }
+
+  /** Runs every undo step; one failing is logged and does not stop the others. */
+  async unwind(): Promise<void> {
+    for (const step of this.steps.reverse()) {
+      try {
+        await step.undo();
+      } catch (error) {
+        this.logger.error('cleanup after a failed create failed', { ...this.context, step: step.what, error: errorMessage(error) });
+      }
+    }
+    this.steps.length = 0;
+  }
+}
