@@ -2,9 +2,24 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../system/errors';
 
+/** One plugin's entry in a network config: its type plus whatever settings that plugin reads. */
+export interface CniPluginConfig {
+  type: string;
+  [setting: string]: unknown;
+}
+
+/** A network config in list form; a single-plugin .conf is read as a list of one. */
+export interface CniConfList {
+  cniVersion: string;
+  name: string;
+  plugins: CniPluginConfig[];
+  [setting: string]: unknown;
+}
+
 export interface CniNetwork {
   name: string;
   file: string;
+  config: CniConfList;
 }
 
 export type CniReadiness = { ready: true; network: CniNetwork } | { ready: false; message: string };
@@ -13,12 +28,31 @@ export type CniReadiness = { ready: true; network: CniNetwork } | { ready: false
 // .json a single plugin.
 const EXTENSIONS = ['.conflist', '.conf', '.json'];
 
-function isObject(value: unknown): value is Record<string, unknown> {
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function hasPluginType(value: unknown): boolean {
+function hasPluginType(value: unknown): value is CniPluginConfig {
   return isObject(value) && typeof value.type === 'string' && value.type !== '';
+}
+
+/**
+ * A parsed network config in list form, or why it is not usable; `where` names it in the reason.
+ * `list` says whether it is a .conflist (a plugin chain) or a single plugin's config.
+ */
+export function parseConfList(value: unknown, where: string, list: boolean): CniConfList | string {
+  if (!isObject(value) || typeof value.name !== 'string' || value.name === '') return `${where}: no network name`;
+  const { name, cniVersion } = value;
+  if (list) {
+    const plugins = value.plugins;
+    if (!Array.isArray(plugins) || plugins.length === 0) return `${where}: no plugins`;
+    if (!plugins.every(hasPluginType)) return `${where}: a plugin has no type`;
+    if (typeof cniVersion !== 'string') return `${where}: no cniVersion`;
+    return { ...value, name, cniVersion, plugins };
+  }
+  if (!hasPluginType(value)) return `${where}: no plugin type`;
+  if (typeof cniVersion !== 'string') return `${where}: no cniVersion`;
+  return { cniVersion, name, plugins: [value] };
 }
 
 /** The network a config file defines, or why it is not usable. */
@@ -29,14 +63,8 @@ function parseNetwork(file: string, text: string): CniNetwork | string {
   } catch (error) {
     return `${file}: invalid JSON: ${errorMessage(error)}`;
   }
-  if (!isObject(value) || typeof value.name !== 'string' || value.name === '') return `${file}: no network name`;
-  if (file.endsWith('.conflist')) {
-    if (!Array.isArray(value.plugins) || value.plugins.length === 0) return `${file}: no plugins`;
-    if (!value.plugins.every(hasPluginType)) return `${file}: a plugin has no type`;
-  } else if (!hasPluginType(value)) {
-    return `${file}: no plugin type`;
-  }
-  return { name: value.name, file };
+  const config = parseConfList(value, file, file.endsWith('.conflist'));
+  return typeof config === 'string' ? config : { name: config.name, file, config };
 }
 
 /**

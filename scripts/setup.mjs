@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const projectDir = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -86,6 +86,12 @@ function build() {
   run(join(projectDir, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json']);
 }
 
+// The pod network installed on first start, in podvisord's default CNI config directory.
+const DEFAULT_CNI_NETWORK = ['conf/cni/10-podvisor.conflist', '/etc/cni/net.d'];
+
+// The extensions CNI loads configs from (network/cni-config.ts reads the same ones).
+const CNI_CONFIG_EXTENSIONS = ['.conflist', '.conf', '.json'];
+
 function installConfigFiles() {
   for (const [source, target] of INSTALLED_CONFIG) {
     if (existsSync(target)) continue;
@@ -93,6 +99,18 @@ function installConfigFiles() {
     copyFileSync(join(projectDir, source), target);
     log(`installed ${target}`);
   }
+}
+
+// Only into a directory with no network config at all: any config there, ours or the
+// operator's (Calico, Flannel, ...), means the pod network is already someone's choice.
+function installDefaultCniNetwork() {
+  const [source, dir] = DEFAULT_CNI_NETWORK;
+  const present = existsSync(dir) && readdirSync(dir).some((entry) => CNI_CONFIG_EXTENSIONS.some((ext) => entry.endsWith(ext)));
+  if (present) return;
+  mkdirSync(dir, { recursive: true });
+  const target = join(dir, basename(source));
+  copyFileSync(join(projectDir, source), target);
+  log(`installed ${target}`);
 }
 
 // Jest's own summary is not a line CI reads, so the totals are printed once more plainly.
@@ -121,6 +139,7 @@ async function main() {
       ensureDebianPackages(DAEMON_PACKAGES);
       build();
       installConfigFiles();
+      installDefaultCniNetwork();
       const { main: podvisord } = await import(join(projectDir, 'dist', 'bin', 'podvisord.js'));
       return podvisord(rest);
     }

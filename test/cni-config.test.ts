@@ -23,7 +23,7 @@ describe('findCniNetwork', () => {
     await writeFile(join(dir, '05-broken.conflist'), '{ not json');
     await writeFile(join(dir, '10-pods.conflist'), bridge('pods'));
     await writeFile(join(dir, '20-other.conflist'), bridge('other'));
-    expect(await findCniNetwork(dir, '')).toEqual({ ready: true, network: { name: 'pods', file: join(dir, '10-pods.conflist') } });
+    expect(await findCniNetwork(dir, '')).toMatchObject({ ready: true, network: { name: 'pods', file: join(dir, '10-pods.conflist') } });
   });
 
   test('a config without a name or plugin types is not valid, and the reason names the file', async () => {
@@ -39,9 +39,22 @@ describe('findCniNetwork', () => {
     expect(result.message).toContain('30-c.conf: no plugin type');
   });
 
-  test('a single-plugin .conf counts', async () => {
-    await writeFile(join(dir, '10-lo.conf'), JSON.stringify({ cniVersion: '1.0.0', name: 'lo', type: 'loopback' }));
-    expect((await findCniNetwork(dir, '')).ready).toBe(true);
+  test('the parsed config comes back, as written', async () => {
+    await writeFile(join(dir, '10-pods.conflist'), bridge('pods'));
+    const result = await findCniNetwork(dir, '');
+    expect(result.ready && result.network.config).toEqual(JSON.parse(bridge('pods')));
+  });
+
+  test('a single-plugin .conf counts, and comes back as a list of that one plugin', async () => {
+    const loopback = { cniVersion: '1.0.0', name: 'lo', type: 'loopback' };
+    await writeFile(join(dir, '10-lo.conf'), JSON.stringify(loopback));
+    const result = await findCniNetwork(dir, '');
+    expect(result.ready && result.network.config).toEqual({ cniVersion: '1.0.0', name: 'lo', plugins: [loopback] });
+  });
+
+  test('a config without cniVersion is not valid', async () => {
+    await writeFile(join(dir, '10-old.conflist'), JSON.stringify({ name: 'old', plugins: [{ type: 'bridge' }] }));
+    expect(await findCniNetwork(dir, '')).toEqual({ ready: false, message: `no valid CNI network config in ${dir} (${join(dir, '10-old.conflist')}: no cniVersion)` });
   });
 
   test('a configured default network must exist by name', async () => {

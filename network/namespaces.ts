@@ -1,0 +1,167 @@
+import { mkdir, open, readFile, realpath, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { isId } from '../state/ids';
+import { AlreadyExistsError, InternalError, InvalidArgumentError, errorMessage } from '../system/errors';
+import { runTool, runToolChecked } from './run-tool';
+import { sysctlNamespace, sysctlPath, validateSysctls } from './sysctls';
+
+export interface NamespaceRequest {
+  podId: string;
+  runroot: string;
+  network: boolean;
+  ipc: boolean;
+  uts: boolean;
+  hostname: string;
+  sysctls: Record<string, string>;
+}
+
+/** Bind-mounted namespace file paths; an absent one means the pod uses the host's namespace. */
+export interface PodNamespaces {
+  network?: string;
+  ipc?: string;
+  uts?: string;
+}
+
+type NamespaceKind = keyof PodNamespaces;
+
+// Where `ip netns` looks, so an operator can inspect a pod's network with the usual tools.
+export const NETNS_DIR = '/var/run/netns';
+
+// unshare, nsenter and umount act on the kernel directly and finish in milliseconds; a slow
+// one is stuck, not busy.
+const TOOL_TIMEOUT_MS = 10_000;
+
+// unshare(1) and nsenter(1) spell each namespace the same way.
+const NAMESPACE_FLAG: Record<NamespaceKind, string> = { network: '--net', ipc: '--ipc', uts: '--uts' };
+
+// The kernel keeps at most 64 bytes of hostname.
+const HOSTNAME = /^(?=.{1,64}$)[A-Za-z0-9]([-.A-Za-z0-9]*[A-Za-z0-9])?$/;
+
+/** The netns name `ip netns` shows for a pod. */
+export function netnsName(podId: string): string {
+  return `podvisor-${podId.slice(0, 16)}`;
+}
+
+function plannedFiles(request: NamespaceRequest): PodNamespaces {
+  const files: PodNamespaces = {};
+  if (request.network) files.network = join(NETNS_DIR, netnsName(request.podId));
+  if (request.ipc) files.ipc = join(request.runroot, 'ns', 'ipc', request.podId);
+  if (request.uts) files.uts = join(request.runroot, 'ns', 'uts', request.podId);
+  return files;
+}
+
+function entriesOf(namespaces: PodNamespaces): Array<[NamespaceKind, string]> {
+  const entries: Array<[NamespaceKind, string]> = [];
+  for (const kind of ['network', 'ipc', 'uts'] as const) {
+    const file = namespaces[kind];
+    if (file !== undefined) entries.push([kind, file]);
+  }
+  return entries;
+}
+
+/** A namespace can only be bound onto an existing file; an existing one means the pod has it already. */
+async function createMountTarget(file: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  try {
+    await (await open(file, 'wx', 0o444)).close();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new AlreadyExistsError(`namespace file ${file} exists already`);
+    }
+    throw error;
+  }
+}
+
+function enter(kind: NamespaceKind, file: string, command: string[]): string[] {
+  return [`${NAMESPACE_FLAG[kind]}=${file}`, '--', ...command];
+}
+
+/** Writes one /proc/sys value as seen from inside the namespace. */
+async function writeInside(kind: NamespaceKind, file: string, path: string, value: string): Promise<string | undefined> {
+  const outcome = await runTool('nsenter', enter(kind, file, ['tee', path]), { timeoutMs: TOOL_TIMEOUT_MS, input: value });
+  return outcome.exitCode === 0 ? undefined : outcome.stderr.trim() || `exit status ${outcome.exitCode ?? 'none'}`;
+}
+
+async function applySysctls(namespaces: PodNamespaces, sysctls: Record<string, string>): Promise<void> {
+  for (const [name, value] of Object.entries(sysctls)) {
+    const kind = sysctlNamespace(name);
+    const file = namespaces[kind];
+    if (file === undefined) throw new InternalError(`sysctl "${name}" needs the pod's own ${kind} namespace`);
+    const failure = await writeInside(kind, file, sysctlPath(name), value);
+    if (failure !== undefined) throw new InvalidArgumentError(`cannot set sysctl "${name}" to "${value}": ${failure}`);
+  }
+}
+
+/** Builds the namespaces into `made`, recording each file as soon as it exists so a failure can undo exactly that. */
+async function setUp(request: NamespaceRequest, planned: PodNamespaces, made: PodNamespaces): Promise<void> {
+  const entries = entriesOf(planned);
+  if (entries.length === 0) return;
+  for (const [kind, file] of entries) {
+    await createMountTarget(file);
+    made[kind] = file;
+  }
+  // unshare binds each new namespace onto its file before running the command, so they outlive
+  // it: the pod needs no process of its own to keep them.
+  const flags = entries.map(([kind, file]) => `${NAMESPACE_FLAG[kind]}=${file}`);
+  await runToolChecked('unshare', [...flags, '--', 'true'], { timeoutMs: TOOL_TIMEOUT_MS });
+  if (made.uts !== undefined) {
+    const failure = await writeInside('uts', made.uts, '/proc/sys/kernel/hostname', request.hostname);
+    if (failure !== undefined) throw new InternalError(`cannot set hostname "${request.hostname}": ${failure}`);
+  }
+  if (made.network !== undefined) {
+    await runToolChecked('nsenter', enter('network', made.network, ['ip', 'link', 'set', 'lo', 'up']), { timeoutMs: TOOL_TIMEOUT_MS });
+  }
+  await applySysctls(made, request.sysctls);
+}
+
+/**
+ * Creates the pod's own network, IPC and UTS namespaces (those asked for), pinned to files so
+ * no process has to live in them, with the hostname, loopback and sysctls set. On any failure
+ * it removes what it made before throwing.
+ */
+export async function pinPodNamespaces(request: NamespaceRequest): Promise<PodNamespaces> {
+  if (!isId(request.podId)) throw new InvalidArgumentError(`pod ID "${request.podId}" is not 64 lowercase hex characters`);
+  validateSysctls(request.sysctls, { hostNetwork: !request.network, hostIpc: !request.ipc });
+  if (request.uts && !HOSTNAME.test(request.hostname)) throw new InvalidArgumentError(`hostname "${request.hostname}" is not a valid hostname`);
+  const made: PodNamespaces = {};
+  try {
+    await setUp(request, plannedFiles(request), made);
+  } catch (error) {
+    try {
+      await releasePodNamespaces(made);
+    } catch (cleanupError) {
+      throw new InternalError(`${errorMessage(error)}; removing the namespaces made so far failed too: ${errorMessage(cleanupError)}`);
+    }
+    throw error;
+  }
+  return made;
+}
+
+/** /proc/self/mountinfo writes space, tab, newline and backslash in paths as \ooo. */
+function unescapeMountPath(text: string): string {
+  return text.replace(/\\([0-7]{3})/g, (_match, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
+/** How many mounts sit on `file`; mountinfo names it by its real path (/var/run is a symlink to /run). */
+async function mountCount(file: string): Promise<number> {
+  let path: string;
+  try {
+    path = await realpath(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
+  return mountinfo.split('\n').filter((line) => unescapeMountPath(line.split(' ')[4] ?? '') === path).length;
+}
+
+/** Unmounts and removes the pod's namespace files; anything already gone counts as done. */
+export async function releasePodNamespaces(namespaces: PodNamespaces): Promise<void> {
+  for (const [, file] of entriesOf(namespaces)) {
+    // A bind may be stacked more than once on a file (a retried pin); each needs its own umount.
+    for (let mounts = await mountCount(file); mounts > 0; mounts -= 1) {
+      await runToolChecked('umount', [file], { timeoutMs: TOOL_TIMEOUT_MS });
+    }
+    await rm(file, { force: true });
+  }
+}

@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import { DeadlineExceededError, InternalError, errorMessage } from '../system/errors';
+
+export interface ToolOptions {
+  timeoutMs: number;
+  /** Written to the program's stdin, which is then closed. */
+  input?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ToolOutcome {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+// Plugins and system tools answer in a few kilobytes; anything past this is noise we would
+// only hold in memory.
+const MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
+
+function collect(stream: NodeJS.ReadableStream | null): () => string {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  stream?.on('data', (chunk: Buffer) => {
+    if (size >= MAX_OUTPUT_BYTES) return;
+    chunks.push(chunk);
+    size += chunk.length;
+  });
+  return () => Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * Runs a program to completion without a shell. Resolves with its exit status whatever it is,
+ * because callers such as the CNI runner read a failing program's stdout; rejects only when
+ * the program cannot start or outlives `timeoutMs` (it is then killed).
+ */
+export function runTool(file: string, args: string[], options: ToolOptions): Promise<ToolOutcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const stdout = collect(child.stdout);
+    const stderr = collect(child.stderr);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, options.timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(new InternalError(`cannot run ${file}: ${errorMessage(error)}`));
+    });
+    child.on('close', (exitCode) => {
+      clearTimeout(timer);
+      if (timedOut) reject(new DeadlineExceededError(`${file} did not finish within ${options.timeoutMs} ms`));
+      else resolve({ exitCode, stdout: stdout(), stderr: stderr() });
+    });
+    // A program that exits without reading its input makes the write fail with EPIPE; its
+    // exit status is what matters then.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** Runs a program that must succeed; a failure is an InternalError quoting its stderr. */
+export async function runToolChecked(file: string, args: string[], options: ToolOptions): Promise<string> {
+  const outcome = await runTool(file, args, options);
+  if (outcome.exitCode !== 0) {
+    const detail = outcome.stderr.trim() || `exit status ${outcome.exitCode ?? 'none (killed)'}`;
+    throw new InternalError(`${file} ${args.join(' ')}: ${detail}`);
+  }
+  return outcome.stdout;
+}

@@ -1,0 +1,63 @@
+import { execFile } from 'node:child_process';
+import { readFile, readdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+const COMMAND_TIMEOUT_MS = 15000;
+
+/** Runs a command (no shell) and returns its stdout; a failure rejects with its stderr. */
+export async function command(file: string, args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync(file, args, { timeout: COMMAND_TIMEOUT_MS, encoding: 'utf8' });
+  return stdout;
+}
+
+/** Runs a command inside a pinned network namespace. */
+export function inNetns(netns: string, args: string[]): Promise<string> {
+  return command('nsenter', [`--net=${netns}`, '--', ...args]);
+}
+
+export async function netnsNames(): Promise<string[]> {
+  return (await command('ip', ['netns', 'list'])).split('\n').map((line) => line.split(' ')[0]).filter((name) => name !== '');
+}
+
+/** Every line of the host's iptables rules (filter, nat, mangle, ...) containing `text`. */
+export async function iptablesLinesWith(text: string): Promise<string[]> {
+  return (await command('iptables-save', [])).split('\n').filter((line) => line.includes(text));
+}
+
+/** The host-side interfaces enslaved to a bridge (one veth per attached pod). */
+export async function bridgePorts(bridge: string): Promise<string[]> {
+  const out = await command('ip', ['-o', 'link', 'show', 'master', bridge]).catch(() => '');
+  return out.split('\n').filter((line) => line !== '').map((line) => line.split(': ')[1].split('@')[0]);
+}
+
+/** host-local's lease files (one per leased IP, holding the container ID) that mention `podId`. */
+export async function leasesOf(dataDir: string, network: string, podId: string): Promise<string[]> {
+  const dir = join(dataDir, network);
+  const entries = await readdir(dir).catch(() => []);
+  const leases: string[] = [];
+  for (const entry of entries) {
+    if ((await readFile(join(dir, entry), 'utf8')).includes(podId)) leases.push(entry);
+  }
+  return leases;
+}
+
+/** The mount points in this process's mount namespace. */
+export async function mountPoints(): Promise<string[]> {
+  return (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((line) => line.split(' ')[4]).filter((point) => point !== undefined);
+}
+
+/** A TCP port nothing listens on right now (the kernel's pick). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
