@@ -1,6 +1,6 @@
 // Reading a PodSandboxConfig: the checks RunPodSandbox makes before it creates anything, and
 // the facts about the pod the other pod verbs need.
-import { NamespaceMode, PodSandboxConfig, type NamespaceOption, type PodSandboxMetadata } from '../proto/gen/cri-api-v1';
+import { NamespaceMode, PodSandboxConfig, Protocol, type NamespaceOption, type PodSandboxMetadata } from '../proto/gen/cri-api-v1';
 import { InvalidArgumentError } from '../system/errors';
 import type { PortMapping } from '../network/network-manager';
 
@@ -30,8 +30,9 @@ export function namespaceOptions(config: PodSandboxConfig): NamespaceOption {
   );
 }
 
-const PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
+const PROTOCOLS: Record<number, PortMapping['protocol']> = { [Protocol.TCP]: 'tcp', [Protocol.UDP]: 'udp', [Protocol.SCTP]: 'sctp' };
 
+/** The published port mappings (a host port of 0 publishes nothing), checked. */
 export function portMappings(config: PodSandboxConfig): PortMapping[] {
   return config.portMappings
     .filter((mapping) => mapping.hostPort > 0)
