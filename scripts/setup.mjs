@@ -11,8 +11,9 @@ import { fileURLToPath } from 'node:url';
 
 const projectDir = dirname(dirname(fileURLToPath(import.meta.url)));
 
-// What podvisord itself runs or hands work to (zstd and attr: layer unpacking).
-const DAEMON_PACKAGES = ['runc', 'conmon', 'containernetworking-plugins', 'iproute2', 'iptables', 'util-linux', 'zstd', 'attr'];
+// What podvisord itself runs or hands work to (zstd and attr: layer unpacking; gcc and libc6-dev:
+// building the pod infra process).
+const DAEMON_PACKAGES = ['runc', 'conmon', 'containernetworking-plugins', 'iproute2', 'iptables', 'util-linux', 'zstd', 'attr', 'gcc', 'libc6-dev'];
 
 // What the tests run besides the daemon's own tools: a real registry to pull from, bcrypt
 // htpasswd files and certificates for it, and a static busybox to build test images from.
@@ -80,10 +81,22 @@ function ensureProtoTypes() {
   writeFileSync(stamp, want);
 }
 
+// The pod infra process is C, linked statically so it runs whatever the host's libc; rebuilt
+// only when its source is newer than the binary.
+function ensurePauseBinary() {
+  const source = join(projectDir, 'oci', 'pause', 'pause.c');
+  const binary = join(projectDir, 'dist', 'pause');
+  if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return;
+  log('building dist/pause');
+  mkdirSync(dirname(binary), { recursive: true });
+  run('cc', ['-Os', '-static', '-Wall', '-o', binary, source]);
+}
+
 function build() {
   ensureNodeModules();
   ensureProtoTypes();
   run(join(projectDir, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json']);
+  ensurePauseBinary();
 }
 
 // The pod network installed on first start, in podvisord's default CNI config directory.

@@ -1,0 +1,125 @@
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorCode } from '../system/error-code';
+import { InternalError, InvalidArgumentError } from '../system/errors';
+import { runCommand } from '../system/run-command';
+import { type PodCgroup, joinPodCgroup } from './pod-cgroup';
+
+export interface InfraProcess {
+  pid: number;
+  /** /proc/<pid>/ns/pid */
+  pidNamespace: string;
+  /** /proc/<pid>/stat field 22, to recognise it after a daemon restart */
+  startTime: string;
+}
+
+export interface InfraNamespaces {
+  network?: string;
+  ipc?: string;
+  uts?: string;
+}
+
+export interface InfraOptions {
+  pauseBinary: string;
+  /** Pinned namespace files (/run/netns/<name>, ...) the infra process joins; absent ones stay the host's. */
+  namespaces: InfraNamespaces;
+  cgroup?: PodCgroup;
+  /** Set in the pod's UTS namespace, which must then be given. */
+  hostname?: string;
+}
+
+const LAUNCH_TIMEOUT_MS = 10_000;
+const DEFAULT_STOP_TIMEOUT_MS = 10_000;
+// After SIGKILL only the kernel's teardown is left; taking longer than this means something is wrong.
+const KILL_WAIT_MS = 5_000;
+const POLL_MS = 20;
+
+interface ProcessStat {
+  state: string;
+  startTime: string;
+}
+
+async function readStat(pid: number): Promise<ProcessStat | undefined> {
+  let text: string;
+  try {
+    text = await readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ESRCH') return undefined;
+    throw error;
+  }
+  // The command name (field 2) may hold spaces and parentheses; the fields after its last ')' are plain.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0], startTime: fields[19] };
+}
+
+/**
+ * Starts the pod's infra process as PID 1 of a new PID namespace, inside the given pod
+ * namespaces and cgroup. The process is detached (own session, parent gone), so it outlives the
+ * daemon; the pid returned is the host's view of it.
+ */
+export async function startInfraProcess(options: InfraOptions): Promise<InfraProcess> {
+  const { network, ipc, uts } = options.namespaces;
+  if (options.hostname !== undefined && uts === undefined) {
+    throw new InvalidArgumentError(`cannot set hostname "${options.hostname}" without a pod UTS namespace: it would rename the host`);
+  }
+  const enter = [
+    ['--net', network],
+    ['--ipc', ipc],
+    ['--uts', uts],
+  ].flatMap(([flag, path]) => (path === undefined ? [] : [`${flag}=${path}`]));
+  const launch = [options.pauseBinary, '-p', ...(options.hostname === undefined ? [] : [options.hostname])];
+  // nsenter execs the launcher in place (it forks only to enter PID namespaces), so it leaves nothing behind either.
+  const output =
+    enter.length === 0
+      ? await runCommand(launch[0], launch.slice(1), LAUNCH_TIMEOUT_MS)
+      : await runCommand('nsenter', [...enter, '--', ...launch], LAUNCH_TIMEOUT_MS);
+  const pid = Number(output.trim());
+  if (!Number.isSafeInteger(pid) || pid <= 0) throw new InternalError(`pod infra launcher printed "${output.trim()}", not a pid`);
+  const stat = await readStat(pid);
+  if (stat === undefined) throw new InternalError(`pod infra process ${pid} exited as soon as it started`);
+  const infra: InfraProcess = { pid, pidNamespace: `/proc/${pid}/ns/pid`, startTime: stat.startTime };
+  if (options.cgroup !== undefined) {
+    try {
+      await joinPodCgroup(options.cgroup, pid);
+    } catch (error) {
+      await stopInfraProcess(infra).catch(() => undefined);
+      throw error;
+    }
+  }
+  return infra;
+}
+
+/** Whether the infra process still runs; a zombie or another process that got its pid does not count. */
+export async function isInfraRunning(infra: InfraProcess): Promise<boolean> {
+  const stat = await readStat(infra.pid);
+  return stat !== undefined && stat.startTime === infra.startTime && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+async function waitForExit(infra: InfraProcess, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (await isInfraRunning(infra)) {
+    if (Date.now() >= deadline) return false;
+    await sleep(POLL_MS);
+  }
+  return true;
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (error) {
+    if (errorCode(error) !== 'ESRCH') throw error;
+  }
+}
+
+/**
+ * Asks the infra process to exit (SIGTERM), kills it after `timeoutMs`, and returns once it is
+ * gone. A process already gone, or a different process now holding the pid, is left alone.
+ */
+export async function stopInfraProcess(infra: InfraProcess, timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<void> {
+  if (!(await isInfraRunning(infra))) return;
+  signal(infra.pid, 'SIGTERM');
+  if (await waitForExit(infra, timeoutMs)) return;
+  signal(infra.pid, 'SIGKILL');
+  if (!(await waitForExit(infra, KILL_WAIT_MS))) throw new InternalError(`pod infra process ${infra.pid} survived SIGKILL`);
+}

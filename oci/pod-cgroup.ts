@@ -1,0 +1,175 @@
+import { mkdir, readFile, readdir, rmdir, writeFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorCode } from '../system/error-code';
+import { FailedPreconditionError, InternalError, InvalidArgumentError, errorMessage } from '../system/errors';
+import { type CgroupHierarchy, cgroupVersion, podHierarchies } from './cgroup-hierarchies';
+import { podSliceName, slicePath, startSlice, stopSlice } from './systemd-slice';
+
+export { cgroupVersion } from './cgroup-hierarchies';
+
+export type CgroupManager = 'cgroupfs' | 'systemd';
+
+export interface PodCgroup {
+  manager: CgroupManager;
+  /** cgroup path relative to each hierarchy root, e.g. /kubepods/besteffort/pod123 */
+  path: string;
+  /**
+   * What removePodCgroup may remove: for cgroupfs the cgroup directories this runtime made, for
+   * systemd the slice units it started. Anything the kubelet made stays for the kubelet to remove.
+   */
+  created: string[];
+}
+
+const DEFAULT_CGROUPFS_PARENT = '/podvisor';
+const DEFAULT_SYSTEMD_PARENT = 'podvisor.slice';
+
+// Controllers a pod's containers are limited by on a unified-only host; they have to be enabled
+// in every ancestor's cgroup.subtree_control before a pod cgroup can use them.
+const V2_POD_CONTROLLERS = ['cpuset', 'cpu', 'io', 'memory', 'pids', 'hugetlb'];
+
+// A cgroup is busy for a moment after its last process exits, until the kernel has finished with it.
+const REMOVE_ATTEMPTS = 20;
+const REMOVE_RETRY_MS = 100;
+
+function cgroupfsPath(parent: string): string {
+  if (parent.endsWith('.slice')) {
+    throw new InvalidArgumentError(`cgroup parent "${parent}" is a systemd slice but cgroup_manager is cgroupfs`);
+  }
+  const path = posix.normalize(parent.startsWith('/') ? parent : `/${parent}`).replace(/\/+$/, '');
+  if (path === '' || parent.split('/').includes('..') || parent.includes('\0')) {
+    throw new InvalidArgumentError(`cgroup parent "${parent}" is not a cgroup path below the root`);
+  }
+  return path;
+}
+
+async function readTrimmed(path: string): Promise<string> {
+  return (await readFile(path, 'utf8')).trim();
+}
+
+// A new v1 cpuset cgroup starts with no CPUs and no memory nodes, and no process can join it
+// until both are set; the parent's values are the widest it may have.
+async function fillCpuset(dir: string, parentDir: string): Promise<void> {
+  for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+    if ((await readTrimmed(join(dir, file))) !== '') continue;
+    await writeFile(join(dir, file), await readTrimmed(join(parentDir, file)));
+  }
+}
+
+async function enableControllers(dir: string): Promise<void> {
+  const available = (await readTrimmed(join(dir, 'cgroup.controllers'))).split(/\s+/);
+  const enabled = new Set((await readTrimmed(join(dir, 'cgroup.subtree_control'))).split(/\s+/));
+  for (const controller of V2_POD_CONTROLLERS) {
+    if (!available.includes(controller) || enabled.has(controller)) continue;
+    await writeFile(join(dir, 'cgroup.subtree_control'), `+${controller}`);
+  }
+}
+
+/** Makes `path` and any missing ancestors in one hierarchy; true when the last level was made here. */
+async function makeCgroupPath(hierarchy: CgroupHierarchy, path: string, unifiedOnly: boolean): Promise<boolean> {
+  let parentDir = hierarchy.mountPoint;
+  let made = false;
+  for (const level of path.split('/').filter((part) => part !== '')) {
+    const dir = join(parentDir, level);
+    if (unifiedOnly) await enableControllers(parentDir);
+    try {
+      await mkdir(dir);
+      made = true;
+    } catch (error) {
+      if (errorCode(error) !== 'EEXIST') throw error;
+      made = false;
+    }
+    if (hierarchy.controllers.includes('cpuset') && hierarchy.version === 'v1') await fillCpuset(dir, parentDir);
+    parentDir = dir;
+  }
+  return made;
+}
+
+async function childCgroups(dir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(dir, { withFileTypes: true });
+    return entries.filter((entry) => entry.isDirectory()).map((entry) => join(dir, entry.name));
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+/** Removes a cgroup directory and any child cgroups left in it (a container runtime that crashed). */
+async function removeCgroupDir(dir: string): Promise<void> {
+  for (const child of await childCgroups(dir)) await removeCgroupDir(child);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await rmdir(dir);
+      return;
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY' || attempt === REMOVE_ATTEMPTS) {
+        throw new FailedPreconditionError(`cannot remove cgroup ${dir} (processes still in it?): ${errorMessage(error)}`);
+      }
+      await sleep(REMOVE_RETRY_MS);
+    }
+  }
+}
+
+async function removeCgroupDirs(dirs: string[]): Promise<void> {
+  for (const dir of dirs) await removeCgroupDir(dir);
+}
+
+async function createCgroupfsPod(cgroupParent: string, podId: string): Promise<PodCgroup> {
+  // The kubelet hands over a pod-level cgroup (/kubepods/<qos>/pod<uid>); that is the pod cgroup.
+  const ownPath = cgroupParent === '';
+  const path = ownPath ? `${DEFAULT_CGROUPFS_PARENT}/pod-${podId}` : cgroupfsPath(cgroupParent);
+  const unifiedOnly = (await cgroupVersion()) === 'v2';
+  const created: string[] = [];
+  try {
+    for (const hierarchy of await podHierarchies()) {
+      const made = await makeCgroupPath(hierarchy, path, unifiedOnly);
+      // A directory under our own parent named for this pod is ours even if an earlier attempt made it.
+      if (made || ownPath) created.push(join(hierarchy.mountPoint, path));
+    }
+  } catch (error) {
+    await removeCgroupDirs(created).catch(() => undefined);
+    throw new InternalError(`creating pod cgroup ${path}: ${errorMessage(error)}`);
+  }
+  return { manager: 'cgroupfs', path, created };
+}
+
+async function createSystemdPod(cgroupParent: string, podId: string): Promise<PodCgroup> {
+  const slice = cgroupParent === '' ? podSliceName(DEFAULT_SYSTEMD_PARENT, podId) : cgroupParent;
+  const path = slicePath(slice);
+  const started = await startSlice(slice, `podvisor pod ${podId}`);
+  return { manager: 'systemd', path, created: started ? [slice] : [] };
+}
+
+/**
+ * Makes the cgroup a pod's processes run in. A kubelet-given parent is used as the pod cgroup
+ * itself; with no parent the pod gets its own cgroup under podvisor's.
+ */
+export async function createPodCgroup(manager: CgroupManager, cgroupParent: string, podId: string): Promise<PodCgroup> {
+  // The ID becomes a path component or slice name; it must not climb out of or nest below it.
+  if (!/^[A-Za-z0-9_-]+$/.test(podId)) throw new InvalidArgumentError(`pod ID "${podId}" cannot name a cgroup`);
+  return manager === 'systemd' ? createSystemdPod(cgroupParent, podId) : createCgroupfsPod(cgroupParent, podId);
+}
+
+/** Removes what createPodCgroup made, never the parents; removing twice is fine. */
+export async function removePodCgroup(cgroup: PodCgroup): Promise<void> {
+  if (cgroup.manager === 'systemd') {
+    for (const slice of cgroup.created) await stopSlice(slice);
+    return;
+  }
+  await removeCgroupDirs(cgroup.created);
+}
+
+/** Moves a process into the pod cgroup in every hierarchy, so all of its resources count for the pod. */
+export async function joinPodCgroup(cgroup: PodCgroup, pid: number): Promise<void> {
+  for (const hierarchy of await podHierarchies()) {
+    const procs = join(hierarchy.mountPoint, cgroup.path, 'cgroup.procs');
+    try {
+      await writeFile(procs, String(pid));
+    } catch (error) {
+      throw new InternalError(`moving process ${pid} into ${procs}: ${errorMessage(error)}`);
+    }
+  }
+}
