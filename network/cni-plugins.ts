@@ -3,7 +3,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FailedPreconditionError, InternalError, PodvisorError } from '../system/errors';
 import { isObject } from './cni-config';
-import { runTool } from './run-tool';
+import { runTool } from '../system/run-tool';
 
 export type CniCommand = 'ADD' | 'DEL';
 

@@ -2,7 +2,7 @@ import { mkdir, open, readFile, realpath, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isId } from '../state/ids';
 import { AlreadyExistsError, InternalError, InvalidArgumentError, errorMessage } from '../system/errors';
-import { runTool, runToolChecked } from './run-tool';
+import { runTool, runToolChecked } from '../system/run-tool';
 import { sysctlNamespace, sysctlPath, validateSysctls } from './sysctls';
 
 export interface NamespaceRequest {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorCode } from '../system/error-code';
 import { InternalError, InvalidArgumentError } from '../system/errors';
-import { runCommand } from '../system/run-command';
+import { runToolChecked } from '../system/run-tool';
 import { type PodCgroup, joinPodCgroup } from './pod-cgroup';
 
 export interface InfraProcess {
@@ -71,8 +71,8 @@ export async function startInfraProcess(options: InfraOptions): Promise<InfraPro
   // nsenter execs the launcher in place (it forks only to enter PID namespaces), so it leaves nothing behind either.
   const output =
     enter.length === 0
-      ? await runCommand(launch[0], launch.slice(1), LAUNCH_TIMEOUT_MS)
-      : await runCommand('nsenter', [...enter, '--', ...launch], LAUNCH_TIMEOUT_MS);
+      ? await runToolChecked(launch[0], launch.slice(1), { timeoutMs: LAUNCH_TIMEOUT_MS })
+      : await runToolChecked('nsenter', [...enter, '--', ...launch], { timeoutMs: LAUNCH_TIMEOUT_MS });
   const pid = Number(output.trim());
   if (!Number.isSafeInteger(pid) || pid <= 0) throw new InternalError(`pod infra launcher printed "${output.trim()}", not a pid`);
   const stat = await readStat(pid);

@@ -1,6 +1,6 @@
 import { InternalError } from '../system/errors';
 import { readMountInfo } from '../system/mountinfo';
-import { runCommand } from '../system/run-command';
+import { runToolChecked } from '../system/run-tool';
 
 const UMOUNT_TIMEOUT_MS = 30_000;
 // Mounts can be stacked on one directory; each umount takes off only the top one.
@@ -17,7 +17,7 @@ export async function unmountAll(path: string, below: boolean): Promise<void> {
     if (targets.length === 0) return;
     const deepest = targets.reduce((best, mountPoint) => (mountPoint.length >= best.length ? mountPoint : best));
     try {
-      await runCommand('umount', [deepest], UMOUNT_TIMEOUT_MS);
+      await runToolChecked('umount', [deepest], { timeoutMs: UMOUNT_TIMEOUT_MS });
     } catch (error) {
       if ((await readMountInfo()).some((mount) => mount.mountPoint === deepest)) throw error;
     }

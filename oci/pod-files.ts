@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../system/atomic-file';
 import { errorCode } from '../system/error-code';
 import { InvalidArgumentError } from '../system/errors';
-import { runCommand } from '../system/run-command';
+import { runToolChecked } from '../system/run-tool';
 import { hostResolvConf } from './host-resolv-conf';
 import { unmountAll } from './mount-cleanup';
 
@@ -104,7 +104,7 @@ async function hostsText(request: PodFilesRequest): Promise<string> {
 
 async function mountShm(path: string, sizeBytes: number): Promise<void> {
   const options = `mode=1777,size=${sizeBytes},nosuid,nodev,noexec`;
-  await runCommand('mount', ['-t', 'tmpfs', '-o', options, 'shm', path], MOUNT_TIMEOUT_MS);
+  await runToolChecked('mount', ['-t', 'tmpfs', '-o', options, 'shm', path], { timeoutMs: MOUNT_TIMEOUT_MS });
 }
 
 /** Writes the files and mounts shm, listing in `made` each path as soon as it exists. */

@@ -1,5 +1,5 @@
 import { FailedPreconditionError, InvalidArgumentError } from '../system/errors';
-import { CommandFailedError, runCommand } from '../system/run-command';
+import { CommandFailedError, runToolChecked } from '../system/run-tool';
 
 const SLICE_SUFFIX = '.slice';
 const BUS_TIMEOUT_MS = 30_000;
@@ -32,7 +32,7 @@ export function podSliceName(parent: string, podId: string): string {
 
 async function callManager(args: string[]): Promise<void> {
   try {
-    await runCommand('busctl', [...MANAGER_CALL, ...args], BUS_TIMEOUT_MS);
+    await runToolChecked('busctl', [...MANAGER_CALL, ...args], { timeoutMs: BUS_TIMEOUT_MS });
   } catch (error) {
     if (error instanceof CommandFailedError && /failed to connect to bus/i.test(error.stderr)) {
       throw new FailedPreconditionError(`cgroup_manager is systemd but systemd is not reachable over D-Bus: ${error.stderr}`);

@@ -1,5 +1,6 @@
-import { lstat, readFile, readdir, realpath } from 'node:fs/promises';
+import { lstat, readdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readMountInfo } from '../system/mountinfo';
 
 export interface FsUsage {
   /** The mount point of the filesystem holding the directory. */
@@ -8,22 +9,13 @@ export interface FsUsage {
   inodes: number;
 }
 
-/** Mount points appear octal-escaped in mountinfo (a space is \040). */
-function unescapeMountPath(path: string): string {
-  return path.replace(/\\([0-7]{3})/g, (_m, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-}
-
 /** The deepest mount point containing `dir`, from the mount table. */
 export async function mountPointOf(dir: string): Promise<string> {
   const real = await realpath(dir);
-  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
   let best = '/';
-  for (const line of mountinfo.split('\n')) {
-    const field = line.split(' ')[4];
-    if (!field) continue;
-    const mount = unescapeMountPath(field);
-    const inside = real === mount || real.startsWith(mount.endsWith('/') ? mount : `${mount}/`);
-    if (inside && mount.length > best.length) best = mount;
+  for (const { mountPoint } of await readMountInfo()) {
+    const inside = real === mountPoint || real.startsWith(mountPoint.endsWith('/') ? mountPoint : `${mountPoint}/`);
+    if (inside && mountPoint.length > best.length) best = mountPoint;
   }
   return best;
 }

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { errorCode } from '../system/error-code';
 import { randomBytes } from 'node:crypto';
 import { lchown, link, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -38,7 +39,7 @@ export class SpecialFiles {
     try {
       await link(this.whiteoutDevice, path);
     } catch (error) {
-      if (!(error instanceof Error && 'code' in error && error.code === 'EMLINK')) throw error;
+      if (errorCode(error) !== 'EMLINK') throw error;
       await unlink(this.whiteoutDevice);
       this.whiteoutDevice = await this.newWhiteoutDevice();
       await link(this.whiteoutDevice, path);

@@ -7,6 +7,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CgroupDriver,
+  CreateContainerRequest,
   ImageServiceService,
   PullImageRequest,
   RuntimeServiceService,
@@ -125,9 +126,9 @@ describe('podvisord', () => {
   });
 
   test('verbs not built yet answer UNIMPLEMENTED naming the verb, unary and streaming, in both services', async () => {
-    const run = await grpcFailure(unary(client, RuntimeServiceService.runPodSandbox, { config: undefined, runtimeHandler: '' }));
+    const run = await grpcFailure(unary(client, RuntimeServiceService.createContainer, CreateContainerRequest.fromPartial({ podSandboxId: 'x' })));
     expect(run.code).toBe(Code.UNIMPLEMENTED);
-    expect(run.details).toBe(`RunPodSandbox is not implemented by podvisor ${VERSION}`);
+    expect(run.details).toBe(`CreateContainer is not implemented by podvisor ${VERSION}`);
     const images = await streamError(client, ImageServiceService.streamImages, { filter: undefined });
     expect(images?.code).toBe(Code.UNIMPLEMENTED);
     expect(images?.details).toContain('StreamImages');

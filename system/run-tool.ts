@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { DeadlineExceededError, InternalError, errorMessage } from '../system/errors';
+import { DeadlineExceededError, InternalError, errorMessage } from './errors';
 
 export interface ToolOptions {
   timeoutMs: number;
@@ -60,12 +60,20 @@ export function runTool(file: string, args: string[], options: ToolOptions): Pro
   });
 }
 
-/** Runs a program that must succeed; a failure is an InternalError quoting its stderr. */
+/** A program that ran and failed; `stderr` is kept so callers can tell known failures apart. */
+export class CommandFailedError extends InternalError {
+  constructor(
+    readonly command: string,
+    readonly stderr: string,
+    exitCode: number | null,
+  ) {
+    super(`${command}: ${stderr || `exit status ${exitCode ?? 'none (killed)'}`}`);
+  }
+}
+
+/** Runs a program that must succeed and returns its stdout; a failure is a CommandFailedError. */
 export async function runToolChecked(file: string, args: string[], options: ToolOptions): Promise<string> {
   const outcome = await runTool(file, args, options);
-  if (outcome.exitCode !== 0) {
-    const detail = outcome.stderr.trim() || `exit status ${outcome.exitCode ?? 'none (killed)'}`;
-    throw new InternalError(`${file} ${args.join(' ')}: ${detail}`);
-  }
+  if (outcome.exitCode !== 0) throw new CommandFailedError([file, ...args].join(' '), outcome.stderr.trim(), outcome.exitCode);
   return outcome.stdout;
 }
