@@ -110,13 +110,13 @@ export class NetworkManager {
         result = await invokePlugin(pluginInput(network.config, plugin, request, result), invocation);
       }
     } catch (error) {
-      this.options.logger.warn('pod network setup failed; undoing it', { podId: request.podId, network: network.name, error: errorMessage(error) });
+      this.options.logger.warn('pod network setup failed; undoing it', { pod_id: request.podId, network: network.name, error: errorMessage(error) });
       // The undo's own failures are logged one by one; the caller needs the reason ADD failed.
       await this.deleteChain(network.config, request, result).catch(() => undefined);
       throw error;
     }
     const { ips } = parseCniResult(result);
-    this.options.logger.info('pod network attached', { podId: request.podId, network: network.name, ips });
+    this.options.logger.info('pod network attached', { pod_id: request.podId, network: network.name, ips });
     return { network: network.name, configFile: network.file, config: network.config, ips, result };
   }
 
@@ -125,7 +125,7 @@ export class NetworkManager {
     const config = parseConfList(attachment.config, `saved network config of pod ${request.podId}`, true);
     if (typeof config === 'string') throw new InternalError(config);
     await this.deleteChain(config, request, attachment.result);
-    this.options.logger.info('pod network detached', { podId: request.podId, network: attachment.network });
+    this.options.logger.info('pod network detached', { pod_id: request.podId, network: attachment.network });
   }
 
   private invocation(command: CniCommand, request: PodNetworkRequest): PluginInvocation {
@@ -152,7 +152,7 @@ export class NetworkManager {
         await invokePlugin(pluginInput(config, plugin, request, result), invocation);
       } catch (error) {
         failures.push(error);
-        this.options.logger.warn('CNI plugin DEL failed', { podId: request.podId, network: config.name, plugin: plugin.type, error: errorMessage(error) });
+        this.options.logger.warn('CNI plugin DEL failed', { pod_id: request.podId, network: config.name, plugin: plugin.type, error: errorMessage(error) });
       }
     }
     if (failures.length > 0) throw failures[0];
