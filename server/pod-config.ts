@@ -4,13 +4,15 @@ import { NamespaceMode, PodSandboxConfig, Protocol, type NamespaceOption, type P
 import { InvalidArgumentError } from '../system/errors';
 import type { PortMapping } from '../network/network-manager';
 
-export function validMetadata(config: PodSandboxConfig | undefined): PodSandboxMetadata {
-  const metadata = config?.metadata;
+/** The config with the metadata every pod must have, or InvalidArgument naming what is missing. */
+export function validPodConfig(config: PodSandboxConfig | undefined): { config: PodSandboxConfig; metadata: PodSandboxMetadata } {
+  if (!config) throw new InvalidArgumentError('RunPodSandbox: config is missing');
+  const metadata = config.metadata;
   if (!metadata) throw new InvalidArgumentError('RunPodSandbox: config.metadata is missing');
   for (const field of ['name', 'namespace', 'uid'] as const) {
     if (metadata[field] === '') throw new InvalidArgumentError(`RunPodSandbox: config.metadata.${field} is empty`);
   }
-  return metadata;
+  return { config, metadata };
 }
 
 /** The name the kubelet's dockershim and CRI-O reserve for a pod, one per attempt. */

@@ -8,7 +8,7 @@ import { newId } from '../state/ids';
 import type { PodRecord } from '../state/pod-record';
 import { CleanupStack } from '../system/cleanup-stack';
 import type { ServerContext } from './context';
-import { namespaceOptions, podName, portMappings, storedConfig, validMetadata } from './pod-config';
+import { namespaceOptions, podName, portMappings, storedConfig, validPodConfig } from './pod-config';
 import { networkRequest, podFilesDir } from './pod-teardown';
 
 /**
@@ -17,9 +17,7 @@ import { networkRequest, podFilesDir } from './pod-teardown';
  * pod-wide, then tells the runtime handler. Any failure undoes every step already made.
  */
 export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRequest): Promise<RunPodSandboxResponse> {
-  const config = request.config;
-  const metadata = validMetadata(config);
-  if (!config) throw new Error('unreachable: validMetadata checked the config');
+  const { config, metadata } = validPodConfig(request.config);
   const handler = ctx.handlers.resolve(request.runtimeHandler);
   const options = namespaceOptions(config);
   const hostNetwork = options.network === NamespaceMode.NODE;
