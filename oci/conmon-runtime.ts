@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { InternalError, errorMessage } from '../system/errors';
 import type { Logger } from '../system/logger';
 import { pathExists } from '../system/path-exists';
+import { isProcessRunning } from '../system/process-stat';
 import { conmonArgs, conmonPidFile, conmonStderrFile, oomFile } from './conmon-args';
 import { readSyncMessage } from './conmon-sync';
 import { execInContainer, type ExecResult } from './container-exec';
@@ -53,13 +54,14 @@ const EXIT_FILE_WAIT_MS = 5_000;
 // conmon's control FIFO takes "<type> <height> <width>"; type 2 asks it to reopen the log.
 const REOPEN_LOG_MESSAGE = '2 0 0\n';
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/**
+ * Whether conmon for `id` still runs as `pid`. The pid comes from a file that may predate a
+ * reboot or outlive conmon, so the command line must name the container too.
+ */
+async function isConmonRunning(pid: number, id: string): Promise<boolean> {
+  if (pid <= 0 || !(await isProcessRunning(pid))) return false;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return cmdline.split('\0').includes(id);
 }
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
@@ -123,6 +125,8 @@ export class ConmonRuntime {
       // detached: conmon gets its own session, so stopping podvisord does not stop containers.
       const child = spawn(this.options.conmonPath, args, {
         detached: true,
+        // conmon also drops an `oom` file into its working directory; keep it in the persist dir.
+        cwd: persistDir,
         stdio: ['ignore', 'ignore', stderr.fd, 'pipe'],
         env: { ...process.env, _OCI_SYNCPIPE: '3' },
       });
@@ -153,10 +157,8 @@ export class ConmonRuntime {
   private async discard(id: string): Promise<void> {
     await runcDelete(this.target, id);
     const conmonPid = await this.readConmonPid(id);
-    if (conmonPid > 0 && isAlive(conmonPid)) {
-      // conmon writes the exit file as it sees the container die; removing files first would race it.
-      if (!(await waitUntil(async () => !isAlive(conmonPid), EXIT_FILE_WAIT_MS))) process.kill(conmonPid, 'SIGKILL');
-    }
+    // conmon writes the exit file as it sees the container die; removing files first would race it.
+    if (!(await waitUntil(async () => !(await isConmonRunning(conmonPid, id)), EXIT_FILE_WAIT_MS))) process.kill(conmonPid, 'SIGKILL');
     await rm(this.persistDirOf(id), { recursive: true, force: true });
     await rm(join(this.options.exitsDir, id), { force: true });
   }
