@@ -207,7 +207,10 @@ export class ConmonRuntime {
     return listExitFiles(this.options.exitsDir);
   }
 
-  /** Calls `onExit` once for each exit conmon records from now on; returns the function that stops watching. */
+  /**
+   * Calls `onExit` once for each exit conmon records from now on; returns the function that
+   * stops watching. Call pendingExits after this: an exit in between may be reported by both.
+   */
   watchExits(onExit: (id: string, exitCode: number, at: Date) => void): () => void {
     return watchExitFiles(
       this.options.exitsDir,

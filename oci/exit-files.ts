@@ -1,5 +1,5 @@
-import { watch } from 'node:fs';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TEMP_PREFIX } from '../system/atomic-file';
 
@@ -41,38 +41,44 @@ export async function listExitFiles(exitsDir: string): Promise<ContainerExit[]> 
 /**
  * Reports each exit file that appears in `exitsDir` once (a rewrite with a new time counts as
  * a new exit). Files present before the call are the caller's to collect with listExitFiles.
- * Returns the function that stops watching.
+ * Makes the directory if need be. Returns the function that stops watching.
  */
 export function watchExitFiles(exitsDir: string, onExit: (exit: ContainerExit) => void, onError: (error: unknown) => void): () => void {
   const reported = new Map<string, number>();
   let primed = false;
+  let stopped = false;
+  let watcher: FSWatcher | undefined;
   const pendingNames: string[] = [];
   const check = async (name: string): Promise<void> => {
     const exit = await readExitFile(exitsDir, name);
     if (exit === undefined || reported.get(name) === exit.at.getTime()) return;
     reported.set(name, exit.at.getTime());
-    if (primed) onExit(exit);
+    if (!stopped) onExit(exit);
   };
   const checkSafely = (name: string): void => {
     check(name).catch(onError);
   };
-  const watcher = watch(exitsDir, (_event, name) => {
-    if (name === null || name.startsWith(TEMP_PREFIX)) return;
-    if (primed) checkSafely(name);
-    else pendingNames.push(name);
-  });
-  watcher.on('error', onError);
-  // Files already there when watching begins are remembered, not reported.
-  listExitFiles(exitsDir)
-    .then((exits) => {
-      for (const exit of exits) reported.set(exit.id, exit.at.getTime());
-      primed = true;
-      // A file that changed while the listing ran may be an exit the listing swallowed.
-      for (const name of pendingNames.splice(0)) {
-        reported.delete(name);
-        checkSafely(name);
-      }
-    })
-    .catch(onError);
-  return () => watcher.close();
+  const begin = async (): Promise<void> => {
+    await mkdir(exitsDir, { recursive: true });
+    if (stopped) return;
+    watcher = watch(exitsDir, (_event, name) => {
+      if (name === null || name.startsWith(TEMP_PREFIX)) return;
+      if (primed) checkSafely(name);
+      else pendingNames.push(name);
+    });
+    watcher.on('error', onError);
+    // Files already there when watching begins are remembered, not reported.
+    for (const exit of await listExitFiles(exitsDir)) reported.set(exit.id, exit.at.getTime());
+    primed = true;
+    // A file that changed while the listing ran may be an exit the listing swallowed.
+    for (const name of pendingNames.splice(0)) {
+      reported.delete(name);
+      checkSafely(name);
+    }
+  };
+  begin().catch(onError);
+  return () => {
+    stopped = true;
+    watcher?.close();
+  };
 }
