@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorCode } from '../system/error-code';
 import { InternalError, InvalidArgumentError } from '../system/errors';
+import { readStat } from '../system/process-stat';
 import { runToolChecked } from '../system/run-tool';
 import { type PodCgroup, joinPodCgroup } from './pod-cgroup';
 
@@ -33,24 +33,6 @@ const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 // After SIGKILL only the kernel's teardown is left; taking longer than this means something is wrong.
 const KILL_WAIT_MS = 5_000;
 const POLL_MS = 20;
-
-interface ProcessStat {
-  state: string;
-  startTime: string;
-}
-
-async function readStat(pid: number): Promise<ProcessStat | undefined> {
-  let text: string;
-  try {
-    text = await readFile(`/proc/${pid}/stat`, 'utf8');
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ESRCH') return undefined;
-    throw error;
-  }
-  // The command name (field 2) may hold spaces and parentheses; the fields after its last ')' are plain.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0], startTime: fields[19] };
-}
 
 /**
  * Starts the pod's infra process as PID 1 of a new PID namespace, inside the given pod

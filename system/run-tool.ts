@@ -6,6 +6,8 @@ export interface ToolOptions {
   /** Written to the program's stdin, which is then closed. */
   input?: string;
   env?: NodeJS.ProcessEnv;
+  /** Working directory of the program, for tools that take paths relative to it. */
+  cwd?: string;
 }
 
 export interface ToolOutcome {
@@ -36,7 +38,7 @@ function collect(stream: NodeJS.ReadableStream | null): () => string {
  */
 export function runTool(file: string, args: string[], options: ToolOptions): Promise<ToolOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     const stdout = collect(child.stdout);
     const stderr = collect(child.stderr);
     let timedOut = false;

@@ -1,0 +1,63 @@
+import { join } from 'node:path';
+
+/** Everything conmon needs to create one container and watch it. */
+export interface ConmonLaunch {
+  id: string;
+  bundle: string;
+  /** Written by conmon in the CRI log format. */
+  logPath: string;
+  terminal: boolean;
+  stdin: boolean;
+  runtimePath: string;
+  /** Global flags conmon hands the runtime ahead of each subcommand (`--root`...). */
+  runtimeArgs: string[];
+  systemdCgroup: boolean;
+  exitsDir: string;
+  /** This container's own directory for conmon's pid files, exit/oom files and sockets. */
+  persistDir: string;
+}
+
+/** Where conmon writes the pid of the container's first process. */
+export function containerPidFile(persistDir: string): string {
+  return join(persistDir, 'pid');
+}
+
+/** Where conmon writes its own pid, so a restarted daemon can find it. */
+export function conmonPidFile(persistDir: string): string {
+  return join(persistDir, 'conmon.pid');
+}
+
+/** Present once conmon has seen the container's cgroup run out of memory. */
+export function oomFile(persistDir: string): string {
+  return join(persistDir, 'oom');
+}
+
+/** conmon's own diagnostics, kept for error messages. */
+export function conmonStderrFile(persistDir: string): string {
+  return join(persistDir, 'conmon.stderr');
+}
+
+/** Command line for conmon 2.1: API version 1 reports the pid as `{"data": <pid>}` on the sync pipe. */
+export function conmonArgs(launch: ConmonLaunch): string[] {
+  const args = [
+    '--api-version', '1',
+    '--cid', launch.id,
+    '--cuuid', launch.id,
+    '--name', launch.id,
+    '--runtime', launch.runtimePath,
+    '--bundle', launch.bundle,
+    '--container-pidfile', containerPidFile(launch.persistDir),
+    '--conmon-pidfile', conmonPidFile(launch.persistDir),
+    '--log-path', `k8s-file:${launch.logPath}`,
+    '--exit-dir', launch.exitsDir,
+    '--persist-dir', launch.persistDir,
+    // conmon links its attach socket here and refuses to start if the directory is missing.
+    '--socket-dir-path', launch.persistDir,
+    '--log-level', 'info',
+  ];
+  for (const runtimeArg of launch.runtimeArgs) args.push('--runtime-arg', runtimeArg);
+  if (launch.terminal) args.push('--terminal');
+  if (launch.stdin) args.push('--stdin');
+  if (launch.systemdCgroup) args.push('--systemd-cgroup');
+  return args;
+}

@@ -1,0 +1,246 @@
+import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { InternalError, errorMessage } from '../system/errors';
+import type { Logger } from '../system/logger';
+import { pathExists } from '../system/path-exists';
+import { isProcessRunning } from '../system/process-stat';
+import { conmonArgs, conmonPidFile, conmonStderrFile, oomFile } from './conmon-args';
+import { readSyncMessage } from './conmon-sync';
+import { execInContainer, type ExecResult } from './container-exec';
+import { listExitFiles, readExitFile, watchExitFiles, type ContainerExit } from './exit-files';
+import { runcDelete, runcGlobalArgs, runcKill, runcStart, runcState, type RuncTarget } from './runc';
+
+export interface ConmonRuntimeOptions {
+  runtimePath: string;
+  conmonPath: string;
+  /** runc's `--root`, e.g. `<runroot>/runc`. */
+  runtimeRoot: string;
+  exitsDir: string;
+  /** Parent of the per-container directories conmon keeps its pid, oom and control files in. */
+  persistDir: string;
+  logger: Logger;
+  cgroupManager: 'cgroupfs' | 'systemd';
+}
+
+export interface CreateOptions {
+  id: string;
+  /** Holds config.json and the rootfs it names. */
+  bundle: string;
+  /** The CRI log file, written by conmon in the CRI (k8s-file) format. */
+  logPath: string;
+  terminal: boolean;
+  stdin: boolean;
+  timeoutMs: number;
+}
+
+export type RuntimeStatus = 'created' | 'running' | 'stopped' | 'unknown';
+
+export interface ContainerRuntimeState {
+  status: RuntimeStatus;
+  pid: number;
+  exitCode?: number;
+  finishedAt?: Date;
+  oomKilled?: boolean;
+}
+
+const POLL_MS = 50;
+// After SIGKILL the kernel tears the process down promptly; past this something is wrong.
+const KILL_WAIT_MS = 10_000;
+// How long conmon may take to record an exit runc already reports.
+const EXIT_FILE_WAIT_MS = 5_000;
+// conmon's control FIFO takes "<type> <height> <width>"; type 2 asks it to reopen the log.
+const REOPEN_LOG_MESSAGE = '2 0 0\n';
+
+/**
+ * Whether conmon for `id` still runs as `pid`. The pid comes from a file that may predate a
+ * reboot or outlive conmon, so the command line must name the container too.
+ */
+async function isConmonRunning(pid: number, id: string): Promise<boolean> {
+  if (pid <= 0 || !(await isProcessRunning(pid))) return false;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return cmdline.split('\0').includes(id);
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(POLL_MS);
+  }
+}
+
+function runtimeStatus(status: string): RuntimeStatus {
+  return status === 'created' || status === 'running' || status === 'stopped' ? status : 'unknown';
+}
+
+/**
+ * Runs containers with an OCI runtime (runc) under conmon. conmon is started in its own session
+ * and outlives podvisord; everything needed to find a container again (runc state, conmon's pid
+ * file, exit and oom files) is on disk.
+ */
+export class ConmonRuntime {
+  private readonly target: RuncTarget;
+
+  constructor(private readonly options: ConmonRuntimeOptions) {
+    this.target = { runtimePath: options.runtimePath, root: options.runtimeRoot, systemdCgroup: options.cgroupManager === 'systemd' };
+  }
+
+  private persistDirOf(id: string): string {
+    return join(this.options.persistDir, id);
+  }
+
+  /** Starts conmon, which runs `runc create`; resolves once the container exists, paused before its entrypoint. */
+  async create(create: CreateOptions): Promise<{ pid: number; conmonPid: number }> {
+    const persistDir = this.persistDirOf(create.id);
+    await Promise.all([mkdir(persistDir, { recursive: true }), mkdir(this.options.exitsDir, { recursive: true }), mkdir(this.options.runtimeRoot, { recursive: true })]);
+    // An exit file left by an earlier container of this ID would read as this one's exit.
+    await rm(join(this.options.exitsDir, create.id), { force: true });
+    const args = conmonArgs({
+      ...create,
+      runtimePath: this.options.runtimePath,
+      runtimeArgs: runcGlobalArgs(this.target),
+      systemdCgroup: this.target.systemdCgroup,
+      exitsDir: this.options.exitsDir,
+      persistDir,
+    });
+    try {
+      const pid = await this.launchConmon(args, persistDir, create.timeoutMs);
+      const conmonPid = await this.readConmonPid(create.id);
+      this.options.logger.debug('container created', { container_id: create.id, pid, conmon_pid: conmonPid });
+      return { pid, conmonPid };
+    } catch (error) {
+      await this.discard(create.id);
+      throw error;
+    }
+  }
+
+  private async launchConmon(args: string[], persistDir: string, timeoutMs: number): Promise<number> {
+    const stderrPath = conmonStderrFile(persistDir);
+    const stderr = await open(stderrPath, 'w');
+    try {
+      // detached: conmon gets its own session, so stopping podvisord does not stop containers.
+      const child = spawn(this.options.conmonPath, args, {
+        detached: true,
+        // conmon also drops an `oom` file into its working directory; keep it in the persist dir.
+        cwd: persistDir,
+        stdio: ['ignore', 'ignore', stderr.fd, 'pipe'],
+        env: { ...process.env, _OCI_SYNCPIPE: '3' },
+      });
+      child.unref();
+      const pipe = child.stdio[3];
+      if (pipe === null || pipe === undefined || !('read' in pipe)) throw new InternalError('conmon sync pipe was not created');
+      const spawnFailure = new Promise<never>((_resolve, reject) => child.once('error', (error) => reject(new InternalError(`cannot run conmon: ${errorMessage(error)}`))));
+      const describe = async (): Promise<string> => (await readFile(stderrPath, 'utf8').catch(() => '')).trim() || 'no message';
+      try {
+        const message = await Promise.race([readSyncMessage(pipe, timeoutMs, describe), spawnFailure]);
+        if (message.pid <= 0) throw new InternalError(`creating container: ${message.message ?? (await describe())}`);
+        return message.pid;
+      } finally {
+        // conmon writes to the pipe again when the container exits; it must not hold us up then.
+        pipe.destroy();
+      }
+    } finally {
+      await stderr.close();
+    }
+  }
+
+  private async readConmonPid(id: string): Promise<number> {
+    const text = await readFile(conmonPidFile(this.persistDirOf(id)), 'utf8').catch(() => '');
+    return Number.parseInt(text, 10) || 0;
+  }
+
+  /** Tears down whatever a container left: its runc state, its conmon, its files. */
+  private async discard(id: string): Promise<void> {
+    await runcDelete(this.target, id);
+    const conmonPid = await this.readConmonPid(id);
+    // conmon writes the exit file as it sees the container die; removing files first would race it.
+    if (!(await waitUntil(async () => !(await isConmonRunning(conmonPid, id)), EXIT_FILE_WAIT_MS))) process.kill(conmonPid, 'SIGKILL');
+    await rm(this.persistDirOf(id), { recursive: true, force: true });
+    await rm(join(this.options.exitsDir, id), { force: true });
+  }
+
+  async start(id: string): Promise<void> {
+    await runcStart(this.target, id);
+  }
+
+  /** Signals the container's first process; a container that is already stopped is no error. */
+  async kill(id: string, signal: NodeJS.Signals | number): Promise<void> {
+    await runcKill(this.target, id, String(signal));
+  }
+
+  /** Sends `stopSignal`, waits up to `timeoutMs` for an exit, then SIGKILLs; 0 means SIGKILL at once. */
+  async stop(id: string, stopSignal: string, timeoutMs: number): Promise<void> {
+    const exited = async (): Promise<boolean> => (await this.state(id)).status !== 'running';
+    if (await exited()) return;
+    if (timeoutMs > 0 && (await runcKill(this.target, id, stopSignal)) && (await waitUntil(exited, timeoutMs))) return this.awaitExitFile(id);
+    await runcKill(this.target, id, 'SIGKILL');
+    if (!(await waitUntil(exited, KILL_WAIT_MS))) throw new InternalError(`container ${id} still runs ${KILL_WAIT_MS} ms after SIGKILL`);
+    await this.awaitExitFile(id);
+  }
+
+  /** runc reports a stop a moment before conmon writes the exit code; callers want both. */
+  private async awaitExitFile(id: string): Promise<void> {
+    await waitUntil(async () => (await readExitFile(this.options.exitsDir, id)) !== undefined, EXIT_FILE_WAIT_MS);
+  }
+
+  /** Kills the container if need be and removes every trace of it; unknown IDs are fine. */
+  async delete(id: string): Promise<void> {
+    await this.discard(id);
+  }
+
+  async state(id: string): Promise<ContainerRuntimeState> {
+    const [runc, exit, oomKilled] = await Promise.all([runcState(this.target, id), readExitFile(this.options.exitsDir, id), pathExists(oomFile(this.persistDirOf(id)))]);
+    const exitFields = (found: ContainerExit): ContainerRuntimeState => ({ status: 'stopped', pid: 0, exitCode: found.exitCode, finishedAt: found.at, oomKilled });
+    if (runc === undefined) return exit === undefined ? { status: 'unknown', pid: 0 } : exitFields(exit);
+    const status = runtimeStatus(runc.status);
+    if (status === 'stopped' && exit !== undefined) return exitFields(exit);
+    return { status, pid: status === 'stopped' ? 0 : runc.pid };
+  }
+
+  /** Exit files already present: containers that ended while no one was watching. */
+  async pendingExits(): Promise<ContainerExit[]> {
+    await mkdir(this.options.exitsDir, { recursive: true });
+    return listExitFiles(this.options.exitsDir);
+  }
+
+  /**
+   * Calls `onExit` once for each exit conmon records from now on; returns the function that
+   * stops watching. Call pendingExits after this: an exit in between may be reported by both.
+   */
+  watchExits(onExit: (id: string, exitCode: number, at: Date) => void): () => void {
+    return watchExitFiles(
+      this.options.exitsDir,
+      (exit) => onExit(exit.id, exit.exitCode, exit.at),
+      (error) => this.options.logger.warn('watching exit files failed', { dir: this.options.exitsDir, error: errorMessage(error) }),
+    );
+  }
+
+  /** Runs `cmd` in the container and collects its output; see execInContainer. */
+  async execSync(id: string, cmd: string[], timeoutMs: number): Promise<ExecResult> {
+    const pidFile = join(this.persistDirOf(id), `exec-${process.hrtime.bigint()}.pid`);
+    return execInContainer(this.target, id, cmd, pidFile, timeoutMs);
+  }
+
+  /** Makes conmon reopen the log file, after the kubelet rotated it away. */
+  async reopenLog(id: string): Promise<void> {
+    // conmon makes its control FIFO in the bundle, and links the bundle into the socket
+    // directory (our persist dir) under the container's ID, so a restarted daemon finds it there.
+    const control = join(this.persistDirOf(id), id, 'ctl');
+    let handle;
+    try {
+      // Non-blocking: with no conmon reading the FIFO the open fails instead of hanging.
+      handle = await open(control, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (error) {
+      throw new InternalError(`container ${id} has no conmon to reopen its log: ${errorMessage(error)}`);
+    }
+    try {
+      await handle.write(REOPEN_LOG_MESSAGE);
+    } finally {
+      await handle.close();
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TEMP_PREFIX } from '../system/atomic-file';
+
+/** What conmon recorded when a container's first process ended. */
+export interface ContainerExit {
+  id: string;
+  exitCode: number;
+  /** When conmon wrote the file: the exit time, to within conmon's reaction time. */
+  at: Date;
+}
+
+/**
+ * Reads conmon's exit file for `id` in `exitsDir` (named after the container, holding the
+ * exit code in decimal). Undefined while there is none, or while conmon is still writing it.
+ */
+export async function readExitFile(exitsDir: string, id: string): Promise<ContainerExit | undefined> {
+  const path = join(exitsDir, id);
+  try {
+    const [text, info] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+    if (!/^-?\d+\s*$/.test(text)) return undefined;
+    return { id, exitCode: Number.parseInt(text, 10), at: info.mtime };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** Every exit recorded in `exitsDir`, e.g. of containers that ended while podvisord was down. */
+export async function listExitFiles(exitsDir: string): Promise<ContainerExit[]> {
+  const exits: ContainerExit[] = [];
+  for (const name of await readdir(exitsDir)) {
+    if (name.startsWith(TEMP_PREFIX)) continue;
+    const exit = await readExitFile(exitsDir, name);
+    if (exit !== undefined) exits.push(exit);
+  }
+  return exits;
+}
+
+/**
+ * Reports each exit file that appears in `exitsDir` once (a rewrite with a new time counts as
+ * a new exit). Files present before the call are the caller's to collect with listExitFiles.
+ * Makes the directory if need be. Returns the function that stops watching.
+ */
+export function watchExitFiles(exitsDir: string, onExit: (exit: ContainerExit) => void, onError: (error: unknown) => void): () => void {
+  const reported = new Map<string, number>();
+  let primed = false;
+  let stopped = false;
+  let watcher: FSWatcher | undefined;
+  const pendingNames: string[] = [];
+  const check = async (name: string): Promise<void> => {
+    const exit = await readExitFile(exitsDir, name);
+    if (exit === undefined || reported.get(name) === exit.at.getTime()) return;
+    reported.set(name, exit.at.getTime());
+    if (!stopped) onExit(exit);
+  };
+  const checkSafely = (name: string): void => {
+    check(name).catch(onError);
+  };
+  const begin = async (): Promise<void> => {
+    await mkdir(exitsDir, { recursive: true });
+    if (stopped) return;
+    watcher = watch(exitsDir, (_event, name) => {
+      if (name === null || name.startsWith(TEMP_PREFIX)) return;
+      if (primed) checkSafely(name);
+      else pendingNames.push(name);
+    });
+    watcher.on('error', onError);
+    // Files already there when watching begins are remembered, not reported.
+    for (const exit of await listExitFiles(exitsDir)) reported.set(exit.id, exit.at.getTime());
+    primed = true;
+    // A file that changed while the listing ran may be an exit the listing swallowed.
+    for (const name of pendingNames.splice(0)) {
+      reported.delete(name);
+      checkSafely(name);
+    }
+  };
+  begin().catch(onError);
+  return () => {
+    stopped = true;
+    watcher?.close();
+  };
+}

@@ -1,0 +1,65 @@
+import { InternalError } from '../system/errors';
+import { CommandFailedError, runTool } from '../system/run-tool';
+
+/** How podvisor reaches one OCI runtime binary and the state directory it keeps. */
+export interface RuncTarget {
+  runtimePath: string;
+  /** `--root`: where the runtime keeps per-container state. */
+  root: string;
+  systemdCgroup: boolean;
+}
+
+export interface RuncState {
+  status: string;
+  pid: number;
+}
+
+const RUNC_TIMEOUT_MS = 30_000;
+
+/** Global flags that must come before every runtime subcommand. */
+export function runcGlobalArgs(target: RuncTarget): string[] {
+  return ['--root', target.root, ...(target.systemdCgroup ? ['--systemd-cgroup'] : [])];
+}
+
+async function runc(target: RuncTarget, args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
+  const outcome = await runTool(target.runtimePath, [...runcGlobalArgs(target), ...args], { timeoutMs: RUNC_TIMEOUT_MS });
+  return { ok: outcome.exitCode === 0, stdout: outcome.stdout, stderr: outcome.stderr.trim() };
+}
+
+function failure(target: RuncTarget, args: string[], stderr: string): CommandFailedError {
+  return new CommandFailedError([target.runtimePath, ...args].join(' '), stderr, 1);
+}
+
+/** The runtime's view of a container, or undefined when it has no such container. */
+export async function runcState(target: RuncTarget, id: string): Promise<RuncState | undefined> {
+  const outcome = await runc(target, ['state', id]);
+  if (!outcome.ok) {
+    if (/does not exist|not exist/i.test(outcome.stderr)) return undefined;
+    throw failure(target, ['state', id], outcome.stderr);
+  }
+  const parsed: unknown = JSON.parse(outcome.stdout);
+  if (typeof parsed !== 'object' || parsed === null) throw new InternalError(`runc state ${id}: not a JSON object`);
+  const fields = parsed as Record<string, unknown>;
+  return { status: String(fields.status), pid: typeof fields.pid === 'number' ? fields.pid : 0 };
+}
+
+export async function runcStart(target: RuncTarget, id: string): Promise<void> {
+  const outcome = await runc(target, ['start', id]);
+  if (!outcome.ok) throw failure(target, ['start', id], outcome.stderr);
+}
+
+/** Sends a signal; resolves false when the container has no process left to signal. */
+export async function runcKill(target: RuncTarget, id: string, signal: string): Promise<boolean> {
+  const outcome = await runc(target, ['kill', id, signal]);
+  if (outcome.ok) return true;
+  const state = await runcState(target, id);
+  if (state === undefined || state.status === 'stopped') return false;
+  throw failure(target, ['kill', id, signal], outcome.stderr);
+}
+
+/** Removes the container's runtime state, killing it first if need be; unknown ids are fine. */
+export async function runcDelete(target: RuncTarget, id: string): Promise<void> {
+  const outcome = await runc(target, ['delete', '--force', id]);
+  if (outcome.ok || (await runcState(target, id)) === undefined) return;
+  throw failure(target, ['delete', '--force', id], outcome.stderr);
+}

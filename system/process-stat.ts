@@ -1,0 +1,30 @@
+import { readFile } from 'node:fs/promises';
+import { errorCode } from './error-code';
+
+/** The fields of /proc/<pid>/stat that tell whether a process is still the one we started, and alive. */
+export interface ProcessStat {
+  /** R, S, D, Z (zombie), X (dead)... */
+  state: string;
+  /** Clock ticks after boot; with the pid it names one process even across pid reuse. */
+  startTime: string;
+}
+
+/** The process's stat fields, or undefined when no process has that pid. */
+export async function readStat(pid: number): Promise<ProcessStat | undefined> {
+  let text: string;
+  try {
+    text = await readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ESRCH') return undefined;
+    throw error;
+  }
+  // The command name (field 2) may hold spaces and parentheses; the fields after its last ')' are plain.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0], startTime: fields[19] };
+}
+
+/** Whether `pid` is a process that has not exited; a zombie waiting to be reaped has. */
+export async function isProcessRunning(pid: number): Promise<boolean> {
+  const stat = await readStat(pid);
+  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
+}

@@ -1,0 +1,231 @@
+import { access, mkdir, mkdtemp, readFile, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConmonRuntime } from '../oci/conmon-runtime';
+import { newId } from '../state/ids';
+import { mountRootfs, removeRootfs, type ContainerRootfs } from '../storage/rootfs';
+import { DeadlineExceededError, InternalError } from '../system/errors';
+import { createLogger } from '../system/logger';
+import { readMountInfo } from '../system/mountinfo';
+import { makeBusyboxLayer } from './support/busybox-layer';
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) return false;
+    await sleep(50);
+  }
+  return true;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Directories named `relative` in each cgroup v1 hierarchy (and the unified one) that exist. */
+async function cgroupDirs(relative: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const hierarchy of await readdir(CGROUP_ROOT)) {
+    const dir = join(CGROUP_ROOT, hierarchy, relative);
+    if (await exists(dir)) found.push(dir);
+  }
+  return found;
+}
+
+/** Removes a cgroup subtree deepest first; runc removes a container's own cgroup but not its parents. */
+async function removeCgroupTree(relative: string): Promise<void> {
+  for (const dir of await cgroupDirs(relative)) {
+    const children = (await readdir(dir, { withFileTypes: true })).filter((entry) => entry.isDirectory());
+    for (const child of children) await rmdir(join(dir, child.name));
+    await rmdir(dir);
+  }
+}
+
+function spec(rootfs: string, args: string[], cgroupsPath: string, memoryLimit?: number): object {
+  return {
+    ociVersion: '1.0.2',
+    process: { terminal: false, user: { uid: 0, gid: 0 }, args, env: ['PATH=/bin'], cwd: '/' },
+    root: { path: rootfs },
+    hostname: 'podvisor-test',
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755'] },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    ],
+    linux: {
+      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }],
+      cgroupsPath,
+      ...(memoryLimit === undefined ? {} : { resources: { memory: { limit: memoryLimit, swap: memoryLimit } } }),
+    },
+  };
+}
+
+describe('conmon runtime with runc', () => {
+  const cgroupParent = `/podvisor-test-${newId().slice(0, 12)}`;
+  let scratch: string;
+  let layer: string;
+  let runtime: ConmonRuntime;
+  let options: ConstructorParameters<typeof ConmonRuntime>[0];
+  let containers: { id: string; rootfs: ContainerRootfs }[] = [];
+  const logger = createLogger('error', 'text');
+
+  beforeAll(async () => {
+    scratch = await mkdtemp(join(tmpdir(), 'podvisor-conmon-'));
+    layer = join(scratch, 'layer');
+    await makeBusyboxLayer(layer);
+    options = {
+      runtimePath: '/usr/bin/runc',
+      conmonPath: '/usr/bin/conmon',
+      runtimeRoot: join(scratch, 'run', 'runc'),
+      exitsDir: join(scratch, 'run', 'exits'),
+      persistDir: join(scratch, 'run', 'conmon'),
+      logger,
+      cgroupManager: 'cgroupfs',
+    };
+    runtime = new ConmonRuntime(options);
+  });
+
+  afterEach(async () => {
+    for (const { id, rootfs } of containers) {
+      await runtime.delete(id);
+      await removeRootfs(rootfs);
+    }
+    containers = [];
+  });
+
+  afterAll(async () => {
+    await removeCgroupTree(cgroupParent);
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  /** Makes a bundle over an overlay rootfs and has conmon create the container in it. */
+  async function create(args: string[], memoryLimit?: number): Promise<{ id: string; logPath: string; pid: number; conmonPid: number }> {
+    const id = newId();
+    const rootfs = await mountRootfs(join(scratch, 'containers', id), [layer]);
+    containers.push({ id, rootfs });
+    const bundle = join(rootfs.dir, 'bundle');
+    await mkdir(bundle, { recursive: true });
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(spec(rootfs.mountPoint, args, `${cgroupParent}/${id}`, memoryLimit)));
+    const logPath = join(scratch, 'logs', `${id}.log`);
+    await mkdir(join(scratch, 'logs'), { recursive: true });
+    const created = await runtime.create({ id, bundle, logPath, terminal: false, stdin: false, timeoutMs: 20_000 });
+    return { id, logPath, ...created };
+  }
+
+  async function logLines(path: string): Promise<string[]> {
+    return (await readFile(path, 'utf8').catch(() => '')).split('\n').filter((line) => line !== '');
+  }
+
+  it('runs a container, logs in CRI format, execs in it and reopens its log', async () => {
+    const { id, logPath, pid, conmonPid } = await create(['sh', '-c', 'echo hello; echo oops >&2; sleep 30']);
+    expect(pid).toBeGreaterThan(0);
+    expect(conmonPid).toBeGreaterThan(0);
+    expect((await runtime.state(id)).status).toBe('created');
+    await runtime.start(id);
+    expect(await runtime.state(id)).toEqual({ status: 'running', pid });
+
+    expect(await waitFor(async () => (await logLines(logPath)).length >= 2, 5000)).toBe(true);
+    const lines = await logLines(logPath);
+    const tagged = lines.map((line) => line.replace(/^\S+ /, ''));
+    expect(tagged.sort()).toEqual(['stderr F oops', 'stdout F hello']);
+    expect(Number.isNaN(Date.parse(lines[0].split(' ')[0]))).toBe(false);
+
+    const hi = await runtime.execSync(id, ['echo', 'hi'], 10_000);
+    expect(hi).toEqual({ stdout: Buffer.from('hi\n'), stderr: Buffer.alloc(0), exitCode: 0 });
+    const failing = await runtime.execSync(id, ['sh', '-c', 'echo bad >&2; exit 3'], 10_000);
+    expect(failing.exitCode).toBe(3);
+    expect(failing.stderr.toString()).toBe('bad\n');
+
+    const started = Date.now();
+    await expect(runtime.execSync(id, ['sleep', '10'], 500)).rejects.toBeInstanceOf(DeadlineExceededError);
+    expect(Date.now() - started).toBeLessThan(5000);
+    const procs = join(CGROUP_ROOT, 'pids', cgroupParent, id, 'cgroup.procs');
+    expect(await waitFor(async () => (await readFile(procs, 'utf8')).trim() === String(pid), 5000)).toBe(true);
+
+    const rotated = `${logPath}.1`;
+    await rename(logPath, rotated);
+    await runtime.reopenLog(id);
+    expect(await waitFor(() => exists(logPath), 5000)).toBe(true);
+    await runtime.execSync(id, ['sh', '-c', 'echo after-rotation > /proc/1/fd/1'], 10_000);
+    expect(await waitFor(async () => (await logLines(logPath)).some((line) => line.endsWith('stdout F after-rotation')), 5000)).toBe(true);
+    expect(await logLines(rotated)).toHaveLength(2);
+  });
+
+  it('stops a container that ignores SIGTERM with SIGKILL after the timeout and leaves nothing after delete', async () => {
+    const { id, pid, conmonPid } = await create(['sh', '-c', 'trap "" TERM; sleep 60']);
+    await runtime.start(id);
+    const before = Date.now();
+    await runtime.stop(id, 'SIGTERM', 1000);
+    expect(Date.now() - before).toBeGreaterThanOrEqual(1000);
+    const state = await runtime.state(id);
+    expect(state).toMatchObject({ status: 'stopped', exitCode: 137, oomKilled: false });
+    expect(state.finishedAt!.getTime()).toBeGreaterThanOrEqual(before);
+    await runtime.stop(id, 'SIGTERM', 1000);
+    await runtime.kill(id, 'SIGKILL');
+
+    await runtime.delete(id);
+    await runtime.delete(id);
+    expect(await runtime.state(id)).toEqual({ status: 'unknown', pid: 0 });
+    expect(await exists(`/proc/${pid}`)).toBe(false);
+    expect(await waitFor(async () => !(await exists(`/proc/${conmonPid}`)), 5000)).toBe(true);
+    expect(await exists(join(options.runtimeRoot, id))).toBe(false);
+    expect(await exists(join(options.persistDir, id))).toBe(false);
+    expect(await cgroupDirs(join(cgroupParent, id))).toEqual([]);
+    const entry = containers.find((container) => container.id === id)!;
+    await removeRootfs(entry.rootfs);
+    expect((await readMountInfo()).filter((mount) => mount.mountPoint.startsWith(scratch))).toEqual([]);
+  });
+
+  it('stops at once with SIGKILL when the timeout is 0', async () => {
+    const { id } = await create(['sleep', '60']);
+    await runtime.start(id);
+    await runtime.stop(id, 'SIGTERM', 0);
+    expect(await runtime.state(id)).toMatchObject({ status: 'stopped', exitCode: 137 });
+  });
+
+  it('reports exits to a watcher once, and finds exits that happened while no one watched', async () => {
+    const unwatched = await create(['sh', '-c', 'exit 7']);
+    await runtime.start(unwatched.id);
+    expect(await waitFor(async () => (await runtime.state(unwatched.id)).exitCode === 7, 5000)).toBe(true);
+
+    const restarted = new ConmonRuntime(options);
+    const seen: { id: string; exitCode: number }[] = [];
+    const stop = restarted.watchExits((id, exitCode) => seen.push({ id, exitCode }));
+    try {
+      const pending = await restarted.pendingExits();
+      expect(pending.map(({ id, exitCode }) => ({ id, exitCode }))).toEqual([{ id: unwatched.id, exitCode: 7 }]);
+      expect(Math.abs(Date.now() - pending[0].at.getTime())).toBeLessThan(60_000);
+
+      const watched = await create(['sh', '-c', 'exit 5']);
+      await restarted.start(watched.id);
+      expect(await waitFor(async () => seen.length > 0, 5000)).toBe(true);
+      await sleep(300);
+      expect(seen).toEqual([{ id: watched.id, exitCode: 5 }]);
+    } finally {
+      stop();
+    }
+  });
+
+  it('reports a container killed for exceeding its memory limit as OOM-killed', async () => {
+    const { id } = await create(['sh', '-c', 'a=x; while true; do a=$a$a; done'], 8 * 1024 * 1024);
+    await runtime.start(id);
+    expect(await waitFor(async () => (await runtime.state(id)).status === 'stopped', 15_000)).toBe(true);
+    expect(await runtime.state(id)).toMatchObject({ status: 'stopped', exitCode: 137, oomKilled: true });
+  });
+
+  it('surfaces the runtime error when a container cannot be created and leaves nothing behind', async () => {
+    const failure = create(['/no/such/program']);
+    await expect(failure).rejects.toBeInstanceOf(InternalError);
+    await expect(failure).rejects.toThrow(/no\/such\/program/);
+    const { id } = containers[containers.length - 1];
+    expect(await runtime.state(id)).toEqual({ status: 'unknown', pid: 0 });
+    expect(await exists(join(options.persistDir, id))).toBe(false);
+    expect(await exists(join(options.runtimeRoot, id))).toBe(false);
+  });
+});
