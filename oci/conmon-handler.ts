@@ -1,16 +1,42 @@
-import type { OciHandlerConfig } from '../config/config';
+import { join } from 'node:path';
+import type { CgroupManager, OciHandlerConfig } from '../config/config';
+import type { Logger } from '../system/logger';
+import { ConmonRuntime, type ContainerRuntimeState, type CreateOptions } from './conmon-runtime';
+import type { ExecResult } from './container-exec';
+import type { ContainerExit } from './exit-files';
 import { checkRequiredFiles } from './handler-readiness';
 import type { HandlerFeatures, HandlerReadiness, PodSandboxInfo, RuntimeHandler } from './runtime-handler';
+
+export interface HandlerEnvironment {
+  runroot: string;
+  cgroupManager: CgroupManager;
+  logger: Logger;
+}
 
 /** Containers run by an OCI runtime (runc, crun), each watched by its own conmon. */
 export class ConmonHandler implements RuntimeHandler {
   readonly type = 'oci';
   readonly features: HandlerFeatures = { recursiveReadOnlyMounts: false, userNamespaces: false };
 
+  private readonly runtime: ConmonRuntime;
+
   constructor(
     readonly name: string,
     private readonly config: OciHandlerConfig,
-  ) {}
+    environment: HandlerEnvironment,
+  ) {
+    // Each handler keeps its own runtime state, so runc and crun never see each other's containers.
+    const dir = join(environment.runroot, 'handlers', name);
+    this.runtime = new ConmonRuntime({
+      runtimePath: config.runtime_path,
+      conmonPath: config.monitor_path,
+      runtimeRoot: join(dir, 'runtime'),
+      exitsDir: join(dir, 'exits'),
+      persistDir: join(dir, 'containers'),
+      logger: environment.logger,
+      cgroupManager: environment.cgroupManager,
+    });
+  }
 
   readiness(): Promise<HandlerReadiness> {
     return checkRequiredFiles(this.name, [
@@ -25,4 +51,40 @@ export class ConmonHandler implements RuntimeHandler {
   async stopPod(_podId: string): Promise<void> {}
 
   async removePod(_podId: string): Promise<void> {}
+
+  async createContainer(options: CreateOptions): Promise<void> {
+    await this.runtime.create(options);
+  }
+
+  startContainer(id: string): Promise<void> {
+    return this.runtime.start(id);
+  }
+
+  stopContainer(id: string, signal: string, timeoutMs: number): Promise<void> {
+    return this.runtime.stop(id, signal, timeoutMs);
+  }
+
+  removeContainer(id: string): Promise<void> {
+    return this.runtime.delete(id);
+  }
+
+  containerState(id: string): Promise<ContainerRuntimeState> {
+    return this.runtime.state(id);
+  }
+
+  execSync(id: string, cmd: string[], timeoutMs: number): Promise<ExecResult> {
+    return this.runtime.execSync(id, cmd, timeoutMs);
+  }
+
+  reopenLog(id: string): Promise<void> {
+    return this.runtime.reopenLog(id);
+  }
+
+  pendingExits(): Promise<ContainerExit[]> {
+    return this.runtime.pendingExits();
+  }
+
+  watchExits(onExit: (exit: ContainerExit) => void): () => void {
+    return this.runtime.watchExits(onExit);
+  }
 }

@@ -211,10 +211,10 @@ export class ConmonRuntime {
    * Calls `onExit` once for each exit conmon records from now on; returns the function that
    * stops watching. Call pendingExits after this: an exit in between may be reported by both.
    */
-  watchExits(onExit: (id: string, exitCode: number, at: Date) => void): () => void {
+  watchExits(onExit: (exit: ContainerExit) => void): () => void {
     return watchExitFiles(
       this.options.exitsDir,
-      (exit) => onExit(exit.id, exit.exitCode, exit.at),
+      onExit,
       (error) => this.options.logger.warn('watching exit files failed', { dir: this.options.exitsDir, error: errorMessage(error) }),
     );
   }

@@ -1,6 +1,7 @@
 import type { Config } from '../config/config';
+export type { HandlerEnvironment } from './conmon-handler';
 import { InvalidArgumentError } from '../system/errors';
-import { ConmonHandler } from './conmon-handler';
+import { ConmonHandler, type HandlerEnvironment } from './conmon-handler';
 import type { RuntimeHandler } from './runtime-handler';
 import { VmHandler } from './vm-handler';
 
@@ -9,9 +10,9 @@ export class RuntimeHandlers {
   private readonly byName = new Map<string, RuntimeHandler>();
   readonly default: RuntimeHandler;
 
-  constructor(runtime: Config['runtime']) {
+  constructor(runtime: Config['runtime'], environment: HandlerEnvironment) {
     for (const [name, config] of Object.entries(runtime.handlers)) {
-      this.byName.set(name, config.type === 'oci' ? new ConmonHandler(name, config) : new VmHandler(name, config));
+      this.byName.set(name, config.type === 'oci' ? new ConmonHandler(name, config, environment) : new VmHandler(name, config));
     }
     // Config validation guarantees the default is one of them.
     this.default = this.resolve(runtime.default_handler);

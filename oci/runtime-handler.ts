@@ -1,4 +1,7 @@
 import type { HandlerType } from '../config/config';
+import type { ContainerRuntimeState, CreateOptions } from './conmon-runtime';
+import type { ExecResult } from './container-exec';
+import type { ContainerExit } from './exit-files';
 
 export interface HandlerReadiness {
   ready: boolean;
@@ -36,4 +39,17 @@ export interface RuntimeHandler {
   stopPod(podId: string): Promise<void>;
   /** Idempotent: removing a pod the handler does not know succeeds. */
   removePod(podId: string): Promise<void>;
+  /** Creates a container from its bundle; it runs only after startContainer. */
+  createContainer(options: CreateOptions): Promise<void>;
+  startContainer(id: string): Promise<void>;
+  /** The signal, then SIGKILL after timeoutMs (at once for 0); idempotent. */
+  stopContainer(id: string, signal: string, timeoutMs: number): Promise<void>;
+  /** Idempotent: an unknown container is fine. */
+  removeContainer(id: string): Promise<void>;
+  containerState(id: string): Promise<ContainerRuntimeState>;
+  execSync(id: string, cmd: string[], timeoutMs: number): Promise<ExecResult>;
+  reopenLog(id: string): Promise<void>;
+  /** Exits recorded while nobody watched (the daemon was down), then each new one as it happens. */
+  pendingExits(): Promise<ContainerExit[]>;
+  watchExits(onExit: (exit: ContainerExit) => void): () => void;
 }

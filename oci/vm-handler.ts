@@ -1,6 +1,9 @@
 import type { VmHandlerConfig } from '../config/config';
 import { checkRequiredFiles } from './handler-readiness';
 import { FailedPreconditionError } from '../system/errors';
+import type { ContainerRuntimeState, CreateOptions } from './conmon-runtime';
+import type { ExecResult } from './container-exec';
+import type { ContainerExit } from './exit-files';
 import type { HandlerFeatures, HandlerReadiness, PodSandboxInfo, RuntimeHandler } from './runtime-handler';
 
 /** Each pod in a lightweight QEMU virtual machine with our guest agent, as Kata does. */
@@ -28,4 +31,42 @@ export class VmHandler implements RuntimeHandler {
   async stopPod(_podId: string): Promise<void> {}
 
   async removePod(_podId: string): Promise<void> {}
+
+  // No pod can start on this handler yet, so none of its containers can exist: every container
+  // verb refuses, and the idempotent ones succeed.
+  private refuse(id: string): Promise<never> {
+    return Promise.reject(new FailedPreconditionError(`runtime handler "${this.name}" (vm) has no container ${id}: VM pods are not built yet`));
+  }
+
+  createContainer(options: CreateOptions): Promise<void> {
+    return this.refuse(options.id);
+  }
+
+  startContainer(id: string): Promise<void> {
+    return this.refuse(id);
+  }
+
+  async stopContainer(_id: string, _signal: string, _timeoutMs: number): Promise<void> {}
+
+  async removeContainer(_id: string): Promise<void> {}
+
+  containerState(id: string): Promise<ContainerRuntimeState> {
+    return this.refuse(id);
+  }
+
+  execSync(id: string, _cmd: string[], _timeoutMs: number): Promise<ExecResult> {
+    return this.refuse(id);
+  }
+
+  reopenLog(id: string): Promise<void> {
+    return this.refuse(id);
+  }
+
+  async pendingExits(): Promise<ContainerExit[]> {
+    return [];
+  }
+
+  watchExits(_onExit: (exit: ContainerExit) => void): () => void {
+    return () => undefined;
+  }
 }

@@ -17,6 +17,7 @@ import { reconfigureLogger, type Logger } from '../system/logger';
 import { RewrittenConnection } from './authority-rewriter';
 import type { ServerContext } from './context';
 import { CallMetrics } from './metrics';
+import { followContainerExits } from './container-exits';
 import { criServices } from './services';
 import { claimSocketPath } from './socket';
 
@@ -96,6 +97,7 @@ export class Daemon {
     private readonly server: Server,
     private readonly listener: NetServer,
     private readonly lock: InstanceLock,
+    private readonly stopFollowingExits: () => void,
   ) {}
 
   static async start(options: DaemonOptions): Promise<Daemon> {
@@ -119,7 +121,7 @@ export class Daemon {
         version: options.version,
         logger,
         state,
-        handlers: new RuntimeHandlers(config.runtime),
+        handlers: new RuntimeHandlers(config.runtime, { runroot: config.runroot, cgroupManager: config.cgroup_manager, logger }),
         images,
         network: new NetworkManager({
           configDir: config.network.cni_config_dir,
@@ -131,6 +133,7 @@ export class Daemon {
         pauseBinary: join(__dirname, '..', 'pause'),
       };
       await holdRunningPodsPorts(ctx);
+      const stopFollowingExits = await followContainerExits(ctx);
       const metrics = new CallMetrics();
       const server = new Server({
         'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
@@ -148,7 +151,7 @@ export class Daemon {
       }
       await chmod(config.socket, SOCKET_MODE);
 
-      const daemon = new Daemon(options, ctx, server, listener, lock);
+      const daemon = new Daemon(options, ctx, server, listener, lock, stopFollowingExits);
       if (config.metrics.address !== '') {
         const served = await metrics.serve(config.metrics.address);
         daemon.metricsServer = served.server;
@@ -192,6 +195,7 @@ export class Daemon {
         resolve();
       });
     });
+    this.stopFollowingExits();
     if (this.metricsServer) await new Promise((resolve) => this.metricsServer?.close(resolve));
     await this.removeSocket();
     await this.lock.release();

@@ -6,8 +6,10 @@ import { stopInfraProcess } from '../oci/infra-process';
 import { removePodCgroup } from '../oci/pod-cgroup';
 import { removePodFiles, unmountPodShm } from '../oci/pod-files';
 import { join } from 'node:path';
+import type { ContainerRecord } from '../state/container-record';
 import type { PodRecord } from '../state/pod-record';
 import { NotFoundError } from '../system/errors';
+import { removeContainerRecord, stopContainerRecord } from './container-lifecycle';
 import type { ServerContext } from './context';
 import { loadedConfig } from './pod-config';
 
@@ -38,8 +40,14 @@ export function networkRequest(pod: PodRecord): PodNetworkRequest {
   };
 }
 
+function podContainers(ctx: ServerContext, pod: PodRecord): ContainerRecord[] {
+  return ctx.state.containers.list().filter((container) => container.podId === pod.id);
+}
+
 /** Everything that runs or is held stops; namespaces, files and the record stay for status. */
 export async function stopPod(ctx: ServerContext, pod: PodRecord): Promise<void> {
+  // CRI: containers still running when their pod stops are killed outright.
+  for (const container of podContainers(ctx, pod)) await stopContainerRecord(ctx, container, 0);
   if (pod.infra) await stopInfraProcess(pod.infra);
   if (pod.network) await ctx.network.detach(networkRequest(pod), pod.network);
   await ctx.hostPorts.release(pod.id);
@@ -54,6 +62,7 @@ export async function stopPod(ctx: ServerContext, pod: PodRecord): Promise<void>
 /** Stops the pod if needed, then removes all of it and frees its name. */
 export async function removePod(ctx: ServerContext, pod: PodRecord): Promise<void> {
   await stopPod(ctx, pod);
+  for (const container of podContainers(ctx, pod)) await removeContainerRecord(ctx, container);
   await releasePodNamespaces(pod.namespaces);
   await removePodFiles(podFilesDir(ctx, pod.id));
   await removePodCgroup(pod.cgroup);

@@ -6,7 +6,15 @@ import { UnimplementedError } from '../system/errors';
 import { serverStreamingCall, unaryCall, type StreamingVerb, type Verb } from './call';
 import type { ServerContext } from './context';
 import type { CallMetrics } from './metrics';
+import { containerStatus } from './container-status';
+import { createContainer } from './create-container';
+import { execSync } from './exec-sync';
 import { imageFsInfo } from './image-fs-info';
+import { listContainers } from './list-containers';
+import { removeContainer } from './remove-container';
+import { reopenContainerLog } from './reopen-container-log';
+import { startContainer } from './start-container';
+import { stopContainer } from './stop-container';
 import { imageStatus } from './image-status';
 import { listImages } from './list-images';
 import { listPodSandbox } from './list-pod-sandbox';
@@ -39,6 +47,14 @@ const RUNTIME_VERBS: Verbs<typeof RuntimeServiceService> = {
   removePodSandbox,
   podSandboxStatus,
   listPodSandbox,
+  createContainer,
+  startContainer,
+  stopContainer,
+  removeContainer,
+  containerStatus,
+  listContainers,
+  execSync,
+  reopenContainerLog,
 };
 const IMAGE_VERBS: Verbs<typeof ImageServiceService> = { pullImage, listImages, imageStatus, removeImage, imageFsInfo };
 

@@ -73,6 +73,11 @@ export class ImageManager {
     return this.images.find(name);
   }
 
+  /** The unpacked layer directories of an image, base layer first. */
+  layerDirs(image: ImageRecord): string[] {
+    return image.layers.map((layer) => this.layers.path(layer.diffId));
+  }
+
   isPinned(image: ImageRecord): boolean {
     return this.pinned.has(image.id) || image.repoTags.some((tag) => this.pinned.has(tag)) || image.repoDigests.some((digest) => this.pinned.has(digest));
   }

@@ -19,7 +19,8 @@ const MOUNT_TIMEOUT_MS = 30_000;
 const LINKS = 'l';
 const EMPTY_LOWER = 'empty';
 
-function rootfsPaths(dir: string): ContainerRootfs {
+/** The paths of the root filesystem kept in `dir`, mounted or not. */
+export function rootfsPaths(dir: string): ContainerRootfs {
   return { dir, mountPoint: join(dir, 'merged'), upper: join(dir, 'upper'), work: join(dir, 'work') };
 }
 

@@ -196,7 +196,9 @@ describe('conmon runtime with runc', () => {
 
     const restarted = new ConmonRuntime(options);
     const seen: { id: string; exitCode: number }[] = [];
-    const stop = restarted.watchExits((id, exitCode) => seen.push({ id, exitCode }));
+    const stop = restarted.watchExits(({ id, exitCode }) => {
+      seen.push({ id, exitCode });
+    });
     try {
       const pending = await restarted.pendingExits();
       expect(pending.map(({ id, exitCode }) => ({ id, exitCode }))).toEqual([{ id: unwatched.id, exitCode: 7 }]);

@@ -7,10 +7,10 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CgroupDriver,
-  CreateContainerRequest,
   ImageServiceService,
   PullImageRequest,
   RuntimeServiceService,
+  UpdateContainerResourcesRequest,
   VersionRequest,
   VersionResponse,
 } from '../proto/gen/cri-api-v1';
@@ -126,9 +126,9 @@ describe('podvisord', () => {
   });
 
   test('verbs not built yet answer UNIMPLEMENTED naming the verb, unary and streaming, in both services', async () => {
-    const run = await grpcFailure(unary(client, RuntimeServiceService.createContainer, CreateContainerRequest.fromPartial({ podSandboxId: 'x' })));
+    const run = await grpcFailure(unary(client, RuntimeServiceService.updateContainerResources, UpdateContainerResourcesRequest.fromPartial({ containerId: 'x' })));
     expect(run.code).toBe(Code.UNIMPLEMENTED);
-    expect(run.details).toBe(`CreateContainer is not implemented by podvisor ${VERSION}`);
+    expect(run.details).toBe(`UpdateContainerResources is not implemented by podvisor ${VERSION}`);
     const images = await streamError(client, ImageServiceService.streamImages, { filter: undefined });
     expect(images?.code).toBe(Code.UNIMPLEMENTED);
     expect(images?.details).toContain('StreamImages');
@@ -154,7 +154,7 @@ describe('podvisord', () => {
     await daemon.waitForOutput('method=ContainerStatus');
     expect(daemon.log).toMatch(/CRI call method=Version duration_ms=[\d.]+ code=OK/);
     expect(daemon.log).toMatch(/error CRI call failed method=PullImage image=127.0.0.1:1\/team\/app:1.2 duration_ms=[\d.]+ code=\w+/);
-    expect(daemon.log).toMatch(/method=ContainerStatus container_id=c0ffee duration_ms=[\d.]+ code=UNIMPLEMENTED/);
+    expect(daemon.log).toMatch(/method=ContainerStatus container_id=c0ffee duration_ms=[\d.]+ code=NOT_FOUND/);
     for (const secret of secrets) expect(daemon.log).not.toContain(secret);
   });
 

@@ -1,0 +1,29 @@
+import { ContainerConfig, type ContainerMetadata, type PodSandboxMetadata } from '../proto/gen/cri-api-v1';
+import { InvalidArgumentError } from '../system/errors';
+
+/** The config with the fields every container needs, or InvalidArgument naming what is missing. */
+export function validContainerConfig(config: ContainerConfig | undefined): { config: ContainerConfig; metadata: ContainerMetadata; image: string } {
+  if (!config) throw new InvalidArgumentError('CreateContainer: config is missing');
+  const metadata = config.metadata;
+  if (!metadata || metadata.name === '') throw new InvalidArgumentError('CreateContainer: config.metadata.name is empty');
+  const image = config.image?.image ?? '';
+  if (image === '') throw new InvalidArgumentError('CreateContainer: config.image.image is empty');
+  return { config, metadata, image };
+}
+
+/** The name the kubelet expects reserved for a container, one per attempt. */
+export function containerName(metadata: ContainerMetadata, pod: PodSandboxMetadata | undefined): string {
+  return `k8s_${metadata.name}_${pod?.name ?? ''}_${pod?.namespace ?? ''}_${pod?.uid ?? ''}_${metadata.attempt}`;
+}
+
+export function storedContainerConfig(config: ContainerConfig): unknown {
+  return ContainerConfig.toJSON(config);
+}
+
+export function loadedContainerConfig(stored: unknown): ContainerConfig {
+  return ContainerConfig.fromJSON(stored);
+}
+
+export function nowNanos(): string {
+  return (BigInt(Date.now()) * 1_000_000n).toString();
+}

@@ -1,0 +1,59 @@
+// Container state changes shared by several verbs and by the exit watcher: each goes through
+// the runtime handler and is persisted in the container's record.
+import { rm } from 'node:fs/promises';
+import type { ExitReason } from './container-view';
+import type { RuntimeHandler } from '../oci/runtime-handler';
+import type { ContainerRecord } from '../state/container-record';
+import { removeRootfs, rootfsPaths } from '../storage/rootfs';
+import { NotFoundError } from '../system/errors';
+import { nowNanos } from './container-config';
+import type { ServerContext } from './context';
+import { containerBundle } from './create-container';
+
+function handlerOf(ctx: ServerContext, container: ContainerRecord): RuntimeHandler {
+  return ctx.handlers.resolve(ctx.state.pods.get(container.podId).runtimeHandler);
+}
+
+/** The container an ID or prefix names, or undefined (for the idempotent verbs). */
+export function existingContainer(ctx: ServerContext, idOrPrefix: string): ContainerRecord | undefined {
+  try {
+    return ctx.state.containers.get(idOrPrefix);
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+}
+
+/** Records an exit reported by conmon (now, or found on disk after a restart). */
+export async function recordExit(ctx: ServerContext, id: string, exitCode: number, at: Date, oomKilled: boolean): Promise<void> {
+  const container = existingContainer(ctx, id);
+  if (!container || container.state === 'exited') return;
+  const reason: ExitReason = oomKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error';
+  await ctx.state.containers.save({ ...container, state: 'exited', exitCode, reason, finishedAt: (BigInt(at.getTime()) * 1_000_000n).toString() });
+  ctx.logger.info('container exited', { container_id: id, pod_id: container.podId, exit_code: exitCode, reason });
+}
+
+/** Stops a container if it runs; the exit is then read back from the runtime. Idempotent. */
+export async function stopContainerRecord(ctx: ServerContext, container: ContainerRecord, timeoutMs: number): Promise<void> {
+  const handler = handlerOf(ctx, container);
+  if (container.state === 'running') await handler.stopContainer(container.id, container.stopSignal, timeoutMs);
+  if (container.state === 'exited') return;
+  const state = await handler.containerState(container.id);
+  if (state.status === 'stopped' || container.state === 'created') {
+    await recordExit(ctx, container.id, state.exitCode ?? (container.state === 'created' ? 0 : 137), state.finishedAt ?? new Date(), state.oomKilled ?? false);
+  }
+}
+
+/** Stops (at once) and removes a container and everything it had. Idempotent. */
+export async function removeContainerRecord(ctx: ServerContext, container: ContainerRecord): Promise<void> {
+  await stopContainerRecord(ctx, container, 0);
+  await handlerOf(ctx, container).removeContainer(container.id);
+  await removeRootfs(rootfsPaths(container.dir));
+  await rm(containerBundle(ctx, container.id), { recursive: true, force: true });
+  await ctx.state.containers.remove(container.id);
+  ctx.logger.info('container removed', { container_id: container.id, pod_id: container.podId });
+}
+
+export function startedNow(container: ContainerRecord): ContainerRecord {
+  return { ...container, state: 'running', startedAt: nowNanos() };
+}

@@ -1,0 +1,13 @@
+import type { ContainerStatusRequest, ContainerStatusResponse } from '../proto/gen/cri-api-v1';
+import type { ServerContext } from './context';
+import { criContainerStatus } from './container-view';
+
+export async function containerStatus(ctx: ServerContext, request: ContainerStatusRequest): Promise<ContainerStatusResponse> {
+  const container = ctx.state.containers.get(request.containerId);
+  const info: Record<string, string> = {};
+  if (request.verbose) {
+    const state = container.state === 'running' ? await ctx.handlers.resolve(ctx.state.pods.get(container.podId).runtimeHandler).containerState(container.id) : undefined;
+    info.info = JSON.stringify({ name: container.name, pid: state?.pid, rootfs: container.dir, stopSignal: container.stopSignal });
+  }
+  return { status: criContainerStatus(container), info };
+}

@@ -1,0 +1,100 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { generateSpec, prepareMountSources } from '../oci/spec/generate-spec';
+import type { ImageConfigJson } from '../oci/spec/image-config';
+import type { CreateContainerRequest, CreateContainerResponse } from '../proto/gen/cri-api-v1';
+import type { ContainerRecord } from '../state/container-record';
+import { newId } from '../state/ids';
+import { mountRootfs, removeRootfs } from '../storage/rootfs';
+import { writeFileAtomic } from '../system/atomic-file';
+import { CleanupStack } from '../system/cleanup-stack';
+import { FailedPreconditionError, NotFoundError } from '../system/errors';
+import { containerName, nowNanos, storedContainerConfig, validContainerConfig } from './container-config';
+import type { ServerContext } from './context';
+import { loadedConfig } from './pod-config';
+
+// What a container gets when it asks for no capabilities of its own: containerd's default set.
+const DEFAULT_CAPABILITIES = [
+  'CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE',
+];
+const CREATE_TIMEOUT_MS = 60_000;
+
+export function containerBundle(ctx: ServerContext, id: string): string {
+  return join(ctx.config.runroot, 'containers', id);
+}
+
+/**
+ * Creates a container in a ready pod: reserves its name, mounts its root filesystem from the
+ * image's layers, writes the OCI spec and hands the bundle to the pod's runtime handler.
+ * Any failure undoes every step already made.
+ */
+export async function createContainer(ctx: ServerContext, request: CreateContainerRequest): Promise<CreateContainerResponse> {
+  const { config, metadata, image: imageName } = validContainerConfig(request.config);
+  const pod = ctx.state.pods.get(request.podSandboxId);
+  if (pod.state !== 'ready') throw new FailedPreconditionError(`pod sandbox ${pod.id} is not ready`);
+  const image = ctx.images.find(imageName);
+  if (!image) throw new NotFoundError(`image "${imageName}" not found; pull it first`);
+  const podConfig = loadedConfig(pod.config);
+  const handler = ctx.handlers.resolve(pod.runtimeHandler);
+
+  const id = newId();
+  const name = containerName(metadata, podConfig.metadata);
+  ctx.state.containers.names.reserve(name, id);
+  const cleanup = new CleanupStack(ctx.logger, { container_id: id, pod_id: pod.id });
+  cleanup.push('name', async () => ctx.state.containers.names.release(name));
+  try {
+    const dir = join(ctx.config.root, 'storage', 'containers', id);
+    const rootfs = await mountRootfs(dir, ctx.images.layerDirs(image));
+    cleanup.push('rootfs', () => removeRootfs(rootfs));
+    const imageConfig = (await ctx.images.config(image)) as ImageConfigJson;
+    const spec = await generateSpec({
+      containerId: id,
+      config: await prepareMountSources(config),
+      pod: {
+        id: pod.id,
+        config: podConfig,
+        namespaces: pod.namespaces,
+        pidNamespace: pod.infra?.pidNamespace,
+        files: pod.files,
+        cgroupPath: pod.cgroup.path,
+        cgroupManager: ctx.config.cgroup_manager,
+      },
+      image: { config: imageConfig, rootfs: rootfs.mountPoint, name: imageName },
+      options: { defaultCapabilities: DEFAULT_CAPABILITIES, seccompProfileRoot: '/var/lib/kubelet/seccomp', apparmorEnabled: false, selinuxEnabled: false, maxOomScoreAdj: 0 },
+    });
+    const bundle = containerBundle(ctx, id);
+    await mkdir(bundle, { recursive: true, mode: 0o700 });
+    cleanup.push('bundle', () => rm(bundle, { recursive: true, force: true }));
+    await writeFileAtomic(join(bundle, 'config.json'), JSON.stringify({ ...spec, root: { ...spec.root, path: rootfs.mountPoint } }));
+
+    const logDirectory = podConfig.logDirectory || join(ctx.config.runroot, 'logs', pod.id);
+    const logPath = join(logDirectory, config.logPath || `${metadata.name}_${metadata.attempt}.log`);
+    await mkdir(dirname(logPath), { recursive: true });
+    await handler.createContainer({ id, bundle, logPath, terminal: config.tty, stdin: config.stdin, timeoutMs: CREATE_TIMEOUT_MS });
+    cleanup.push('runtime', () => handler.removeContainer(id));
+
+    const record: ContainerRecord = {
+      id,
+      name,
+      podId: pod.id,
+      state: 'created',
+      createdAt: nowNanos(),
+      startedAt: '0',
+      finishedAt: '0',
+      exitCode: 0,
+      reason: '',
+      image: imageName,
+      imageId: image.id,
+      config: storedContainerConfig(config),
+      logPath,
+      dir,
+      stopSignal: imageConfig.config?.StopSignal || 'SIGTERM',
+    };
+    await ctx.state.containers.save(record);
+    ctx.logger.info('container created', { container_id: id, pod_id: pod.id, name, image: imageName });
+    return { containerId: id };
+  } catch (error) {
+    await cleanup.unwind();
+    throw error;
+  }
+}

@@ -1,0 +1,20 @@
+import type { StartContainerRequest, StartContainerResponse } from '../proto/gen/cri-api-v1';
+import { FailedPreconditionError } from '../system/errors';
+import { startedNow } from './container-lifecycle';
+import type { ServerContext } from './context';
+
+export async function startContainer(ctx: ServerContext, request: StartContainerRequest): Promise<StartContainerResponse> {
+  const container = ctx.state.containers.get(request.containerId);
+  if (container.state !== 'created') throw new FailedPreconditionError(`container ${container.id} is ${container.state}, not created`);
+  const handler = ctx.handlers.resolve(ctx.state.pods.get(container.podId).runtimeHandler);
+  // Saved as running before the start, so an exit the watcher sees at once is not overwritten.
+  await ctx.state.containers.save(startedNow(container));
+  try {
+    await handler.startContainer(container.id);
+  } catch (error) {
+    await ctx.state.containers.save(container);
+    throw error;
+  }
+  ctx.logger.info('container started', { container_id: container.id, pod_id: container.podId });
+  return {};
+}

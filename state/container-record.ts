@@ -1,0 +1,40 @@
+import type { StoredObject } from './record-files';
+
+export type ContainerLifecycle = 'created' | 'running' | 'exited';
+
+/** Everything podvisord keeps about a container, persisted so containers survive a restart. */
+export interface ContainerRecord extends StoredObject {
+  podId: string;
+  state: ContainerLifecycle;
+  /** Nanosecond timestamps as decimal strings; "0" when it has not happened. */
+  createdAt: string;
+  startedAt: string;
+  finishedAt: string;
+  exitCode: number;
+  /** Completed, Error or OOMKilled once exited. */
+  reason: string;
+  /** The image as the kubelet named it, and the ID it resolved to. */
+  image: string;
+  imageId: string;
+  /** The ContainerConfig in ts-proto's JSON form. */
+  config: unknown;
+  logPath: string;
+  /** Where the container's root filesystem and bundle live. */
+  dir: string;
+  stopSignal: string;
+}
+
+export function isContainerRecord(value: unknown): value is ContainerRecord {
+  const record = value as Partial<ContainerRecord> | null;
+  return (
+    typeof record === 'object' &&
+    record !== null &&
+    typeof record.id === 'string' &&
+    typeof record.name === 'string' &&
+    typeof record.podId === 'string' &&
+    (record.state === 'created' || record.state === 'running' || record.state === 'exited') &&
+    typeof record.createdAt === 'string' &&
+    typeof record.imageId === 'string' &&
+    typeof record.dir === 'string'
+  );
+}

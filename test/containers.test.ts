@@ -1,0 +1,167 @@
+// Containers through the real daemon: an image from a real registry, overlay root
+// filesystems, conmon and runc, in a pod on a real bridge.
+import { status as Code, type Client } from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ContainerConfig,
+  ContainerState,
+  ImageServiceService,
+  ImageSpec,
+  PodSandboxConfig,
+  RuntimeServiceService,
+} from '../proto/gen/cri-api-v1';
+import { criClient, unary } from './support/cri-client';
+import { DaemonProcess, isolatingFlags, removeDirs, testDirs, type TestDirs } from './support/daemon-process';
+import { grpcFailure } from './support/grpc-failure';
+import { busyboxLayer, pushImage } from './support/test-images';
+import { startRegistry, type TestRegistry } from './support/test-registry';
+
+const suffix = randomBytes(3).toString('hex');
+
+describe('containers', () => {
+  let registry: TestRegistry;
+  let dirs: TestDirs;
+  let daemon: DaemonProcess;
+  let client: Client;
+  let image: string;
+  let podId: string;
+
+  const create = async (name: string, command: string[], extra: Parameters<typeof ContainerConfig.fromPartial>[0] = {}): Promise<string> =>
+    (
+      await unary(client, RuntimeServiceService.createContainer, {
+        podSandboxId: podId,
+        config: ContainerConfig.fromPartial({ metadata: { name }, image: { image }, command, logPath: `${name}.log`, labels: { name }, ...extra }),
+        sandboxConfig: undefined,
+      })
+    ).containerId;
+  const start = (id: string) => unary(client, RuntimeServiceService.startContainer, { containerId: id });
+  const status = async (id: string) => (await unary(client, RuntimeServiceService.containerStatus, { containerId: id, verbose: false })).status;
+  const stop = (id: string, timeout: bigint) => unary(client, RuntimeServiceService.stopContainer, { containerId: id, timeout });
+  const remove = (id: string) => unary(client, RuntimeServiceService.removeContainer, { containerId: id });
+  const exec = (id: string, cmd: string[], timeout = 5n) => unary(client, RuntimeServiceService.execSync, { containerId: id, cmd, timeout });
+
+  async function waitForState(id: string, state: ContainerState): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      if ((await status(id))?.state === state) return;
+      await sleep(100);
+    }
+    throw new Error(`container ${id} never reached state ${state}`);
+  }
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    await pushImage(registry.host, 'test/busybox', 'latest', { layers: [await busyboxLayer()], config: { config: { Cmd: ['sh'] } } });
+    image = `${registry.host}/test/busybox:latest`;
+    dirs = await testDirs();
+    const registriesConf = join(dirs.dir, 'registries.conf');
+    await writeFile(dirs.configFile, '');
+    await writeFile(registriesConf, `[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`);
+    await writeFile(
+      join(dirs.cniDir, '10-test.conflist'),
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: `podvisor-ctr-${suffix}`,
+        plugins: [{ type: 'bridge', bridge: `pvc${suffix}`, ipam: { type: 'host-local', dataDir: join(dirs.dir, 'cni-data'), ranges: [[{ subnet: '10.219.9.0/24' }]] } }],
+      }),
+    );
+    daemon = await DaemonProcess.serving([...isolatingFlags(dirs), '--registries-conf', registriesConf, '--log-level', 'debug']);
+    client = criClient(dirs.socket);
+    await unary(client, ImageServiceService.pullImage, { image: ImageSpec.fromPartial({ image }), auth: undefined, sandboxConfig: undefined });
+    podId = (
+      await unary(client, RuntimeServiceService.runPodSandbox, {
+        config: PodSandboxConfig.fromPartial({ metadata: { name: 'ctr', namespace: 'test', uid: `uid-${suffix}` }, hostname: 'ctr', logDirectory: join(dirs.dir, 'logs') }),
+        runtimeHandler: '',
+      })
+    ).podSandboxId;
+  });
+
+  afterAll(async () => {
+    if (podId) await unary(client, RuntimeServiceService.removePodSandbox, { podSandboxId: podId }).catch(() => undefined);
+    client?.close();
+    await daemon?.stop();
+    await registry?.stop();
+    if (dirs) await removeDirs(dirs);
+  });
+
+  test('a container runs, logs in CRI format, answers exec, stops, and is removed', async () => {
+    const id = await create('web', ['sh', '-c', 'echo hello; echo oops >&2; exec sleep 300']);
+    expect((await status(id))?.state).toBe(ContainerState.CONTAINER_CREATED);
+    await start(id);
+    const running = await status(id);
+    expect(running).toMatchObject({ state: ContainerState.CONTAINER_RUNNING, logPath: join(dirs.dir, 'logs', 'web.log') });
+    expect(running?.startedAt).toBeGreaterThan(0n);
+
+    await sleep(300);
+    const log = await readFile(join(dirs.dir, 'logs', 'web.log'), 'utf8');
+    expect(log).toMatch(/^\S+ stdout F hello$/m);
+    expect(log).toMatch(/^\S+ stderr F oops$/m);
+
+    const hi = await exec(id, ['echo', 'hi']);
+    expect([hi.stdout.toString(), hi.exitCode]).toEqual(['hi\n', 0]);
+    expect((await exec(id, ['sh', '-c', 'exit 3'])).exitCode).toBe(3);
+    const slow = await grpcFailure(exec(id, ['sleep', '30'], 1n));
+    expect(slow.code).toBe(Code.DEADLINE_EXCEEDED);
+
+    const listed = await unary(client, RuntimeServiceService.listContainers, { filter: { id: '', podSandboxId: podId, state: { state: ContainerState.CONTAINER_RUNNING }, labelSelector: { name: 'web' } } });
+    expect(listed.containers.map((container) => container.id)).toEqual([id]);
+
+    await stop(id, 1n);
+    await stop(id, 1n);
+    const stopped = await status(id);
+    expect(stopped).toMatchObject({ state: ContainerState.CONTAINER_EXITED, reason: 'Error' });
+    expect(stopped?.finishedAt).toBeGreaterThan(stopped?.startedAt ?? 0n);
+    await remove(id);
+    await remove(id);
+    expect((await grpcFailure(status(id))).code).toBe(Code.NOT_FOUND);
+    expect(await readFile('/proc/self/mountinfo', 'utf8')).not.toContain(id);
+  });
+
+  test('a container that exits by itself is reported with its exit code', async () => {
+    const id = await create('quits', ['sh', '-c', 'exit 3']);
+    await start(id);
+    await waitForState(id, ContainerState.CONTAINER_EXITED);
+    expect(await status(id)).toMatchObject({ exitCode: 3, reason: 'Error' });
+    await remove(id);
+  });
+
+  test('containers keep running across a daemon restart, and an exit while it was down is recorded', async () => {
+    const lasting = await create('lasting', ['sleep', '300']);
+    const brief = await create('brief', ['sh', '-c', 'sleep 1; exit 5']);
+    await start(lasting);
+    await start(brief);
+    client.close();
+    await daemon.stop();
+    await sleep(2000);
+    daemon = await DaemonProcess.serving(isolatingFlags(dirs));
+    client = criClient(dirs.socket);
+    expect((await status(lasting))?.state).toBe(ContainerState.CONTAINER_RUNNING);
+    expect((await exec(lasting, ['echo', 'still here'])).stdout.toString()).toBe('still here\n');
+    expect(await status(brief)).toMatchObject({ state: ContainerState.CONTAINER_EXITED, exitCode: 5 });
+    await remove(lasting);
+    await remove(brief);
+  });
+
+  test('creating in an unknown pod or from an image not pulled is refused by name', async () => {
+    const noPod = await grpcFailure(
+      unary(client, RuntimeServiceService.createContainer, { podSandboxId: 'ffff', config: ContainerConfig.fromPartial({ metadata: { name: 'x' }, image: { image } }), sandboxConfig: undefined }),
+    );
+    expect(noPod.code).toBe(Code.NOT_FOUND);
+    const noImage = await grpcFailure(create('x', ['sh'], { image: { image: `${registry.host}/test/absent:1` } }));
+    expect([noImage.code, noImage.details]).toEqual([Code.NOT_FOUND, `image "${registry.host}/test/absent:1" not found; pull it first`]);
+    // The name was released: it can be used now.
+    await remove(await create('x', ['sh']));
+  });
+
+  test('stopping the pod kills its containers; removing it removes them', async () => {
+    const id = await create('inpod', ['sleep', '300']);
+    await start(id);
+    await unary(client, RuntimeServiceService.stopPodSandbox, { podSandboxId: podId });
+    expect((await status(id))?.state).toBe(ContainerState.CONTAINER_EXITED);
+    await unary(client, RuntimeServiceService.removePodSandbox, { podSandboxId: podId });
+    expect((await grpcFailure(status(id))).code).toBe(Code.NOT_FOUND);
+    podId = '';
+  });
+});
