@@ -1,6 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { generateSpec, prepareMountSources } from '../oci/spec/generate-spec';
+import { hostCapabilities } from '../oci/spec/host-capabilities';
 import type { ImageConfigJson } from '../oci/spec/image-config';
 import type { CreateContainerRequest, CreateContainerResponse } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';
@@ -60,7 +61,14 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
         cgroupManager: ctx.config.cgroup_manager,
       },
       image: { config: imageConfig, rootfs: rootfs.mountPoint, name: imageName },
-      options: { defaultCapabilities: DEFAULT_CAPABILITIES, seccompProfileRoot: '/var/lib/kubelet/seccomp', apparmorEnabled: false, selinuxEnabled: false, maxOomScoreAdj: 0 },
+      options: {
+        defaultCapabilities: DEFAULT_CAPABILITIES,
+        seccompProfileRoot: '/var/lib/kubelet/seccomp',
+        apparmorEnabled: false,
+        selinuxEnabled: false,
+        maxOomScoreAdj: 0,
+        availableCapabilities: await hostCapabilities(),
+      },
     });
     const bundle = containerBundle(ctx, id);
     await mkdir(bundle, { recursive: true, mode: 0o700 });

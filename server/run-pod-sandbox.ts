@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { pinPodNamespaces, releasePodNamespaces } from '../network/namespaces';
 import { validateSysctls } from '../network/sysctls';
 import { startInfraProcess, stopInfraProcess } from '../oci/infra-process';
@@ -25,6 +26,8 @@ export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRe
   const sysctls = config.linux?.sysctls ?? {};
   validateSysctls(sysctls, { hostNetwork, hostIpc });
   const mappings = portMappings(config);
+  // A pod that names no hostname gets the node's, as containerd gives it.
+  const podHostname = config.hostname || hostname();
 
   const id = newId();
   const name = podName(metadata);
@@ -40,14 +43,14 @@ export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRe
       network: !hostNetwork,
       ipc: !hostIpc,
       uts: !hostNetwork,
-      hostname: config.hostname,
+      hostname: podHostname,
       sysctls,
     });
     cleanup.push('namespaces', () => releasePodNamespaces(namespaces));
     const filesDir = podFilesDir(ctx, id);
     const files = await createPodFiles({
       dir: filesDir,
-      hostname: config.hostname,
+      hostname: podHostname,
       dns: config.dnsConfig,
       hostNetwork,
       shmSizeBytes: hostIpc ? 0 : ctx.config.pod.shm_size_bytes,
@@ -76,7 +79,9 @@ export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRe
       cleanup.push('network', () => ctx.network.detach(networkRequest(record), attachment));
     }
     if (options.pid === NamespaceMode.POD) {
-      record.infra = await startInfraProcess({ pauseBinary: ctx.pauseBinary, namespaces, cgroup, hostname: config.hostname });
+      // The hostname is the pod's own only in its own UTS namespace; with the host's it stays as is.
+      const infraHostname = namespaces.uts ? podHostname : undefined;
+      record.infra = await startInfraProcess({ pauseBinary: ctx.pauseBinary, namespaces, cgroup, hostname: infraHostname });
       const infra = record.infra;
       cleanup.push('infra', () => stopInfraProcess(infra));
     }

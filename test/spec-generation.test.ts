@@ -9,7 +9,8 @@ import {
   SecurityProfile_ProfileType,
   SupplementalGroupsPolicy,
 } from '../proto/gen/cri-api-v1';
-import { ALL_CAPABILITIES } from '../oci/spec/capabilities';
+import { ALL_CAPABILITIES, containerCapabilities } from '../oci/spec/capabilities';
+import { hostCapabilities } from '../oci/spec/host-capabilities';
 import { generateSpec, prepareMountSources, type SpecInput } from '../oci/spec/generate-spec';
 import type { ImageConfigJson } from '../oci/spec/image-config';
 import type { OciSpec } from '../oci/spec/oci-types';
@@ -142,6 +143,12 @@ describe('user', () => {
     await expect(spec({ linux: context({ runAsUsername: 'ghost' }) })).rejects.toThrow(/run_as_username "ghost"/);
   });
 
+  test('run_as_group without a user is refused', async () => {
+    await expect(spec({ linux: context({ runAsGroup: { value: 3000n } }) }, { image: withUser('app') })).rejects.toThrow(
+      'run_as_group is set without run_as_user or run_as_username',
+    );
+  });
+
   test('symlinks in the image resolve inside the image, never to the host', async () => {
     const linked = join(scratch, 'linked');
     await mkdir(join(linked, 'etc'), { recursive: true });
@@ -159,6 +166,17 @@ describe('user', () => {
 });
 
 describe('capabilities', () => {
+  test('"ALL" and privileged mean what the runtime holds, never more', async () => {
+    const available = ['CAP_CHOWN', 'CAP_KILL', 'CAP_SYS_ADMIN'];
+    expect(containerCapabilities([], undefined, true, available).bounding).toEqual(available);
+    const all = { addCapabilities: ['ALL'], dropCapabilities: ['KILL'], addAmbientCapabilities: [] };
+    expect(containerCapabilities([], all, false, available).bounding).toEqual(['CAP_CHOWN', 'CAP_SYS_ADMIN']);
+    // This process's bounding set, read from /proc: what a container here can get at most.
+    const host = await hostCapabilities();
+    expect(host).toContain('CAP_CHOWN');
+    expect(host.every((name) => ALL_CAPABILITIES.includes(name))).toBe(true);
+  });
+
   const caps = async (securityContext: ContextPartial, podPrivileged = false) => (await spec({ linux: context(securityContext) }, { podPrivileged })).process.capabilities;
 
   test('the default set, with CAP_ names, in all three sets and no inheritable', async () => {

@@ -27,19 +27,26 @@ function canonical(name: string, field: string): string {
 /**
  * The default set with the CRI's additions and removals. "ALL" among the drops empties the set
  * before anything is added, so drop ALL + add X leaves exactly X; "ALL" among the adds grants
- * everything before individual drops apply. A privileged container holds every capability.
+ * everything before individual drops apply. A privileged container holds every capability
+ * `available` has (the runtime's own bounding set; every capability by default).
  * Inheritable stays empty, so capabilities never pass to programs that did not ask for them
  * through file capabilities; ambient ones are raised only when the CRI asks.
  */
-export function containerCapabilities(defaults: readonly string[], requested: Capability | undefined, privileged: boolean): OciCapabilities {
+export function containerCapabilities(
+  defaults: readonly string[],
+  requested: Capability | undefined,
+  privileged: boolean,
+  available: readonly string[] = ALL_CAPABILITIES,
+): OciCapabilities {
   const add = (requested?.addCapabilities ?? []).map((name) => canonical(name, 'add_capabilities'));
   const drop = (requested?.dropCapabilities ?? []).map((name) => canonical(name, 'drop_capabilities'));
   const ambient = (requested?.addAmbientCapabilities ?? []).map((name) => canonical(name, 'add_ambient_capabilities'));
   let set: Set<string>;
-  if (privileged) set = new Set(ALL_CAPABILITIES);
+  // "All" can only mean all the runtime itself holds: asking runc for more fails the create.
+  if (privileged) set = new Set(available);
   else {
     set = new Set(drop.includes(ALL) ? [] : defaults.map((name) => canonical(name, 'default capabilities')));
-    for (const name of add.includes(ALL) ? ALL_CAPABILITIES : add) set.add(name);
+    for (const name of add.includes(ALL) ? available : add) set.add(name);
     for (const name of drop) set.delete(name);
   }
   for (const name of ambient) {

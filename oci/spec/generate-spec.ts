@@ -46,6 +46,8 @@ export interface SpecInput {
     selinuxEnabled: boolean;
     /** lowest oom_score_adj allowed on this host */
     maxOomScoreAdj: number;
+    /** The capabilities the runtime itself holds, which "ALL" and privileged stand for; default every one. */
+    availableCapabilities?: readonly string[];
   };
 }
 
@@ -100,7 +102,7 @@ export async function generateSpec(input: SpecInput): Promise<OciSpec> {
   const ownUts = pod.namespaces.uts !== undefined;
   const hostname = ownUts ? pod.config.hostname : hostHostname();
 
-  const capabilities = containerCapabilities(options.defaultCapabilities, context?.capabilities, privileged);
+  const capabilities = containerCapabilities(options.defaultCapabilities, context?.capabilities, privileged, options.availableCapabilities);
   const selinux = seLinuxLabels(context?.selinuxOptions, options.selinuxEnabled);
   const process: OciProcess = {
     terminal: config.tty,

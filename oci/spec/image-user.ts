@@ -89,6 +89,10 @@ export interface UserRequest {
  */
 export async function resolveUser(request: UserRequest): Promise<OciUser> {
   const context = request.securityContext;
+  // A group without a user would pair the image's user with an arbitrary group; the kubelet refuses it too.
+  if (context?.runAsGroup !== undefined && context.runAsUser === undefined && context.runAsUsername === '') {
+    throw new InvalidArgumentError('run_as_group is set without run_as_user or run_as_username');
+  }
   const passwd = await readPasswd(request.rootfs);
   let user: Identity;
   let gid: number | undefined;
