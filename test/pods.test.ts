@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -128,6 +129,13 @@ describe('pod sandboxes', () => {
     const byLabel = await unary(client, RuntimeServiceService.listPodSandbox, { filter: { id: '', state: undefined, labelSelector: { app: 'web', suite: suffix } } });
     expect(byLabel.items.map((pod) => pod.id)).toEqual([id]);
     expect((await podStatus(id.slice(0, 8))).status?.id).toBe(id);
+    await remove(id);
+  });
+
+  test('a pod that names no hostname gets the node\'s', async () => {
+    const id = await runPod(podConfig('nameless', { hostname: '' }));
+    const details = JSON.parse((await podStatus(id, true)).info.info) as { namespaces: { uts: string } };
+    expect(await output('nsenter', [`--uts=${details.namespaces.uts}`, 'hostname'])).toBe(`${hostname()}\n`);
     await remove(id);
   });
 
