@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import { ContainerConfig, type ContainerMetadata, type PodSandboxMetadata } from '../proto/gen/cri-api-v1';
 import { InvalidArgumentError } from '../system/errors';
+import type { ServerContext } from './context';
 
 /** The config with the fields every container needs, or InvalidArgument naming what is missing. */
 export function validContainerConfig(config: ContainerConfig | undefined): { config: ContainerConfig; metadata: ContainerMetadata; image: string } {
@@ -22,6 +24,11 @@ export function storedContainerConfig(config: ContainerConfig): unknown {
 
 export function loadedContainerConfig(stored: unknown): ContainerConfig {
   return ContainerConfig.fromJSON(stored);
+}
+
+/** Where a container's OCI bundle (config.json) lives. */
+export function containerBundle(ctx: ServerContext, id: string): string {
+  return join(ctx.config.runroot, 'containers', id);
 }
 
 export function nowNanos(): string {

@@ -5,28 +5,17 @@ import type { ExitReason } from './container-view';
 import type { RuntimeHandler } from '../oci/runtime-handler';
 import type { ContainerRecord } from '../state/container-record';
 import { removeRootfs, rootfsPaths } from '../storage/rootfs';
-import { NotFoundError } from '../system/errors';
-import { nowNanos } from './container-config';
+import { containerBundle, nowNanos } from './container-config';
 import type { ServerContext } from './context';
-import { containerBundle } from './create-container';
 
-function handlerOf(ctx: ServerContext, container: ContainerRecord): RuntimeHandler {
+/** The runtime handler of the container's pod, which runs the container. */
+export function handlerOf(ctx: ServerContext, container: ContainerRecord): RuntimeHandler {
   return ctx.handlers.resolve(ctx.state.pods.get(container.podId).runtimeHandler);
-}
-
-/** The container an ID or prefix names, or undefined (for the idempotent verbs). */
-export function existingContainer(ctx: ServerContext, idOrPrefix: string): ContainerRecord | undefined {
-  try {
-    return ctx.state.containers.get(idOrPrefix);
-  } catch (error) {
-    if (error instanceof NotFoundError) return undefined;
-    throw error;
-  }
 }
 
 /** Records an exit reported by conmon (now, or found on disk after a restart). */
 export async function recordExit(ctx: ServerContext, id: string, exitCode: number, at: Date, oomKilled: boolean): Promise<void> {
-  const container = existingContainer(ctx, id);
+  const container = ctx.state.containers.find(id);
   if (!container || container.state === 'exited') return;
   const reason: ExitReason = oomKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error';
   await ctx.state.containers.save({ ...container, state: 'exited', exitCode, reason, finishedAt: (BigInt(at.getTime()) * 1_000_000n).toString() });

@@ -10,7 +10,7 @@ import { mountRootfs, removeRootfs } from '../storage/rootfs';
 import { writeFileAtomic } from '../system/atomic-file';
 import { CleanupStack } from '../system/cleanup-stack';
 import { FailedPreconditionError, NotFoundError } from '../system/errors';
-import { containerName, nowNanos, storedContainerConfig, validContainerConfig } from './container-config';
+import { containerBundle, containerName, nowNanos, storedContainerConfig, validContainerConfig } from './container-config';
 import type { ServerContext } from './context';
 import { loadedConfig } from './pod-config';
 
@@ -19,10 +19,6 @@ const DEFAULT_CAPABILITIES = [
   'CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE',
 ];
 const CREATE_TIMEOUT_MS = 60_000;
-
-export function containerBundle(ctx: ServerContext, id: string): string {
-  return join(ctx.config.runroot, 'containers', id);
-}
 
 /**
  * Creates a container in a ready pod: reserves its name, mounts its root filesystem from the

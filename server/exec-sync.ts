@@ -1,5 +1,6 @@
 import type { ExecSyncRequest, ExecSyncResponse } from '../proto/gen/cri-api-v1';
 import { FailedPreconditionError, InvalidArgumentError } from '../system/errors';
+import { handlerOf } from './container-lifecycle';
 import type { ServerContext } from './context';
 
 // A timeout of 0 means none in CRI; we still bound it, so no exec holds a call forever.
@@ -9,7 +10,7 @@ export async function execSync(ctx: ServerContext, request: ExecSyncRequest): Pr
   const container = ctx.state.containers.get(request.containerId);
   if (request.cmd.length === 0) throw new InvalidArgumentError('ExecSync: cmd is empty');
   if (container.state !== 'running') throw new FailedPreconditionError(`container ${container.id} is not running`);
-  const handler = ctx.handlers.resolve(ctx.state.pods.get(container.podId).runtimeHandler);
+  const handler = handlerOf(ctx, container);
   const timeoutMs = request.timeout > 0n ? Number(request.timeout) * 1000 : UNBOUNDED_EXEC_MS;
   return handler.execSync(container.id, request.cmd, timeoutMs);
 }

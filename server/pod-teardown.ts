@@ -8,7 +8,6 @@ import { removePodFiles, unmountPodShm } from '../oci/pod-files';
 import { join } from 'node:path';
 import type { ContainerRecord } from '../state/container-record';
 import type { PodRecord } from '../state/pod-record';
-import { NotFoundError } from '../system/errors';
 import { removeContainerRecord, stopContainerRecord } from './container-lifecycle';
 import type { ServerContext } from './context';
 import { loadedConfig } from './pod-config';
@@ -18,15 +17,6 @@ export function podFilesDir(ctx: ServerContext, podId: string): string {
   return join(ctx.config.runroot, 'pods', podId);
 }
 
-/** The pod an ID or prefix names, or undefined when there is none (for the idempotent verbs). */
-export function existingPod(ctx: ServerContext, idOrPrefix: string): PodRecord | undefined {
-  try {
-    return ctx.state.pods.get(idOrPrefix);
-  } catch (error) {
-    if (error instanceof NotFoundError) return undefined;
-    throw error;
-  }
-}
 
 export function networkRequest(pod: PodRecord): PodNetworkRequest {
   const metadata = loadedConfig(pod.config).metadata;

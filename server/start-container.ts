@@ -1,12 +1,12 @@
 import type { StartContainerRequest, StartContainerResponse } from '../proto/gen/cri-api-v1';
 import { FailedPreconditionError } from '../system/errors';
-import { startedNow } from './container-lifecycle';
+import { handlerOf, startedNow } from './container-lifecycle';
 import type { ServerContext } from './context';
 
 export async function startContainer(ctx: ServerContext, request: StartContainerRequest): Promise<StartContainerResponse> {
   const container = ctx.state.containers.get(request.containerId);
   if (container.state !== 'created') throw new FailedPreconditionError(`container ${container.id} is ${container.state}, not created`);
-  const handler = ctx.handlers.resolve(ctx.state.pods.get(container.podId).runtimeHandler);
+  const handler = handlerOf(ctx, container);
   // Saved as running before the start, so an exit the watcher sees at once is not overwritten.
   await ctx.state.containers.save(startedNow(container));
   try {

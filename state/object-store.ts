@@ -1,3 +1,4 @@
+import { NotFoundError } from '../system/errors';
 import type { Logger } from '../system/logger';
 import { IdIndex } from './id-index';
 import { NameRegistrar } from './name-registrar';
@@ -31,6 +32,16 @@ export class ObjectStore<T extends StoredObject> {
   /** The record an ID or unique ID prefix names (NotFound / InvalidArgument otherwise). */
   get(idOrPrefix: string): T {
     return this.records.get(this.index.resolve(idOrPrefix)) as T;
+  }
+
+  /** Like get, but undefined when nothing has that ID (for the idempotent verbs). */
+  find(idOrPrefix: string): T | undefined {
+    try {
+      return this.get(idOrPrefix);
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
   }
 
   list(): T[] {
