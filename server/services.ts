@@ -6,7 +6,9 @@ import { UnimplementedError } from '../system/errors';
 import { serverStreamingCall, unaryCall, type StreamingVerb, type Verb } from './call';
 import type { ServerContext } from './context';
 import type { CallMetrics } from './metrics';
+import { containerStats } from './container-stats';
 import { containerStatus } from './container-status';
+import { listContainerStats } from './list-container-stats';
 import { createContainer } from './create-container';
 import { execSync } from './exec-sync';
 import { imageFsInfo } from './image-fs-info';
@@ -55,6 +57,8 @@ const RUNTIME_VERBS: Verbs<typeof RuntimeServiceService> = {
   listContainers,
   execSync,
   reopenContainerLog,
+  containerStats,
+  listContainerStats,
 };
 const IMAGE_VERBS: Verbs<typeof ImageServiceService> = { pullImage, listImages, imageStatus, removeImage, imageFsInfo };
 

@@ -119,6 +119,23 @@ describe('containers', () => {
     expect(await readFile('/proc/self/mountinfo', 'utf8')).not.toContain(id);
   });
 
+  test('stats report CPU, memory and the writable layer of a running container', async () => {
+    const id = await create('busy', ['sh', '-c', 'dd if=/dev/zero of=/tmp/fill bs=1k count=64; while true; do :; done']);
+    await start(id);
+    await sleep(300);
+    const first = (await unary(client, RuntimeServiceService.containerStats, { containerId: id })).stats;
+    expect(first?.attributes?.id).toBe(id);
+    expect(first?.cpu?.usageCoreNanoSeconds?.value).toBeGreaterThan(0n);
+    expect(first?.memory?.workingSetBytes?.value).toBeGreaterThan(0n);
+    expect(first?.writableLayer?.usedBytes?.value).toBeGreaterThanOrEqual(64n * 1024n);
+    await sleep(300);
+    const listed = await unary(client, RuntimeServiceService.listContainerStats, { filter: { id: '', podSandboxId: podId, labelSelector: { name: 'busy' } } });
+    expect(listed.stats.map((stats) => stats.attributes?.id)).toEqual([id]);
+    // A busy loop uses a good part of a core between the two readings.
+    expect(listed.stats[0].cpu?.usageNanoCores?.value).toBeGreaterThan(100_000_000n);
+    await remove(id);
+  });
+
   test('a container that exits by itself is reported with its exit code', async () => {
     const id = await create('quits', ['sh', '-c', 'exit 3']);
     await start(id);
