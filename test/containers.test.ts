@@ -2,7 +2,7 @@
 // filesystems, conmon and runc, in a pod on a real bridge.
 import { status as Code, type Client } from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -13,6 +13,7 @@ import {
   PodSandboxConfig,
   RuntimeServiceService,
 } from '../proto/gen/cri-api-v1';
+import { pathExists } from '../system/path-exists';
 import { criClient, unary } from './support/cri-client';
 import { DaemonProcess, isolatingFlags, removeDirs, testDirs, type TestDirs } from './support/daemon-process';
 import { grpcFailure } from './support/grpc-failure';
@@ -107,6 +108,12 @@ describe('containers', () => {
 
     const listed = await unary(client, RuntimeServiceService.listContainers, { filter: { id: '', podSandboxId: podId, state: { state: ContainerState.CONTAINER_RUNNING }, labelSelector: { name: 'web' } } });
     expect(listed.containers.map((container) => container.id)).toEqual([id]);
+
+    // The kubelet's rotation: move the log away, reopen, and the new file is there on return.
+    const logFile = join(dirs.dir, 'logs', 'web.log');
+    await rename(logFile, `${logFile}.1`);
+    await unary(client, RuntimeServiceService.reopenContainerLog, { containerId: id });
+    expect(await pathExists(logFile)).toBe(true);
 
     await stop(id, 1n);
     await stop(id, 1n);
