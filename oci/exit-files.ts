@@ -11,6 +11,12 @@ export interface ContainerExit {
   at: Date;
 }
 
+// conmon writes an exit file as `<id>.XXXXXX` and renames it to `<id>`; only the final name,
+// which never holds a dot, is an exit.
+function isExitFileName(name: string): boolean {
+  return !name.includes('.') && !name.startsWith(TEMP_PREFIX);
+}
+
 /**
  * Reads conmon's exit file for `id` in `exitsDir` (named after the container, holding the
  * exit code in decimal). Undefined while there is none, or while conmon is still writing it.
@@ -31,7 +37,7 @@ export async function readExitFile(exitsDir: string, id: string): Promise<Contai
 export async function listExitFiles(exitsDir: string): Promise<ContainerExit[]> {
   const exits: ContainerExit[] = [];
   for (const name of await readdir(exitsDir)) {
-    if (name.startsWith(TEMP_PREFIX)) continue;
+    if (!isExitFileName(name)) continue;
     const exit = await readExitFile(exitsDir, name);
     if (exit !== undefined) exits.push(exit);
   }
@@ -62,7 +68,7 @@ export function watchExitFiles(exitsDir: string, onExit: (exit: ContainerExit) =
     await mkdir(exitsDir, { recursive: true });
     if (stopped) return;
     watcher = watch(exitsDir, (_event, name) => {
-      if (name === null || name.startsWith(TEMP_PREFIX)) return;
+      if (name === null || !isExitFileName(name)) return;
       if (primed) checkSafely(name);
       else pendingNames.push(name);
     });

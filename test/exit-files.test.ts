@@ -1,0 +1,33 @@
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { listExitFiles, watchExitFiles, type ContainerExit } from '../oci/exit-files';
+
+describe('exit files', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'podvisor-exits-'));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  test("conmon's temporary file is not an exit; the renamed one is, once", async () => {
+    const id = 'a'.repeat(64);
+    const seen: ContainerExit[] = [];
+    const stop = watchExitFiles(dir, (exit) => seen.push(exit), (error) => {
+      throw error;
+    });
+    try {
+      await sleep(100);
+      await writeFile(join(dir, `${id}.X1Y2Z3`), '5');
+      await sleep(200);
+      expect(seen).toEqual([]);
+      expect(await listExitFiles(dir)).toEqual([]);
+      await rename(join(dir, `${id}.X1Y2Z3`), join(dir, id));
+      await sleep(300);
+      expect(seen.map(({ id: exited, exitCode }) => ({ id: exited, exitCode }))).toEqual([{ id, exitCode: 5 }]);
+    } finally {
+      stop();
+    }
+  });
+});
