@@ -292,6 +292,14 @@ describe('mounts', () => {
       ['/data/cache', 'rbind,rslave,rw'],
       ['/etc/hosts', 'rbind,rprivate,rro'],
     ]);
+    // A bidirectional mount only works under a shared root.
+    expect(result.linux.rootfsPropagation).toBe('rshared');
+  });
+
+  test('the root propagates as the CRI mounts need: slave for host-to-container, private otherwise', async () => {
+    const slave = await spec({ mounts: [{ containerPath: '/cache', hostPath: '/srv/cache', propagation: MountPropagation.PROPAGATION_HOST_TO_CONTAINER }] });
+    expect(slave.linux.rootfsPropagation).toBe('rslave');
+    expect((await spec({ mounts: [{ containerPath: '/data', hostPath: '/srv/data' }] })).linux.rootfsPropagation).toBeUndefined();
   });
 
   test('bad CRI mounts are refused', async () => {

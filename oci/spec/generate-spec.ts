@@ -7,7 +7,7 @@ import { type CgroupManager, containerCgroupsPath } from './cgroups-path';
 import { containerDevices } from './devices';
 import type { ImageConfigJson } from './image-config';
 import { resolveUser } from './image-user';
-import { containerMounts, type PodMountFiles } from './mounts';
+import { containerMounts, rootfsPropagation, type PodMountFiles } from './mounts';
 import { containerNamespaces } from './namespaces';
 import type { OciProcess, OciSpec } from './oci-types';
 import { processArgs, processCwd, processEnv } from './process-args';
@@ -144,5 +144,7 @@ export async function generateSpec(input: SpecInput): Promise<OciSpec> {
   if (ownUts) spec.hostname = hostname;
   if (seccomp !== undefined) spec.linux.seccomp = seccomp;
   if (selinux.mount !== undefined) spec.linux.mountLabel = selinux.mount;
+  const propagation = rootfsPropagation(config);
+  if (propagation !== undefined) spec.linux.rootfsPropagation = propagation;
   return spec;
 }

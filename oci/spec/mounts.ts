@@ -43,6 +43,18 @@ function podMounts(files: PodMountFiles, readonlyRootfs: boolean): OciMount[] {
   return [shm, bind('/etc/resolv.conf', files.resolvConf), bind('/etc/hosts', files.hosts), bind('/etc/hostname', files.hostname)];
 }
 
+/**
+ * How the container's root mount must propagate for its CRI mounts to work: a bidirectional
+ * mount needs a shared root (else mounts made inside never reach the host), a host-to-container
+ * one a slave root; undefined leaves runc's private default.
+ */
+export function rootfsPropagation(config: ContainerConfig): string | undefined {
+  const modes = new Set(config.mounts.map((mount) => mount.propagation));
+  if (modes.has(MountPropagation.PROPAGATION_BIDIRECTIONAL)) return 'rshared';
+  if (modes.has(MountPropagation.PROPAGATION_HOST_TO_CONTAINER)) return 'rslave';
+  return undefined;
+}
+
 const PROPAGATION: Record<number, string> = {
   [MountPropagation.PROPAGATION_PRIVATE]: 'rprivate',
   [MountPropagation.PROPAGATION_HOST_TO_CONTAINER]: 'rslave',

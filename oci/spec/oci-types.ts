@@ -143,4 +143,5 @@ export interface OciLinux {
   readonlyPaths: string[];
   sysctl: Record<string, string>;
   mountLabel?: string;
+  rootfsPropagation?: string;
 }
