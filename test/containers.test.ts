@@ -151,6 +151,14 @@ describe('containers', () => {
     await remove(id);
   });
 
+  test('a container killed for exceeding its memory limit is reported OOMKilled', async () => {
+    const id = await create('hog', ['sh', '-c', 'a=x; while true; do a=$a$a; done'], { linux: { resources: { memoryLimitInBytes: 16n * 1024n * 1024n } } });
+    await start(id);
+    await waitForState(id, ContainerState.CONTAINER_EXITED);
+    expect(await status(id)).toMatchObject({ reason: 'OOMKilled', exitCode: 137 });
+    await remove(id);
+  });
+
   test('containers keep running across a daemon restart, and an exit while it was down is recorded', async () => {
     const lasting = await create('lasting', ['sleep', '300']);
     const brief = await create('brief', ['sh', '-c', 'sleep 1; exit 5']);
