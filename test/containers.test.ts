@@ -12,6 +12,7 @@ import {
   ImageSpec,
   PodSandboxConfig,
   RuntimeServiceService,
+  SecurityProfile_ProfileType,
 } from '../proto/gen/cri-api-v1';
 import { pathExists } from '../system/path-exists';
 import { criClient, unary } from './support/cri-client';
@@ -149,6 +150,20 @@ describe('containers', () => {
     await waitForState(id, ContainerState.CONTAINER_EXITED);
     expect(await status(id)).toMatchObject({ exitCode: 3, reason: 'Error' });
     await remove(id);
+  });
+
+  test('seccomp RuntimeDefault blocks what the default profile blocks; Unconfined does not', async () => {
+    const confined = await create('confined', ['sleep', '300'], { linux: { securityContext: { seccomp: { profileType: SecurityProfile_ProfileType.RuntimeDefault } } } });
+    const free = await create('free', ['sleep', '300'], { linux: { securityContext: { seccomp: { profileType: SecurityProfile_ProfileType.Unconfined } } } });
+    await start(confined);
+    await start(free);
+    // A new user namespace needs no capability, so only seccomp stands in the way.
+    const blocked = await exec(confined, ['busybox', 'unshare', '-U', 'true']);
+    expect(blocked.exitCode).not.toBe(0);
+    expect(blocked.stderr.toString()).toMatch(/not permitted/i);
+    expect((await exec(free, ['busybox', 'unshare', '-U', 'true'])).exitCode).toBe(0);
+    await remove(confined);
+    await remove(free);
   });
 
   test('a container killed for exceeding its memory limit is reported OOMKilled', async () => {
