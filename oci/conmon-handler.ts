@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { CgroupManager, OciHandlerConfig } from '../config/config';
 import type { Logger } from '../system/logger';
-import { ConmonRuntime, type ContainerRuntimeState, type CreateOptions } from './conmon-runtime';
+import { ConmonRuntime, type ContainerLimits, type ContainerRuntimeState, type CreateOptions } from './conmon-runtime';
 import type { ExecResult } from './container-exec';
 import type { ContainerExit } from './exit-files';
 import { checkRequiredFiles } from './handler-readiness';
@@ -78,6 +78,10 @@ export class ConmonHandler implements RuntimeHandler {
 
   reopenLog(id: string): Promise<void> {
     return this.runtime.reopenLog(id);
+  }
+
+  updateResources(id: string, limits: ContainerLimits): Promise<void> {
+    return this.runtime.updateResources(id, limits);
   }
 
   pendingExits(): Promise<ContainerExit[]> {

@@ -11,7 +11,11 @@ import { conmonArgs, conmonPidFile, conmonStderrFile, oomFile } from './conmon-a
 import { readSyncMessage } from './conmon-sync';
 import { execInContainer, type ExecResult } from './container-exec';
 import { listExitFiles, readExitFile, watchExitFiles, type ContainerExit } from './exit-files';
-import { runcDelete, runcGlobalArgs, runcKill, runcStart, runcState, type RuncTarget } from './runc';
+import { runcDelete, runcGlobalArgs, runcKill, runcStart, runcState, runcUpdate, type RuncTarget } from './runc';
+import type { OciResources } from './spec/oci-types';
+
+/** The cgroup limits of a container, as OCI writes them (devices are fixed at create). */
+export type ContainerLimits = Omit<OciResources, 'devices'>;
 
 export interface ConmonRuntimeOptions {
   runtimePath: string;
@@ -217,6 +221,10 @@ export class ConmonRuntime {
       onExit,
       (error) => this.options.logger.warn('watching exit files failed', { dir: this.options.exitsDir, error: errorMessage(error) }),
     );
+  }
+
+  updateResources(id: string, resources: ContainerLimits): Promise<void> {
+    return runcUpdate(this.target, id, resources);
   }
 
   /** Runs `cmd` in the container and collects its output; see execInContainer. */

@@ -21,8 +21,8 @@ export function runcGlobalArgs(target: RuncTarget): string[] {
   return ['--root', target.root, ...(target.systemdCgroup ? ['--systemd-cgroup'] : [])];
 }
 
-async function runc(target: RuncTarget, args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
-  const outcome = await runTool(target.runtimePath, [...runcGlobalArgs(target), ...args], { timeoutMs: RUNC_TIMEOUT_MS });
+async function runc(target: RuncTarget, args: string[], input?: string): Promise<{ ok: boolean; stdout: string; stderr: string }> {
+  const outcome = await runTool(target.runtimePath, [...runcGlobalArgs(target), ...args], { timeoutMs: RUNC_TIMEOUT_MS, input });
   return { ok: outcome.exitCode === 0, stdout: outcome.stdout, stderr: outcome.stderr.trim() };
 }
 
@@ -62,4 +62,10 @@ export async function runcDelete(target: RuncTarget, id: string): Promise<void> 
   const outcome = await runc(target, ['delete', '--force', id]);
   if (outcome.ok || (await runcState(target, id)) === undefined) return;
   throw failure(target, ['delete', '--force', id], outcome.stderr);
+}
+
+/** Applies new cgroup limits (OCI LinuxResources JSON) to a created or running container. */
+export async function runcUpdate(target: RuncTarget, id: string, resources: object): Promise<void> {
+  const outcome = await runc(target, ['update', '--resources', '-', id], JSON.stringify(resources));
+  if (!outcome.ok) throw failure(target, ['update', id], outcome.stderr);
 }

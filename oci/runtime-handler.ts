@@ -1,5 +1,5 @@
 import type { HandlerType } from '../config/config';
-import type { ContainerRuntimeState, CreateOptions } from './conmon-runtime';
+import type { ContainerLimits, ContainerRuntimeState, CreateOptions } from './conmon-runtime';
 import type { ExecResult } from './container-exec';
 import type { ContainerExit } from './exit-files';
 
@@ -49,6 +49,7 @@ export interface RuntimeHandler {
   containerState(id: string): Promise<ContainerRuntimeState>;
   execSync(id: string, cmd: string[], timeoutMs: number): Promise<ExecResult>;
   reopenLog(id: string): Promise<void>;
+  updateResources(id: string, limits: ContainerLimits): Promise<void>;
   /** Exits recorded while nobody watched (the daemon was down), then each new one as it happens. */
   pendingExits(): Promise<ContainerExit[]>;
   watchExits(onExit: (exit: ContainerExit) => void): () => void;

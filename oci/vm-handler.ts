@@ -1,7 +1,7 @@
 import type { VmHandlerConfig } from '../config/config';
 import { checkRequiredFiles } from './handler-readiness';
 import { FailedPreconditionError } from '../system/errors';
-import type { ContainerRuntimeState, CreateOptions } from './conmon-runtime';
+import type { ContainerLimits, ContainerRuntimeState, CreateOptions } from './conmon-runtime';
 import type { ExecResult } from './container-exec';
 import type { ContainerExit } from './exit-files';
 import type { HandlerFeatures, HandlerReadiness, PodSandboxInfo, RuntimeHandler } from './runtime-handler';
@@ -59,6 +59,10 @@ export class VmHandler implements RuntimeHandler {
   }
 
   reopenLog(id: string): Promise<void> {
+    return this.refuse(id);
+  }
+
+  updateResources(id: string, _limits: ContainerLimits): Promise<void> {
     return this.refuse(id);
   }
 

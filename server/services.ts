@@ -17,6 +17,7 @@ import { removeContainer } from './remove-container';
 import { reopenContainerLog } from './reopen-container-log';
 import { startContainer } from './start-container';
 import { stopContainer } from './stop-container';
+import { updateContainerResources } from './update-container-resources';
 import { imageStatus } from './image-status';
 import { listImages } from './list-images';
 import { listPodSandbox } from './list-pod-sandbox';
@@ -59,6 +60,7 @@ const RUNTIME_VERBS: Verbs<typeof RuntimeServiceService> = {
   reopenContainerLog,
   containerStats,
   listContainerStats,
+  updateContainerResources,
 };
 const IMAGE_VERBS: Verbs<typeof ImageServiceService> = { pullImage, listImages, imageStatus, removeImage, imageFsInfo };
 

@@ -10,6 +10,7 @@ import {
   ContainerState,
   ImageServiceService,
   ImageSpec,
+  LinuxContainerResources,
   PodSandboxConfig,
   RuntimeServiceService,
   SecurityProfile_ProfileType,
@@ -164,6 +165,21 @@ describe('containers', () => {
     expect((await exec(free, ['busybox', 'unshare', '-U', 'true'])).exitCode).toBe(0);
     await remove(confined);
     await remove(free);
+  });
+
+  test('UpdateContainerResources changes the live cgroup and the reported resources', async () => {
+    const id = await create('resized', ['sleep', '300'], { linux: { resources: { memoryLimitInBytes: 64n * 1024n * 1024n } } });
+    await start(id);
+    await unary(client, RuntimeServiceService.updateContainerResources, {
+      containerId: id,
+      linux: LinuxContainerResources.fromPartial({ memoryLimitInBytes: 32n * 1024n * 1024n, cpuShares: 512n }),
+      windows: undefined,
+      annotations: {},
+    });
+    expect((await status(id))?.resources?.linux).toMatchObject({ memoryLimitInBytes: 32n * 1024n * 1024n, cpuShares: 512n });
+    const limit = (await exec(id, ['cat', '/sys/fs/cgroup/memory/memory.limit_in_bytes'])).stdout.toString().trim();
+    expect(limit).toBe(String(32 * 1024 * 1024));
+    await remove(id);
   });
 
   test('a container killed for exceeding its memory limit is reported OOMKilled', async () => {

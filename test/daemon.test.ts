@@ -7,10 +7,10 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CgroupDriver,
+  CheckpointContainerRequest,
   ImageServiceService,
   PullImageRequest,
   RuntimeServiceService,
-  UpdateContainerResourcesRequest,
   VersionRequest,
   VersionResponse,
 } from '../proto/gen/cri-api-v1';
@@ -126,9 +126,9 @@ describe('podvisord', () => {
   });
 
   test('verbs not built yet answer UNIMPLEMENTED naming the verb, unary and streaming, in both services', async () => {
-    const run = await grpcFailure(unary(client, RuntimeServiceService.updateContainerResources, UpdateContainerResourcesRequest.fromPartial({ containerId: 'x' })));
+    const run = await grpcFailure(unary(client, RuntimeServiceService.checkpointContainer, CheckpointContainerRequest.fromPartial({ containerId: 'x' })));
     expect(run.code).toBe(Code.UNIMPLEMENTED);
-    expect(run.details).toBe(`UpdateContainerResources is not implemented by podvisor ${VERSION}`);
+    expect(run.details).toBe(`CheckpointContainer is not implemented by podvisor ${VERSION}`);
     const images = await streamError(client, ImageServiceService.streamImages, { filter: undefined });
     expect(images?.code).toBe(Code.UNIMPLEMENTED);
     expect(images?.details).toContain('StreamImages');
