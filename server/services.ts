@@ -21,6 +21,8 @@ import { updateContainerResources } from './update-container-resources';
 import { imageStatus } from './image-status';
 import { listImages } from './list-images';
 import { listPodSandbox } from './list-pod-sandbox';
+import { listPodSandboxStats } from './list-pod-sandbox-stats';
+import { podSandboxStats } from './pod-sandbox-stats';
 import { podSandboxStatus } from './pod-sandbox-status';
 import { removePodSandbox } from './remove-pod-sandbox';
 import { runPodSandbox } from './run-pod-sandbox';
@@ -61,6 +63,8 @@ const RUNTIME_VERBS: Verbs<typeof RuntimeServiceService> = {
   containerStats,
   listContainerStats,
   updateContainerResources,
+  podSandboxStats,
+  listPodSandboxStats,
 };
 const IMAGE_VERBS: Verbs<typeof ImageServiceService> = { pullImage, listImages, imageStatus, removeImage, imageFsInfo };
 

@@ -142,6 +142,15 @@ describe('containers', () => {
     expect(listed.stats.map((stats) => stats.attributes?.id)).toEqual([id]);
     // A busy loop uses a good part of a core between the two readings.
     expect(listed.stats[0].cpu?.usageNanoCores?.value).toBeGreaterThan(100_000_000n);
+
+    // The pod's own cgroup holds the busy container, so the pod is at least as busy.
+    const pod = (await unary(client, RuntimeServiceService.podSandboxStats, { podSandboxId: podId })).stats;
+    expect(pod?.attributes?.id).toBe(podId);
+    expect(pod?.linux?.cpu?.usageCoreNanoSeconds?.value).toBeGreaterThanOrEqual(first?.cpu?.usageCoreNanoSeconds?.value ?? 1n);
+    expect(pod?.linux?.memory?.workingSetBytes?.value).toBeGreaterThan(0n);
+    expect(pod?.linux?.containers.map((stats) => stats.attributes?.id)).toContain(id);
+    const pods = await unary(client, RuntimeServiceService.listPodSandboxStats, { filter: { id: podId.slice(0, 8), labelSelector: {} } });
+    expect(pods.stats.map((stats) => stats.attributes?.id)).toEqual([podId]);
     await remove(id);
   });
 
