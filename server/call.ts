@@ -8,8 +8,16 @@ import { codeName, toServiceError } from './grpc-status';
 import type { CallMetrics } from './metrics';
 
 export type Verb<Request, Response> = (ctx: ServerContext, request: Request) => Promise<Response>;
-/** A server-streaming verb sends its responses one by one; `send` waits while the client lags. */
-export type StreamingVerb<Request, Response> = (ctx: ServerContext, request: Request, send: (response: Response) => Promise<void>) => Promise<void>;
+/**
+ * A server-streaming verb sends its responses one by one; `send` waits while the client lags,
+ * and `cancelled` fires when the client goes away.
+ */
+export type StreamingVerb<Request, Response> = (
+  ctx: ServerContext,
+  request: Request,
+  send: (response: Response) => Promise<void>,
+  cancelled: AbortSignal,
+) => Promise<void>;
 
 function stringAt(value: unknown, path: string[]): string | undefined {
   let node = value;
@@ -74,7 +82,10 @@ export function serverStreamingCall(
   return (call) => {
     const send = (response: unknown): Promise<void> =>
       call.write(response) ? Promise.resolve() : new Promise((resolve) => call.once('drain', () => resolve()));
-    observed(ctx, metrics, method, call.request, () => verb(ctx, call.request, send)).then(
+    const cancel = new AbortController();
+    call.once('cancelled', () => cancel.abort());
+    call.once('close', () => cancel.abort());
+    observed(ctx, metrics, method, call.request, () => verb(ctx, call.request, send, cancel.signal)).then(
       () => call.end(),
       (error: ServerErrorResponse) => call.emit('error', error),
     );

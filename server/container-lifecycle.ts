@@ -3,6 +3,7 @@
 import { rm } from 'node:fs/promises';
 import type { ExitReason } from './container-view';
 import type { RuntimeHandler } from '../oci/runtime-handler';
+import { ContainerEventType } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';
 import { removeRootfs, rootfsPaths } from '../storage/rootfs';
 import { containerBundle, nowNanos } from './container-config';
@@ -18,7 +19,9 @@ export async function recordExit(ctx: ServerContext, id: string, exitCode: numbe
   const container = ctx.state.containers.find(id);
   if (!container || container.state === 'exited') return;
   const reason: ExitReason = oomKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error';
-  await ctx.state.containers.save({ ...container, state: 'exited', exitCode, reason, finishedAt: (BigInt(at.getTime()) * 1_000_000n).toString() });
+  const exited: ContainerRecord = { ...container, state: 'exited', exitCode, reason, finishedAt: (BigInt(at.getTime()) * 1_000_000n).toString() };
+  await ctx.state.containers.save(exited);
+  ctx.events.publish(ctx, exited, ContainerEventType.CONTAINER_STOPPED_EVENT);
   ctx.logger.info('container exited', { container_id: id, pod_id: container.podId, exit_code: exitCode, reason });
 }
 
@@ -39,7 +42,10 @@ export async function removeContainerRecord(ctx: ServerContext, container: Conta
   await handlerOf(ctx, container).removeContainer(container.id);
   await removeRootfs(rootfsPaths(container.dir));
   await rm(containerBundle(ctx, container.id), { recursive: true, force: true });
+  // The last state it had (exited, after the stop above) goes with the deletion event.
+  const last = ctx.state.containers.find(container.id) ?? container;
   await ctx.state.containers.remove(container.id);
+  ctx.events.publish(ctx, last, ContainerEventType.CONTAINER_DELETED_EVENT);
   ctx.logger.info('container removed', { container_id: container.id, pod_id: container.podId });
 }
 

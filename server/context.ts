@@ -4,6 +4,7 @@ import type { NetworkManager } from '../network/network-manager';
 import type { RuntimeHandlers } from '../oci/handlers';
 import type { DaemonState } from '../state/daemon-state';
 import type { ImageManager } from '../storage/image-manager';
+import type { ContainerEvents } from './container-events';
 import type { Logger } from '../system/logger';
 
 /** What every verb may use. `config` is replaced as a whole when SIGHUP reloads it. */
@@ -16,6 +17,7 @@ export interface ServerContext {
   readonly images: ImageManager;
   readonly network: NetworkManager;
   readonly hostPorts: HostPortHolder;
+  readonly events: ContainerEvents;
   /** Our own pause program, for pods whose PID namespace is pod-wide. */
   readonly pauseBinary: string;
 }

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { generateSpec, prepareMountSources } from '../oci/spec/generate-spec';
 import { hostCapabilities } from '../oci/spec/host-capabilities';
 import type { ImageConfigJson } from '../oci/spec/image-config';
-import type { CreateContainerRequest, CreateContainerResponse } from '../proto/gen/cri-api-v1';
+import { ContainerEventType, type CreateContainerRequest, type CreateContainerResponse } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';
 import { newId } from '../state/ids';
 import { mountRootfs, removeRootfs } from '../storage/rootfs';
@@ -95,6 +95,7 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
       stopSignal: imageConfig.config?.StopSignal || 'SIGTERM',
     };
     await ctx.state.containers.save(record);
+    ctx.events.publish(ctx, record, ContainerEventType.CONTAINER_CREATED_EVENT);
     ctx.logger.info('container created', { container_id: id, pod_id: pod.id, name, image: imageName });
     return { containerId: id };
   } catch (error) {

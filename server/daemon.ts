@@ -17,6 +17,7 @@ import { reconfigureLogger, type Logger } from '../system/logger';
 import { RewrittenConnection } from './authority-rewriter';
 import type { ServerContext } from './context';
 import { CallMetrics } from './metrics';
+import { ContainerEvents } from './container-events';
 import { followContainerExits } from './container-exits';
 import { criServices } from './services';
 import { claimSocketPath } from './socket';
@@ -130,6 +131,7 @@ export class Daemon {
           logger,
         }),
         hostPorts: new HostPortHolder(),
+        events: new ContainerEvents(),
         pauseBinary: join(__dirname, '..', 'pause'),
       };
       await holdRunningPodsPorts(ctx);

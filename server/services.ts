@@ -11,6 +11,7 @@ import { containerStatus } from './container-status';
 import { listContainerStats } from './list-container-stats';
 import { createContainer } from './create-container';
 import { execSync } from './exec-sync';
+import { getContainerEvents } from './get-container-events';
 import { imageFsInfo } from './image-fs-info';
 import { listContainers } from './list-containers';
 import { removeContainer } from './remove-container';
@@ -65,6 +66,7 @@ const RUNTIME_VERBS: Verbs<typeof RuntimeServiceService> = {
   updateContainerResources,
   podSandboxStats,
   listPodSandboxStats,
+  getContainerEvents,
 };
 const IMAGE_VERBS: Verbs<typeof ImageServiceService> = { pullImage, listImages, imageStatus, removeImage, imageFsInfo };
 

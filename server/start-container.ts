@@ -1,4 +1,4 @@
-import type { StartContainerRequest, StartContainerResponse } from '../proto/gen/cri-api-v1';
+import { ContainerEventType, type StartContainerRequest, type StartContainerResponse } from '../proto/gen/cri-api-v1';
 import { FailedPreconditionError } from '../system/errors';
 import { handlerOf, startedNow } from './container-lifecycle';
 import type { ServerContext } from './context';
@@ -8,13 +8,15 @@ export async function startContainer(ctx: ServerContext, request: StartContainer
   if (container.state !== 'created') throw new FailedPreconditionError(`container ${container.id} is ${container.state}, not created`);
   const handler = handlerOf(ctx, container);
   // Saved as running before the start, so an exit the watcher sees at once is not overwritten.
-  await ctx.state.containers.save(startedNow(container));
+  const started = startedNow(container);
+  await ctx.state.containers.save(started);
   try {
     await handler.startContainer(container.id);
   } catch (error) {
     await ctx.state.containers.save(container);
     throw error;
   }
+  ctx.events.publish(ctx, started, ContainerEventType.CONTAINER_STARTED_EVENT);
   ctx.logger.info('container started', { container_id: container.id, pod_id: container.podId });
   return {};
 }

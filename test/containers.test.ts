@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ContainerConfig,
+  ContainerEventType,
   ContainerState,
+  type ContainerEventResponse,
+  type GetEventsRequest,
   ImageServiceService,
   ImageSpec,
   LinuxContainerResources,
@@ -152,6 +155,34 @@ describe('containers', () => {
     const pods = await unary(client, RuntimeServiceService.listPodSandboxStats, { filter: { id: podId.slice(0, 8), labelSelector: {} } });
     expect(pods.stats.map((stats) => stats.attributes?.id)).toEqual([podId]);
     await remove(id);
+  });
+
+  test('GetContainerEvents streams created, started, stopped and deleted', async () => {
+    const events: { id: string; type: ContainerEventType }[] = [];
+    const stream = client.makeServerStreamRequest(
+      RuntimeServiceService.getContainerEvents.path,
+      (value: GetEventsRequest) => RuntimeServiceService.getContainerEvents.requestSerialize(value),
+      (value: Buffer) => RuntimeServiceService.getContainerEvents.responseDeserialize(value),
+      {},
+    );
+    stream.on('data', (event: ContainerEventResponse) => events.push({ id: event.containerId, type: event.containerEventType }));
+    stream.on('error', () => undefined);
+    try {
+      await sleep(100);
+      const id = await create('evented', ['sleep', '300']);
+      await start(id);
+      await stop(id, 0n);
+      await remove(id);
+      await sleep(200);
+      expect(events.filter((event) => event.id === id).map((event) => event.type)).toEqual([
+        ContainerEventType.CONTAINER_CREATED_EVENT,
+        ContainerEventType.CONTAINER_STARTED_EVENT,
+        ContainerEventType.CONTAINER_STOPPED_EVENT,
+        ContainerEventType.CONTAINER_DELETED_EVENT,
+      ]);
+    } finally {
+      stream.cancel();
+    }
   });
 
   test('a container that exits by itself is reported with its exit code', async () => {

@@ -132,9 +132,9 @@ describe('podvisord', () => {
     const images = await streamError(client, ImageServiceService.streamImages, { filter: undefined });
     expect(images?.code).toBe(Code.UNIMPLEMENTED);
     expect(images?.details).toContain('StreamImages');
-    const events = await streamError(client, RuntimeServiceService.getContainerEvents, {});
-    expect(events?.code).toBe(Code.UNIMPLEMENTED);
-    expect(events?.details).toContain('GetContainerEvents');
+    const containers = await streamError(client, RuntimeServiceService.streamContainers, { filter: undefined });
+    expect(containers?.code).toBe(Code.UNIMPLEMENTED);
+    expect(containers?.details).toContain('StreamContainers');
   });
 
   test('each call is logged at debug with method, IDs, duration and code; credentials never are', async () => {
