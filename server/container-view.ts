@@ -49,7 +49,7 @@ export function criContainerStatus(container: ContainerRecord): ContainerStatus 
     mounts: config.mounts,
     logPath: container.logPath,
     resources: config.linux?.resources ? { linux: config.linux.resources, windows: undefined } : undefined,
-    user: undefined,
+    user: { linux: { uid: BigInt(container.user.uid), gid: BigInt(container.user.gid), supplementalGroups: container.user.additionalGids.map(BigInt) } },
     stopSignal: 0,
   };
 }

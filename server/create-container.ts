@@ -93,6 +93,7 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
       logPath,
       dir,
       stopSignal: imageConfig.config?.StopSignal || 'SIGTERM',
+      user: { uid: spec.process.user.uid, gid: spec.process.user.gid, additionalGids: spec.process.user.additionalGids },
     };
     await ctx.state.containers.save(record);
     ctx.events.publish(ctx, record, ContainerEventType.CONTAINER_CREATED_EVENT);

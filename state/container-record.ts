@@ -22,6 +22,8 @@ export interface ContainerRecord extends StoredObject {
   /** Where the container's root filesystem and bundle live. */
   dir: string;
   stopSignal: string;
+  /** Who the process runs as, as the generated spec says. */
+  user: { uid: number; gid: number; additionalGids: number[] };
 }
 
 export function isContainerRecord(value: unknown): value is ContainerRecord {
@@ -35,6 +37,7 @@ export function isContainerRecord(value: unknown): value is ContainerRecord {
     (record.state === 'created' || record.state === 'running' || record.state === 'exited') &&
     typeof record.createdAt === 'string' &&
     typeof record.imageId === 'string' &&
-    typeof record.dir === 'string'
+    typeof record.dir === 'string' &&
+    typeof record.user === 'object'
   );
 }

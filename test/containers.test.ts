@@ -97,7 +97,11 @@ describe('containers', () => {
     expect((await status(id))?.state).toBe(ContainerState.CONTAINER_CREATED);
     await start(id);
     const running = await status(id);
-    expect(running).toMatchObject({ state: ContainerState.CONTAINER_RUNNING, logPath: join(dirs.dir, 'logs', 'web.log') });
+    expect(running).toMatchObject({ state: ContainerState.CONTAINER_RUNNING, logPath: join(dirs.dir, 'logs', 'web.log'), user: { linux: { uid: 0n, gid: 0n } } });
+    const verbose = await unary(client, RuntimeServiceService.containerStatus, { containerId: id, verbose: true });
+    const info = JSON.parse(verbose.info.info) as { pid: number; runtimeSpec: { process: { args: string[] } } };
+    expect(info.pid).toBeGreaterThan(1);
+    expect(info.runtimeSpec.process.args).toEqual(['sh', '-c', 'echo hello; echo oops >&2; exec sleep 300']);
     expect(running?.startedAt).toBeGreaterThan(0n);
 
     await sleep(300);
@@ -128,7 +132,10 @@ describe('containers', () => {
     await remove(id);
     await remove(id);
     expect((await grpcFailure(status(id))).code).toBe(Code.NOT_FOUND);
+    // Nothing of it is left: no mount, no cgroup, no process.
     expect(await readFile('/proc/self/mountinfo', 'utf8')).not.toContain(id);
+    expect(await pathExists(join('/sys/fs/cgroup/memory/podvisor', `pod-${podId}`, `ctr-${id}`))).toBe(false);
+    expect(await pathExists(`/proc/${info.pid}/status`)).toBe(false);
   });
 
   test('stats report CPU, memory and the writable layer of a running container', async () => {
