@@ -51,3 +51,15 @@ export async function podHierarchies(): Promise<CgroupHierarchy[]> {
   }
   return hierarchies;
 }
+
+/** Mount points of every cgroup hierarchy's root, named ones (name=systemd) included. */
+export async function allHierarchyRoots(): Promise<string[]> {
+  const seen = new Set<string>();
+  const roots: string[] = [];
+  for (const mount of await readMountInfo()) {
+    if (mount.root !== '/' || seen.has(mount.device) || (mount.fsType !== 'cgroup' && mount.fsType !== 'cgroup2')) continue;
+    seen.add(mount.device);
+    roots.push(mount.mountPoint);
+  }
+  return roots;
+}

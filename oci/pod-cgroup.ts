@@ -3,7 +3,7 @@ import { join, posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorCode } from '../system/error-code';
 import { FailedPreconditionError, InternalError, InvalidArgumentError, errorMessage } from '../system/errors';
-import { type CgroupHierarchy, cgroupVersion, podHierarchies } from './cgroup-hierarchies';
+import { type CgroupHierarchy, allHierarchyRoots, cgroupVersion, podHierarchies } from './cgroup-hierarchies';
 import { podSliceName, slicePath, startSlice, stopSlice } from './systemd-slice';
 
 export { cgroupVersion } from './cgroup-hierarchies';
@@ -160,6 +160,11 @@ export async function removePodCgroup(cgroup: PodCgroup): Promise<void> {
     return;
   }
   await removeCgroupDirs(cgroup.created);
+  // runc makes a container's cgroup in every hierarchy, named ones too, with the pod's path as
+  // parent; under our own parent those pod directories are ours to take away as well.
+  if (cgroup.path.startsWith(`${DEFAULT_CGROUPFS_PARENT}/`)) {
+    await removeCgroupDirs((await allHierarchyRoots()).map((root) => join(root, cgroup.path)));
+  }
 }
 
 /** Moves a process into the pod cgroup in every hierarchy, so all of its resources count for the pod. */

@@ -272,6 +272,9 @@ describe('containers', () => {
     expect((await status(id))?.state).toBe(ContainerState.CONTAINER_EXITED);
     await unary(client, RuntimeServiceService.removePodSandbox, { podSandboxId: podId });
     expect((await grpcFailure(status(id))).code).toBe(Code.NOT_FOUND);
+    // runc made the container's cgroup in every hierarchy, named ones included; none of the pod's is left.
+    const hierarchies = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((line) => / - cgroup2? /.test(line)).map((line) => line.split(' ')[4]);
+    for (const root of hierarchies) expect(await pathExists(join(root, 'podvisor', `pod-${podId}`))).toBe(false);
     podId = '';
   });
 });
