@@ -1,5 +1,5 @@
 import type { ListContainerStatsRequest, ListContainerStatsResponse } from '../proto/gen/cri-api-v1';
-import { matchingContainers } from './container-filter';
+import { matchingContainers } from './filters';
 import { criContainerStats } from './container-stats-view';
 import type { ServerContext } from './context';
 

@@ -1,5 +1,5 @@
 import type { ListContainersRequest, ListContainersResponse } from '../proto/gen/cri-api-v1';
-import { matchingContainers } from './container-filter';
+import { matchingContainers } from './filters';
 import { criContainer } from './container-view';
 import type { ServerContext } from './context';
 

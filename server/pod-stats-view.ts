@@ -1,6 +1,6 @@
 import type { PodSandboxStats } from '../proto/gen/cri-api-v1';
 import type { PodRecord } from '../state/pod-record';
-import { matchingContainers } from './container-filter';
+import { matchingContainers } from './filters';
 import { cgroupStats, criContainerStats } from './container-stats-view';
 import type { ServerContext } from './context';
 import { loadedConfig } from './pod-config';
