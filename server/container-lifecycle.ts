@@ -7,6 +7,7 @@ import { ContainerEventType } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';
 import { removeRootfs, rootfsPaths } from '../storage/rootfs';
 import { containerBundle, nowNanos } from './container-config';
+import { forgetCpuReading } from './container-stats-view';
 import type { ServerContext } from './context';
 
 /** The runtime handler of the container's pod, which runs the container. */
@@ -55,6 +56,7 @@ export async function removeContainerRecord(ctx: ServerContext, container: Conta
   // The last state it had (exited, after the stop above) goes with the deletion event.
   const last = ctx.state.containers.find(container.id) ?? container;
   await ctx.state.containers.remove(container.id);
+  forgetCpuReading(container.id);
   ctx.events.publish(ctx, last, ContainerEventType.CONTAINER_DELETED_EVENT);
   ctx.logger.info('container removed', { container_id: container.id, pod_id: container.podId });
 }

@@ -19,6 +19,11 @@ function containerCgroupDir(ctx: ServerContext, container: ContainerRecord): str
   return `${pod.cgroup.path}/${prefix}-${name}.scope`;
 }
 
+/** Drops the remembered reading of a removed container or pod, so the map does not grow forever. */
+export function forgetCpuReading(key: string): void {
+  lastCpu.delete(key);
+}
+
 const value = (n: number | bigint): { value: bigint } => ({ value: BigInt(n) });
 
 /**

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { ContainerRecord } from '../state/container-record';
 import type { PodRecord } from '../state/pod-record';
 import { removeContainerRecord, stopContainerRecord } from './container-lifecycle';
+import { forgetCpuReading } from './container-stats-view';
 import type { ServerContext } from './context';
 import { loadedConfig } from './pod-config';
 
@@ -58,5 +59,6 @@ export async function removePod(ctx: ServerContext, pod: PodRecord): Promise<voi
   await removePodCgroup(pod.cgroup);
   await ctx.handlers.resolve(pod.runtimeHandler).removePod(pod.id);
   await ctx.state.pods.remove(pod.id);
+  forgetCpuReading(pod.id);
   ctx.logger.info('pod sandbox removed', { pod_id: pod.id, pod_name: pod.name });
 }
