@@ -1,10 +1,12 @@
 import { join } from 'node:path';
 import type { CgroupManager, OciHandlerConfig } from '../config/config';
+import { UnimplementedError } from '../system/errors';
 import type { Logger } from '../system/logger';
 import { ConmonRuntime, type ContainerLimits, type ContainerRuntimeState, type CreateOptions } from './conmon-runtime';
 import type { ExecResult } from './container-exec';
 import type { ContainerExit } from './exit-files';
 import { checkRequiredFiles } from './handler-readiness';
+import type { ForwardedConnection, StreamIO } from './stream-io';
 import type { HandlerFeatures, HandlerReadiness, PodSandboxInfo, RuntimeHandler } from './runtime-handler';
 
 export interface HandlerEnvironment {
@@ -74,6 +76,18 @@ export class ConmonHandler implements RuntimeHandler {
 
   execSync(id: string, cmd: string[], timeoutMs: number): Promise<ExecResult> {
     return this.runtime.execSync(id, cmd, timeoutMs);
+  }
+
+  exec(id: string, _cmd: string[], _io: StreamIO): Promise<number> {
+    return Promise.reject(new UnimplementedError(`exec streams into ${id} are not built yet`));
+  }
+
+  attach(id: string, _io: StreamIO): Promise<void> {
+    return Promise.reject(new UnimplementedError(`attaching to ${id} is not built yet`));
+  }
+
+  portForward(pod: PodSandboxInfo, _connection: ForwardedConnection): Promise<void> {
+    return Promise.reject(new UnimplementedError(`port forwarding into ${pod.id} is not built yet`));
   }
 
   reopenLog(id: string): Promise<void> {

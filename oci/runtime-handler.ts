@@ -2,6 +2,7 @@ import type { HandlerType } from '../config/config';
 import type { ContainerLimits, ContainerRuntimeState, CreateOptions } from './conmon-runtime';
 import type { ExecResult } from './container-exec';
 import type { ContainerExit } from './exit-files';
+import type { ForwardedConnection, StreamIO } from './stream-io';
 
 export interface HandlerReadiness {
   ready: boolean;
@@ -48,6 +49,12 @@ export interface RuntimeHandler {
   removeContainer(id: string): Promise<void>;
   containerState(id: string): Promise<ContainerRuntimeState>;
   execSync(id: string, cmd: string[], timeoutMs: number): Promise<ExecResult>;
+  /** Runs `cmd` in the running container wired to the client's streams; resolves to its exit code. */
+  exec(id: string, cmd: string[], io: StreamIO): Promise<number>;
+  /** Joins the container's main process streams until it exits or the client goes away. */
+  attach(id: string, io: StreamIO): Promise<void>;
+  /** Carries one connection to `connection.port` on localhost in the pod's network; resolves when it closes. */
+  portForward(pod: PodSandboxInfo, connection: ForwardedConnection): Promise<void>;
   reopenLog(id: string): Promise<void>;
   updateResources(id: string, limits: ContainerLimits): Promise<void>;
   /** Exits recorded while nobody watched (the daemon was down), then each new one as it happens. */

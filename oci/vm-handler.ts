@@ -4,6 +4,7 @@ import { FailedPreconditionError } from '../system/errors';
 import type { ContainerLimits, ContainerRuntimeState, CreateOptions } from './conmon-runtime';
 import type { ExecResult } from './container-exec';
 import type { ContainerExit } from './exit-files';
+import type { ForwardedConnection, StreamIO } from './stream-io';
 import type { HandlerFeatures, HandlerReadiness, PodSandboxInfo, RuntimeHandler } from './runtime-handler';
 
 /** Each pod in a lightweight QEMU virtual machine with our guest agent, as Kata does. */
@@ -56,6 +57,18 @@ export class VmHandler implements RuntimeHandler {
 
   execSync(id: string, _cmd: string[], _timeoutMs: number): Promise<ExecResult> {
     return this.refuse(id);
+  }
+
+  exec(id: string, _cmd: string[], _io: StreamIO): Promise<number> {
+    return this.refuse(id);
+  }
+
+  attach(id: string, _io: StreamIO): Promise<void> {
+    return this.refuse(id);
+  }
+
+  portForward(pod: PodSandboxInfo, _connection: ForwardedConnection): Promise<void> {
+    return this.refuse(pod.id);
   }
 
   reopenLog(id: string): Promise<void> {
