@@ -51,6 +51,10 @@ export interface Config {
   pod: {
     shm_size_bytes: number;
   };
+  container: {
+    default_capabilities: string[];
+    apparmor_profile: string;
+  };
   runtime: {
     default_handler: string;
     handlers: Record<string, HandlerConfig>;
@@ -98,6 +102,13 @@ export function defaultConfig(): Config {
       pull_progress_timeout_seconds: 60,
     },
     pod: { shm_size_bytes: 64 * 1024 * 1024 },
+    container: {
+      // containerd's and Docker's default set.
+      default_capabilities: [
+        'CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE',
+      ],
+      apparmor_profile: 'podvisor-default',
+    },
     runtime: {
       default_handler: 'runc',
       handlers: {

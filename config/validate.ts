@@ -1,6 +1,7 @@
 // Turns an untyped TOML table into a Config, or fails naming the first bad key. Every key
 // read is checked off, so a misspelt option is an error rather than silently ignored.
 import { isAbsolute } from 'node:path';
+import { ALL_CAPABILITIES } from '../oci/spec/capabilities';
 import { LOG_FORMATS, LOG_LEVELS } from '../system/logger';
 import {
   CGROUP_MANAGERS,
@@ -30,6 +31,7 @@ export type Table = Record<string, unknown>;
 const MAX_SOCKET_PATH = 107;
 // RuntimeClass handler names must be DNS labels (Kubernetes validates them the same way).
 const HANDLER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const KNOWN_CAPABILITIES = new Set(ALL_CAPABILITIES);
 
 function isTable(value: unknown): value is Table {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
@@ -94,8 +96,8 @@ class TableReader {
     return value;
   }
 
-  stringList(name: string, fallback: string[]): string[] {
-    return this.list(name, fallback, nonEmptyProblem);
+  stringList(name: string, fallback: string[], check: (value: string) => string | undefined = nonEmptyProblem): string[] {
+    return this.list(name, fallback, check);
   }
 
   private list(name: string, fallback: string[], check: (value: string) => string | undefined): string[] {
@@ -134,6 +136,16 @@ class TableReader {
 
 function nonEmptyProblem(value: string): string | undefined {
   return value === '' ? 'must not be empty' : undefined;
+}
+
+// Capabilities as Kubernetes spells them: the kernel's names without CAP_.
+function capabilityProblem(value: string): string | undefined {
+  return KNOWN_CAPABILITIES.has(`CAP_${value}`) ? undefined : `expected a capability name without CAP_ (e.g. NET_BIND_SERVICE), got "${value}"`;
+}
+
+// AppArmor profile names become part of policy text and securityfs paths.
+function profileNameProblem(value: string): string | undefined {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(value) ? undefined : `expected a profile name of letters, digits, '.', '_' and '-', got "${value}"`;
 }
 
 function absolutePathProblem(value: string): string | undefined {
@@ -198,6 +210,7 @@ export function validateConfig(raw: Table): Config {
   const network = top.table('network');
   const image = top.table('image');
   const pod = top.table('pod');
+  const container = top.table('container');
   const runtime = top.table('runtime');
   const handlers = runtime.table('handlers');
   const streaming = top.table('streaming');
@@ -227,6 +240,10 @@ export function validateConfig(raw: Table): Config {
       pull_progress_timeout_seconds: image.integer('pull_progress_timeout_seconds', defaults.image.pull_progress_timeout_seconds, 0, 86400),
     },
     pod: { shm_size_bytes: pod.integer('shm_size_bytes', defaults.pod.shm_size_bytes, 1024 * 1024, 64 * 1024 * 1024 * 1024) },
+    container: {
+      default_capabilities: container.stringList('default_capabilities', defaults.container.default_capabilities, capabilityProblem),
+      apparmor_profile: container.string('apparmor_profile', defaults.container.apparmor_profile, profileNameProblem),
+    },
     runtime: {
       default_handler: runtime.string('default_handler', defaults.runtime.default_handler),
       handlers: readHandlers(handlers, defaults.runtime.handlers),
@@ -234,7 +251,7 @@ export function validateConfig(raw: Table): Config {
     streaming: { address: streaming.string('address', defaults.streaming.address, addressProblem) },
     metrics: { address: metrics.string('address', defaults.metrics.address, optionalAddressProblem) },
   };
-  for (const reader of [top, log, network, image, pod, runtime, streaming, metrics]) reader.finish();
+  for (const reader of [top, log, network, image, pod, container, runtime, streaming, metrics]) reader.finish();
 
   if (config.root === config.runroot) throw new ConfigError('runroot', `must differ from root (both are ${config.root})`);
   if (!(config.runtime.default_handler in config.runtime.handlers)) {

@@ -11,9 +11,10 @@ import { fileURLToPath } from 'node:url';
 
 const projectDir = dirname(dirname(fileURLToPath(import.meta.url)));
 
-// What podvisord itself runs or hands work to (zstd and attr: layer unpacking; gcc and libc6-dev:
+// What podvisord itself runs or hands work to (zstd and attr: layer unpacking; apparmor: loading
+// the RuntimeDefault profile where AppArmor is on; gcc and libc6-dev:
 // building the pod infra process).
-const DAEMON_PACKAGES = ['runc', 'conmon', 'containernetworking-plugins', 'iproute2', 'iptables', 'util-linux', 'zstd', 'attr', 'gcc', 'libc6-dev'];
+const DAEMON_PACKAGES = ['runc', 'conmon', 'containernetworking-plugins', 'iproute2', 'iptables', 'util-linux', 'zstd', 'attr', 'apparmor', 'gcc', 'libc6-dev'];
 
 // What the tests run besides the daemon's own tools: a real registry to pull from, bcrypt
 // htpasswd files and certificates for it, and a static busybox to build test images from.

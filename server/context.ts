@@ -1,3 +1,4 @@
+import type { HostSecurity } from '../apparmor/host-security';
 import type { Config } from '../config/config';
 import type { HostPortHolder } from '../network/host-ports';
 import type { NetworkManager } from '../network/network-manager';
@@ -18,6 +19,8 @@ export interface ServerContext {
   readonly network: NetworkManager;
   readonly hostPorts: HostPortHolder;
   readonly events: ContainerEvents;
+  /** AppArmor and SELinux as this host runs them. */
+  readonly security: HostSecurity;
   /** Our own pause program, for pods whose PID namespace is pod-wide. */
   readonly pauseBinary: string;
 }

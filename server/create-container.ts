@@ -1,7 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { generateSpec, prepareMountSources } from '../oci/spec/generate-spec';
-import { hostCapabilities } from '../oci/spec/host-capabilities';
+import { hostCapabilities, oomScoreAdjFloor } from '../oci/spec/host-capabilities';
 import type { ImageConfigJson } from '../oci/spec/image-config';
 import { ContainerEventType, type CreateContainerRequest, type CreateContainerResponse } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';
@@ -14,10 +14,6 @@ import { containerBundle, containerName, nowNanos, storedContainerConfig, validC
 import type { ServerContext } from './context';
 import { loadedConfig } from './pod-config';
 
-// What a container gets when it asks for no capabilities of its own: containerd's default set.
-const DEFAULT_CAPABILITIES = [
-  'CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE',
-];
 const CREATE_TIMEOUT_MS = 60_000;
 
 /**
@@ -44,9 +40,10 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
     const rootfs = await mountRootfs(dir, ctx.images.layerDirs(image));
     cleanup.push('rootfs', () => removeRootfs(rootfs));
     const imageConfig = (await ctx.images.config(image)) as ImageConfigJson;
+    const mountedConfig = await prepareMountSources(config);
     const spec = await generateSpec({
       containerId: id,
-      config: await prepareMountSources(config),
+      config: mountedConfig,
       pod: {
         id: pod.id,
         config: podConfig,
@@ -58,14 +55,15 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
       },
       image: { config: imageConfig, rootfs: rootfs.mountPoint, name: imageName },
       options: {
-        defaultCapabilities: DEFAULT_CAPABILITIES,
+        defaultCapabilities: ctx.config.container.default_capabilities,
         seccompProfileRoot: '/var/lib/kubelet/seccomp',
-        apparmorEnabled: false,
-        selinuxEnabled: false,
-        maxOomScoreAdj: 0,
+        apparmorDefaultProfile: ctx.security.apparmorDefaultProfile,
+        selinuxEnabled: ctx.security.selinux,
+        oomScoreAdjFloor: await oomScoreAdjFloor(),
         availableCapabilities: await hostCapabilities(),
       },
     });
+    await ctx.security.prepareContainer(spec.process.apparmorProfile, spec.linux.mountLabel, mountedConfig.mounts);
     const bundle = containerBundle(ctx, id);
     await mkdir(bundle, { recursive: true, mode: 0o700 });
     cleanup.push('bundle', () => rm(bundle, { recursive: true, force: true }));

@@ -3,6 +3,7 @@ import { chmod, mkdir, stat, unlink } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
 import { createServer, type Server as NetServer } from 'node:net';
 import { dirname, join } from 'node:path';
+import { HostSecurity } from '../apparmor/host-security';
 import type { Config } from '../config/config';
 import { loadConfig } from '../config/load';
 import type { Table } from '../config/validate';
@@ -132,6 +133,7 @@ export class Daemon {
         }),
         hostPorts: new HostPortHolder(),
         events: new ContainerEvents(),
+        security: await HostSecurity.detect(config.container.apparmor_profile, logger),
         pauseBinary: join(__dirname, '..', 'pause'),
       };
       await holdRunningPodsPorts(ctx);
@@ -213,7 +215,7 @@ export class Daemon {
     }
   }
 
-  /** SIGHUP: reads the config again and applies what can change live (the log settings). */
+  /** SIGHUP: reads the config again and applies what can change live (logging, new containers' defaults). */
   async reload(): Promise<void> {
     const { logger } = this.ctx;
     let next: Config;
@@ -224,10 +226,12 @@ export class Daemon {
       return;
     }
     const current = this.ctx.config;
-    const needRestart = changedKeys({ ...current, log: undefined }, { ...next, log: undefined });
+    // What only new calls read changes live: logging, and the defaults of new containers.
+    const applied: Config = { ...current, log: next.log, container: { ...current.container, default_capabilities: next.container.default_capabilities } };
+    const needRestart = changedKeys(applied, next);
     reconfigureLogger(logger, next.log.level, next.log.format);
-    this.ctx.config = { ...current, log: next.log };
-    logger.info('config reloaded', { log_level: next.log.level, log_format: next.log.format });
+    this.ctx.config = applied;
+    logger.info('config reloaded', { log_level: next.log.level, log_format: next.log.format, default_capabilities: next.container.default_capabilities.join(',') });
     if (needRestart.length > 0) logger.warn('changed options take effect after a restart', { keys: needRestart.join(',') });
   }
 }

@@ -86,6 +86,8 @@ describe('config', () => {
     ['an unconfigured default handler', { runtime: { default_handler: 'kata' } }, 'runtime.default_handler: "kata" is not a configured handler (configured: runc)'],
     ['a bad streaming address', { streaming: { address: 'localhost' } }, 'streaming.address: expected host:port'],
     ['a port out of range', { metrics: { address: '127.0.0.1:70000' } }, 'metrics.address: expected host:port'],
+    ['an unknown default capability', { container: { default_capabilities: ['CHOWN', 'CAP_KILL'] } }, 'container.default_capabilities[1]: expected a capability name without CAP_ (e.g. NET_BIND_SERVICE), got "CAP_KILL"'],
+    ['an AppArmor profile name with a space', { container: { apparmor_profile: 'my profile' } }, 'container.apparmor_profile: expected a profile name'],
     ['root equal to runroot', { root: '/var/lib/p', runroot: '/var/lib/p' }, 'runroot: must differ from root'],
   ])('%s is refused, naming the key', (_what, raw, message) => {
     expect(() => validateConfig(raw)).toThrow(ConfigError);

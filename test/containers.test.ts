@@ -214,6 +214,39 @@ describe('containers', () => {
     await remove(free);
   });
 
+  test('the configured default capabilities are what a container holds, reloaded on SIGHUP', async () => {
+    const reload = async (config: string): Promise<void> => {
+      const reloads = daemon.log.split('config reloaded').length;
+      await writeFile(dirs.configFile, config);
+      daemon.child.kill('SIGHUP');
+      for (let i = 0; i < 100 && daemon.log.split('config reloaded').length === reloads; i++) await sleep(50);
+    };
+    const effective = async (id: string): Promise<string> => /^CapEff:\s*(\S+)$/m.exec((await exec(id, ['cat', '/proc/self/status'])).stdout.toString())?.[1] ?? '';
+    await reload('[container]\ndefault_capabilities = ["CHOWN", "KILL"]\n');
+    try {
+      const narrow = await create('narrow', ['sleep', '300']);
+      await start(narrow);
+      // CAP_CHOWN is bit 0 and CAP_KILL bit 5.
+      expect(BigInt(`0x${await effective(narrow)}`)).toBe(0x21n);
+      await remove(narrow);
+    } finally {
+      await reload('');
+    }
+    const usual = await create('usual', ['sleep', '300']);
+    await start(usual);
+    expect(BigInt(`0x${await effective(usual)}`)).toBe(0xa80425fbn);
+    await remove(usual);
+  });
+
+  test('AppArmor asked for on a host without it is refused, and leaves nothing behind', async () => {
+    const mountsBefore = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').length;
+    const refused = await grpcFailure(create('armored', ['sleep', '300'], { linux: { securityContext: { apparmor: { profileType: SecurityProfile_ProfileType.RuntimeDefault } } } }));
+    expect([refused.code, refused.details]).toEqual([Code.FAILED_PRECONDITION, 'AppArmor is not enabled on this host']);
+    expect((await readFile('/proc/self/mountinfo', 'utf8')).split('\n').length).toBe(mountsBefore);
+    // The name is free again, and an unconfined container is fine.
+    await remove(await create('armored', ['sleep', '300'], { linux: { securityContext: { apparmor: { profileType: SecurityProfile_ProfileType.Unconfined } } } }));
+  });
+
   test('UpdateContainerResources changes the live cgroup and the reported resources', async () => {
     const id = await create('resized', ['sleep', '300'], { linux: { resources: { memoryLimitInBytes: 64n * 1024n * 1024n } } });
     await start(id);

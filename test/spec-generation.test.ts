@@ -62,7 +62,7 @@ function input(config: ConfigPartial = {}, overrides: { image?: ImageConfigJson;
       ...overrides.pod,
     },
     image: { config: overrides.image ?? { config: { Entrypoint: ['/docker-entrypoint.sh'], Cmd: ['nginx', '-g', 'daemon off;'], Env: ['PATH=/usr/local/bin:/usr/bin', 'NGINX_VERSION=1.25'] } }, rootfs: overrides.rootfs ?? rootfs },
-    options: { defaultCapabilities: DEFAULT_CAPS, seccompProfileRoot: join(scratch, 'seccomp'), apparmorEnabled: false, selinuxEnabled: false, maxOomScoreAdj: 0, ...overrides.options },
+    options: { defaultCapabilities: DEFAULT_CAPS, seccompProfileRoot: join(scratch, 'seccomp'), apparmorDefaultProfile: undefined, selinuxEnabled: false, oomScoreAdjFloor: 0, ...overrides.options },
   };
 }
 
@@ -368,7 +368,7 @@ describe('resources', () => {
     [500n, 0, 500],
     [1500n, 0, 1000],
   ])('oom_score_adj %p with floor %p is %p', async (asked, floor, expected) => {
-    expect((await spec({ linux: { resources: { oomScoreAdj: asked } } }, { options: { maxOomScoreAdj: floor } })).process.oomScoreAdj).toBe(expected);
+    expect((await spec({ linux: { resources: { oomScoreAdj: asked } } }, { options: { oomScoreAdjFloor: floor } })).process.oomScoreAdj).toBe(expected);
   });
 });
 
@@ -443,7 +443,7 @@ describe('AppArmor, SELinux and seccomp', () => {
   });
 
   test('with AppArmor enabled: runtime default and localhost names', async () => {
-    const enabled = { apparmorEnabled: true };
+    const enabled = { apparmorDefaultProfile: 'podvisor-default' };
     expect((await withContext({ apparmor: { profileType: SecurityProfile_ProfileType.RuntimeDefault } }, enabled)).process.apparmorProfile).toBe('podvisor-default');
     expect((await withContext({ apparmor: { profileType: SecurityProfile_ProfileType.Localhost, localhostRef: 'k8s-nginx' } }, enabled)).process.apparmorProfile).toBe('k8s-nginx');
     expect((await withContext({ apparmorProfile: 'localhost/legacy' }, enabled)).process.apparmorProfile).toBe('legacy');

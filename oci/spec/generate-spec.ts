@@ -42,10 +42,11 @@ export interface SpecInput {
     defaultCapabilities: string[];
     /** kubelet's seccomp directory for Localhost references */
     seccompProfileRoot: string;
-    apparmorEnabled: boolean;
+    /** the profile loaded for AppArmor's RuntimeDefault; undefined where AppArmor is off */
+    apparmorDefaultProfile: string | undefined;
     selinuxEnabled: boolean;
     /** lowest oom_score_adj allowed on this host */
-    maxOomScoreAdj: number;
+    oomScoreAdjFloor: number;
     /** The capabilities the runtime itself holds, which "ALL" and privileged stand for; default every one. */
     availableCapabilities?: readonly string[];
   };
@@ -112,9 +113,9 @@ export async function generateSpec(input: SpecInput): Promise<OciSpec> {
     cwd: processCwd(config, image.config),
     capabilities,
     noNewPrivileges: context?.noNewPrivs ?? false,
-    oomScoreAdj: oomScoreAdj(resources, options.maxOomScoreAdj),
+    oomScoreAdj: oomScoreAdj(resources, options.oomScoreAdjFloor),
   };
-  const apparmor = appArmorProfile(context, options.apparmorEnabled);
+  const apparmor = appArmorProfile(context, options.apparmorDefaultProfile);
   if (apparmor !== undefined) process.apparmorProfile = apparmor;
   if (selinux.process !== undefined) process.selinuxLabel = selinux.process;
 

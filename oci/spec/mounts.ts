@@ -70,7 +70,6 @@ function criMount(mount: Mount): OciMount {
   if (mount.recursiveReadOnly && !mount.readonly) throw new InvalidArgumentError(`${where}: recursive_read_only needs readonly`);
   const propagation = PROPAGATION[mount.propagation];
   if (propagation === undefined) throw new InvalidArgumentError(`${where}: unknown propagation ${mount.propagation}`);
-  // SELinux relabelling would go here; on this host SELinux is off, so selinux_relabel changes nothing.
   const access = mount.recursiveReadOnly ? 'rro' : mount.readonly ? 'ro' : 'rw';
   return { destination: posix.normalize(mount.containerPath), type: 'bind', source: mount.hostPath, options: ['rbind', propagation, access] };
 }

@@ -1,9 +1,6 @@
 import { type LinuxContainerSecurityContext, type SELinuxOption, SecurityProfile_ProfileType } from '../../proto/gen/cri-api-v1';
 import { FailedPreconditionError, InvalidArgumentError } from '../../system/errors';
 
-/** The AppArmor profile podvisord loads for RuntimeDefault. */
-export const DEFAULT_APPARMOR_PROFILE = 'podvisor-default';
-
 const LEGACY_LOCALHOST = 'localhost/';
 
 type AppArmorChoice = { kind: 'unconfined' } | { kind: 'default' } | { kind: 'named'; name: string };
@@ -31,16 +28,17 @@ function appArmorChoice(context: LinuxContainerSecurityContext): AppArmorChoice 
 }
 
 /**
- * The AppArmor profile to run under, or none. Asking for any confinement on a host without
+ * The AppArmor profile to run under, or none; `defaultProfile` is the one loaded for
+ * RuntimeDefault, undefined where AppArmor is off. Asking for any confinement on a host without
  * AppArmor is refused rather than silently ignored; a privileged container only gets a profile
  * it names.
  */
-export function appArmorProfile(context: LinuxContainerSecurityContext | undefined, enabled: boolean): string | undefined {
+export function appArmorProfile(context: LinuxContainerSecurityContext | undefined, defaultProfile: string | undefined): string | undefined {
   if (context === undefined) return undefined;
   const choice = appArmorChoice(context);
   if (choice.kind === 'unconfined' || (choice.kind === 'default' && context.privileged)) return undefined;
-  if (!enabled) throw new FailedPreconditionError('AppArmor is not enabled on this host');
-  return choice.kind === 'default' ? DEFAULT_APPARMOR_PROFILE : choice.name;
+  if (defaultProfile === undefined) throw new FailedPreconditionError('AppArmor is not enabled on this host');
+  return choice.kind === 'default' ? defaultProfile : choice.name;
 }
 
 export interface SeLinuxLabels {
