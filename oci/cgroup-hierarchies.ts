@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { readMountInfo } from '../system/mountinfo';
 import { pathExists } from '../system/path-exists';
 
-const CGROUP_ROOT = '/sys/fs/cgroup';
+export const CGROUP_ROOT = '/sys/fs/cgroup';
 const CGROUP2_SUPER_MAGIC = 0x63677270;
 
 // The v1 controllers that limit or account a pod's resources. Named-only hierarchies such as
@@ -18,10 +18,10 @@ export interface CgroupHierarchy {
 }
 
 /** `v2` when the cgroup root itself is the unified hierarchy (no v1 controllers mounted beside it). */
-export async function cgroupVersion(): Promise<'v1' | 'v2'> {
-  const stats = await statfs(CGROUP_ROOT).catch(() => undefined);
+export async function cgroupVersion(root = CGROUP_ROOT): Promise<'v1' | 'v2'> {
+  const stats = await statfs(root).catch(() => undefined);
   if (stats?.type === CGROUP2_SUPER_MAGIC) return 'v2';
-  return (await pathExists(join(CGROUP_ROOT, 'cgroup.controllers'))) ? 'v2' : 'v1';
+  return (await pathExists(join(root, 'cgroup.controllers'))) ? 'v2' : 'v1';
 }
 
 async function v2Controllers(mountPoint: string): Promise<string[]> {

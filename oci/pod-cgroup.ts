@@ -28,6 +28,9 @@ const DEFAULT_SYSTEMD_PARENT = 'podvisor.slice';
 // in every ancestor's cgroup.subtree_control before a pod cgroup can use them.
 const V2_POD_CONTROLLERS = ['cpuset', 'cpu', 'io', 'memory', 'pids', 'hugetlb'];
 
+// The leaf a pod's infra process runs in on a unified-only host; container cgroups are ctr-<id>.
+const V2_POD_PROCESS_LEAF = 'infra';
+
 // A cgroup is busy for a moment after its last process exits, until the kernel has finished with it.
 const REMOVE_ATTEMPTS = 20;
 const REMOVE_RETRY_MS = 100;
@@ -69,9 +72,9 @@ async function enableControllers(dir: string): Promise<void> {
 async function makeCgroupPath(hierarchy: CgroupHierarchy, path: string, unifiedOnly: boolean): Promise<boolean> {
   let parentDir = hierarchy.mountPoint;
   let made = false;
+  if (unifiedOnly) await enableControllers(parentDir);
   for (const level of path.split('/').filter((part) => part !== '')) {
     const dir = join(parentDir, level);
-    if (unifiedOnly) await enableControllers(parentDir);
     try {
       await mkdir(dir);
       made = true;
@@ -80,6 +83,8 @@ async function makeCgroupPath(hierarchy: CgroupHierarchy, path: string, unifiedO
       made = false;
     }
     if (hierarchy.controllers.includes('cpuset') && hierarchy.version === 'v1') await fillCpuset(dir, parentDir);
+    // The pod level too: its containers' cgroups get only what it enables for its children.
+    if (unifiedOnly) await enableControllers(dir);
     parentDir = dir;
   }
   return made;
@@ -155,6 +160,8 @@ export async function createPodCgroup(manager: CgroupManager, cgroupParent: stri
 
 /** Removes what createPodCgroup made, never the parents; removing twice is fine. */
 export async function removePodCgroup(cgroup: PodCgroup): Promise<void> {
+  // The infra leaf is ours even inside a pod cgroup or slice the kubelet made.
+  await removeCgroupDirs((await podHierarchies()).map((hierarchy) => join(hierarchy.mountPoint, cgroup.path, V2_POD_PROCESS_LEAF)));
   if (cgroup.manager === 'systemd') {
     for (const slice of cgroup.created) await stopSlice(slice);
     return;
@@ -167,10 +174,25 @@ export async function removePodCgroup(cgroup: PodCgroup): Promise<void> {
   }
 }
 
+/**
+ * Where a pod's own process goes in one hierarchy. On a unified-only host a cgroup that hands
+ * controllers to its children (the containers) may hold no processes itself, so it gets a leaf.
+ */
+async function podProcessDir(cgroup: PodCgroup, hierarchy: CgroupHierarchy, unifiedOnly: boolean): Promise<string> {
+  const podDir = join(hierarchy.mountPoint, cgroup.path);
+  if (!unifiedOnly) return podDir;
+  const leaf = join(podDir, V2_POD_PROCESS_LEAF);
+  await mkdir(leaf).catch((error: unknown) => {
+    if (errorCode(error) !== 'EEXIST') throw error;
+  });
+  return leaf;
+}
+
 /** Moves a process into the pod cgroup in every hierarchy, so all of its resources count for the pod. */
 export async function joinPodCgroup(cgroup: PodCgroup, pid: number): Promise<void> {
+  const unifiedOnly = (await cgroupVersion()) === 'v2';
   for (const hierarchy of await podHierarchies()) {
-    const procs = join(hierarchy.mountPoint, cgroup.path, 'cgroup.procs');
+    const procs = join(await podProcessDir(cgroup, hierarchy, unifiedOnly), 'cgroup.procs');
     try {
       await writeFile(procs, String(pid));
     } catch (error) {

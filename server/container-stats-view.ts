@@ -1,6 +1,8 @@
+import { hostStatsReader } from '../oci/cgroup-stats';
+import type { CgroupUsage, Psi, PsiFigures } from '../oci/cgroup-usage';
+import { runcCgroupDir } from '../oci/runc-cgroup-dir';
 import { containerCgroupsPath } from '../oci/spec/cgroups-path';
-import { readCgroupUsage } from '../oci/cgroup-stats';
-import type { ContainerStats, CpuUsage, MemoryUsage } from '../proto/gen/cri-api-v1';
+import type { ContainerStats, CpuUsage, IoUsage, MemoryUsage, PsiData, PsiStats } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';
 import { rootfsPaths, writableLayerUsage } from '../storage/rootfs';
 import { mountPointOf } from '../storage/fs-usage';
@@ -13,10 +15,7 @@ const lastCpu = new Map<string, { usage: bigint; at: bigint }>();
 /** The cgroup directory runc made for the container from the cgroupsPath we gave it. */
 function containerCgroupDir(ctx: ServerContext, container: ContainerRecord): string {
   const pod = ctx.state.pods.get(container.podId);
-  const path = containerCgroupsPath(pod.cgroup.path, ctx.config.cgroup_manager, container.id);
-  if (ctx.config.cgroup_manager === 'cgroupfs') return path;
-  const [, prefix, name] = path.split(':');
-  return `${pod.cgroup.path}/${prefix}-${name}.scope`;
+  return runcCgroupDir(containerCgroupsPath(pod.cgroup.path, ctx.config.cgroup_manager, container.id));
 }
 
 /** Drops the remembered reading of a removed container or pod, so the map does not grow forever. */
@@ -26,38 +25,70 @@ export function forgetCpuReading(key: string): void {
 
 const value = (n: number | bigint): { value: bigint } => ({ value: BigInt(n) });
 
-/**
- * CPU and memory of one cgroup (a container's or a pod's) as CRI reports them; `key` names it
- * for the nano-cores rate, which needs the previous reading.
- */
-export async function cgroupStats(key: string, cgroupDir: string | undefined): Promise<{ cpu: CpuUsage | undefined; memory: MemoryUsage | undefined }> {
-  const now = BigInt(Date.now()) * 1_000_000n;
-  const usage = cgroupDir === undefined ? undefined : await readCgroupUsage(cgroupDir);
-  if (!usage) {
+const psiData = (figures: PsiFigures): PsiData => ({ Total: figures.totalMicros, Avg10: figures.avg10, Avg60: figures.avg60, Avg300: figures.avg300 });
+
+function psiStats(psi: Psi | undefined): PsiStats | undefined {
+  return psi && { Some: psiData(psi.some), Full: psi.full && psiData(psi.full) };
+}
+
+/** One cgroup's usage (a container's or a pod's) as CRI reports it. */
+export interface CriCgroupStats {
+  cpu: CpuUsage | undefined;
+  memory: MemoryUsage | undefined;
+  io: IoUsage | undefined;
+  processCount: { value: bigint } | undefined;
+  timestamp: bigint;
+}
+
+function cpuStats(key: string, cpu: CgroupUsage['cpu'], now: bigint): CpuUsage | undefined {
+  if (!cpu) {
     lastCpu.delete(key);
-    return { cpu: undefined, memory: undefined };
+    return undefined;
   }
   const previous = lastCpu.get(key);
-  const nanoCores = previous && now > previous.at ? ((usage.cpuUsageNanos - previous.usage) * 1_000_000_000n) / (now - previous.at) : undefined;
-  lastCpu.set(key, { usage: usage.cpuUsageNanos, at: now });
+  const nanoCores = previous && now > previous.at ? ((cpu.usageNanos - previous.usage) * 1_000_000_000n) / (now - previous.at) : undefined;
+  lastCpu.set(key, { usage: cpu.usageNanos, at: now });
+  return { timestamp: now, usageCoreNanoSeconds: value(cpu.usageNanos), usageNanoCores: nanoCores === undefined ? undefined : value(nanoCores), psi: psiStats(cpu.psi) };
+}
+
+function memoryStats(memory: CgroupUsage['memory'], now: bigint): MemoryUsage | undefined {
+  if (!memory) return undefined;
   return {
-    cpu: { timestamp: now, usageCoreNanoSeconds: value(usage.cpuUsageNanos), usageNanoCores: nanoCores === undefined ? undefined : value(nanoCores), psi: undefined },
-    memory: {
-      timestamp: now,
-      workingSetBytes: value(usage.workingSetBytes),
-      availableBytes: undefined,
-      usageBytes: value(usage.memoryUsageBytes),
-      rssBytes: value(usage.rssBytes),
-      pageFaults: value(usage.pageFaults),
-      majorPageFaults: value(usage.majorPageFaults),
-      psi: undefined,
-    },
+    timestamp: now,
+    workingSetBytes: value(memory.workingSetBytes),
+    // Like the kubelet's cAdvisor figures: what is left below the limit, when there is one.
+    availableBytes: memory.limitBytes === undefined ? undefined : value(Math.max(0, memory.limitBytes - memory.workingSetBytes)),
+    usageBytes: value(memory.usageBytes),
+    rssBytes: value(memory.rssBytes),
+    pageFaults: value(memory.pageFaults),
+    majorPageFaults: value(memory.majorPageFaults),
+    psi: psiStats(memory.psi),
   };
+}
+
+/**
+ * A cgroup reading (a container's or a pod's) as CRI reports it, taken at `now` (nanoseconds);
+ * `key` names the cgroup for the nano-cores rate, which needs the previous reading.
+ */
+export function criCgroupStats(key: string, usage: CgroupUsage, now: bigint): CriCgroupStats {
+  return {
+    cpu: cpuStats(key, usage.cpu, now),
+    memory: memoryStats(usage.memory, now),
+    io: usage.ioPsi && { timestamp: now, psi: psiStats(usage.ioPsi) },
+    processCount: usage.processCount === undefined ? undefined : value(usage.processCount),
+    timestamp: now,
+  };
+}
+
+/** The usage of this host's cgroup at `cgroupDir` as CRI reports it; no directory (not running) means no figures. */
+export async function cgroupStats(key: string, cgroupDir: string | undefined): Promise<CriCgroupStats> {
+  const now = BigInt(Date.now()) * 1_000_000n;
+  return criCgroupStats(key, cgroupDir === undefined ? {} : await (await hostStatsReader()).usage(cgroupDir), now);
 }
 
 export async function criContainerStats(ctx: ServerContext, container: ContainerRecord): Promise<ContainerStats> {
   const config = loadedContainerConfig(container.config);
-  const { cpu, memory } = await cgroupStats(container.id, container.state === 'running' ? containerCgroupDir(ctx, container) : undefined);
+  const { cpu, memory, io } = await cgroupStats(container.id, container.state === 'running' ? containerCgroupDir(ctx, container) : undefined);
   const layer = await writableLayerUsage(rootfsPaths(container.dir));
   return {
     attributes: { id: container.id, metadata: config.metadata, labels: config.labels, annotations: config.annotations },
@@ -70,6 +101,6 @@ export async function criContainerStats(ctx: ServerContext, container: Container
       inodesUsed: value(layer.inodes),
     },
     swap: undefined,
-    io: undefined,
+    io,
   };
 }

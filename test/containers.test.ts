@@ -139,13 +139,22 @@ describe('containers', () => {
   });
 
   test('stats report CPU, memory and the writable layer of a running container', async () => {
-    const id = await create('busy', ['sh', '-c', 'dd if=/dev/zero of=/tmp/fill bs=1k count=64; while true; do :; done']);
+    const limit = 64n * 1024n * 1024n;
+    const id = await create('busy', ['sh', '-c', 'dd if=/dev/zero of=/tmp/fill bs=1k count=64; while true; do :; done'], { linux: { resources: { memoryLimitInBytes: limit } } });
     await start(id);
     await sleep(300);
     const first = (await unary(client, RuntimeServiceService.containerStats, { containerId: id })).stats;
     expect(first?.attributes?.id).toBe(id);
     expect(first?.cpu?.usageCoreNanoSeconds?.value).toBeGreaterThan(0n);
-    expect(first?.memory?.workingSetBytes?.value).toBeGreaterThan(0n);
+    const memory = first?.memory;
+    const workingSet = memory?.workingSetBytes?.value ?? 0n;
+    expect(workingSet).toBeGreaterThan(0n);
+    expect(memory?.usageBytes?.value).toBeGreaterThanOrEqual(workingSet);
+    expect(memory?.rssBytes?.value).toBeGreaterThan(0n);
+    expect(memory?.pageFaults?.value).toBeGreaterThan(0n);
+    expect(memory?.majorPageFaults).toBeDefined();
+    // What is left below the container's limit.
+    expect(memory?.availableBytes?.value).toBe(limit - workingSet);
     expect(first?.writableLayer?.usedBytes?.value).toBeGreaterThanOrEqual(64n * 1024n);
     await sleep(300);
     const listed = await unary(client, RuntimeServiceService.listContainerStats, { filter: { id: '', podSandboxId: podId, labelSelector: { name: 'busy' } } });
@@ -158,6 +167,9 @@ describe('containers', () => {
     expect(pod?.attributes?.id).toBe(podId);
     expect(pod?.linux?.cpu?.usageCoreNanoSeconds?.value).toBeGreaterThanOrEqual(first?.cpu?.usageCoreNanoSeconds?.value ?? 1n);
     expect(pod?.linux?.memory?.workingSetBytes?.value).toBeGreaterThan(0n);
+    // The pod has no limit of its own; the busy shell at least runs in it.
+    expect(pod?.linux?.memory?.availableBytes).toBeUndefined();
+    expect(pod?.linux?.process?.processCount?.value).toBeGreaterThanOrEqual(1n);
     expect(pod?.linux?.containers.map((stats) => stats.attributes?.id)).toContain(id);
     const pods = await unary(client, RuntimeServiceService.listPodSandboxStats, { filter: { id: podId.slice(0, 8), labelSelector: {} } });
     expect(pods.stats.map((stats) => stats.attributes?.id)).toEqual([podId]);
