@@ -55,9 +55,54 @@ export function conmonArgs(launch: ConmonLaunch): string[] {
     '--socket-dir-path', launch.persistDir,
     '--log-level', 'info',
   ];
+  args.push(...runtimeAndStreamFlags(launch));
+  if (launch.systemdCgroup) args.push('--systemd-cgroup');
+  return args;
+}
+
+/** The flags a container launch and an exec launch share: runtime arguments, tty and stdin. */
+function runtimeAndStreamFlags(launch: Pick<ConmonLaunch, 'runtimeArgs' | 'terminal' | 'stdin'>): string[] {
+  const args: string[] = [];
   for (const runtimeArg of launch.runtimeArgs) args.push('--runtime-arg', runtimeArg);
   if (launch.terminal) args.push('--terminal');
   if (launch.stdin) args.push('--stdin');
-  if (launch.systemdCgroup) args.push('--systemd-cgroup');
   return args;
+}
+
+/** Everything conmon needs to run one process in a running container, attached to a client. */
+export interface ConmonExecLaunch {
+  containerId: string;
+  /** Names this exec session (conmon's --cuuid). */
+  sessionId: string;
+  /** The session's own directory: process spec, pid file, attach socket and control FIFO. */
+  execDir: string;
+  processSpecPath: string;
+  terminal: boolean;
+  stdin: boolean;
+  runtimePath: string;
+  runtimeArgs: string[];
+}
+
+/**
+ * Command line for a conmon exec session: conmon runs `runc exec --detach`, keeps the process's
+ * streams on its attach socket (made straight in the exec directory: --full-attach) and reports
+ * the exit code on the sync pipe. --sync keeps conmon our child, so the session can be killed.
+ */
+export function conmonExecArgs(launch: ConmonExecLaunch): string[] {
+  return [
+    '--api-version', '1',
+    '--cid', launch.containerId,
+    '--cuuid', launch.sessionId,
+    '--runtime', launch.runtimePath,
+    '--bundle', launch.execDir,
+    '--full-attach',
+    '--container-pidfile', join(launch.execDir, 'pid'),
+    // The client gets the output; the container's log is for its main process only.
+    '--log-path', 'none',
+    '--exec', '--exec-attach',
+    '--exec-process-spec', launch.processSpecPath,
+    '--sync',
+    '--log-level', 'info',
+    ...runtimeAndStreamFlags(launch),
+  ];
 }

@@ -1,11 +1,12 @@
 import { join } from 'node:path';
 import type { CgroupManager, OciHandlerConfig } from '../config/config';
-import { UnimplementedError } from '../system/errors';
 import type { Logger } from '../system/logger';
 import { ConmonRuntime, type ContainerLimits, type ContainerRuntimeState, type CreateOptions } from './conmon-runtime';
 import type { ExecResult } from './container-exec';
 import type { ContainerExit } from './exit-files';
 import { checkRequiredFiles } from './handler-readiness';
+import { forwardPort } from './port-forward';
+import { STREAM_RELAY_PATH } from './stream-relay';
 import type { ForwardedConnection, StreamIO } from './stream-io';
 import type { HandlerFeatures, HandlerReadiness, PodSandboxInfo, RuntimeHandler } from './runtime-handler';
 
@@ -44,6 +45,7 @@ export class ConmonHandler implements RuntimeHandler {
     return checkRequiredFiles(this.name, [
       { role: 'runtime', path: this.config.runtime_path, executable: true },
       { role: 'conmon', path: this.config.monitor_path, executable: true },
+      { role: 'stream relay', path: STREAM_RELAY_PATH, executable: true },
     ]);
   }
 
@@ -78,16 +80,16 @@ export class ConmonHandler implements RuntimeHandler {
     return this.runtime.execSync(id, cmd, timeoutMs);
   }
 
-  exec(id: string, _cmd: string[], _io: StreamIO): Promise<number> {
-    return Promise.reject(new UnimplementedError(`exec streams into ${id} are not built yet`));
+  exec(id: string, cmd: string[], io: StreamIO): Promise<number> {
+    return this.runtime.exec(id, cmd, io);
   }
 
-  attach(id: string, _io: StreamIO): Promise<void> {
-    return Promise.reject(new UnimplementedError(`attaching to ${id} is not built yet`));
+  attach(id: string, io: StreamIO): Promise<void> {
+    return this.runtime.attach(id, io);
   }
 
-  portForward(pod: PodSandboxInfo, _connection: ForwardedConnection): Promise<void> {
-    return Promise.reject(new UnimplementedError(`port forwarding into ${pod.id} is not built yet`));
+  portForward(pod: PodSandboxInfo, connection: ForwardedConnection): Promise<void> {
+    return forwardPort(pod, connection);
   }
 
   reopenLog(id: string): Promise<void> {

@@ -1,18 +1,21 @@
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InternalError, errorMessage } from '../system/errors';
+import { FailedPreconditionError, InternalError, NotFoundError, errorMessage } from '../system/errors';
 import type { Logger } from '../system/logger';
 import { pathExists } from '../system/path-exists';
 import { isProcessRunning } from '../system/process-stat';
+import { relayAttachSocket } from './attach-socket';
 import { conmonArgs, conmonPidFile, conmonStderrFile, oomFile } from './conmon-args';
+import { REOPEN_LOG_MESSAGE, controlFifo, forwardResizes, sendControlMessage } from './conmon-control';
+import { execWithConmon } from './conmon-exec';
 import { readSyncMessage } from './conmon-sync';
 import { execInContainer, type ExecResult } from './container-exec';
 import { listExitFiles, readExitFile, watchExitFiles, type ContainerExit } from './exit-files';
 import { runcDelete, runcGlobalArgs, runcKill, runcStart, runcState, runcUpdate, type RuncTarget } from './runc';
 import type { OciResources } from './spec/oci-types';
+import type { StreamIO } from './stream-io';
 
 /** The cgroup limits of a container, as OCI writes them (devices are fixed at create). */
 export type ContainerLimits = Omit<OciResources, 'devices'>;
@@ -55,8 +58,6 @@ const POLL_MS = 50;
 const KILL_WAIT_MS = 10_000;
 // How long conmon may take to record an exit runc already reports.
 const EXIT_FILE_WAIT_MS = 5_000;
-// conmon's control FIFO takes "<type> <height> <width>"; type 2 asks it to reopen the log.
-const REOPEN_LOG_MESSAGE = '2 0 0\n';
 
 /**
  * Whether conmon for `id` still runs as `pid`. The pid comes from a file that may predate a
@@ -233,22 +234,58 @@ export class ConmonRuntime {
     return execInContainer(this.target, id, cmd, pidFile, timeoutMs);
   }
 
+  /**
+   * conmon makes its attach socket and control FIFO in the bundle, and links the bundle into
+   * the socket directory (our persist dir) under the container's ID, so a restarted daemon
+   * finds them there.
+   */
+  private conmonDirOf(id: string): string {
+    return join(this.persistDirOf(id), id);
+  }
+
   /** Makes conmon reopen the log file, after the kubelet rotated it away. */
   async reopenLog(id: string): Promise<void> {
-    // conmon makes its control FIFO in the bundle, and links the bundle into the socket
-    // directory (our persist dir) under the container's ID, so a restarted daemon finds it there.
-    const control = join(this.persistDirOf(id), id, 'ctl');
-    let handle;
     try {
-      // Non-blocking: with no conmon reading the FIFO the open fails instead of hanging.
-      handle = await open(control, constants.O_WRONLY | constants.O_NONBLOCK);
+      await sendControlMessage(controlFifo(this.conmonDirOf(id)), REOPEN_LOG_MESSAGE);
     } catch (error) {
       throw new InternalError(`container ${id} has no conmon to reopen its log: ${errorMessage(error)}`);
     }
+  }
+
+  private async requireStatus(id: string, allowed: RuntimeStatus[], action: string): Promise<void> {
+    const { status } = await this.state(id);
+    if (status === 'unknown') throw new NotFoundError(`container ${id} does not exist`);
+    if (!allowed.includes(status)) throw new FailedPreconditionError(`cannot ${action} container ${id}: it is ${status}`);
+  }
+
+  /** Runs `cmd` in the running container, wired to the client's streams; resolves to its exit code. */
+  async exec(id: string, cmd: string[], io: StreamIO): Promise<number> {
+    await this.requireStatus(id, ['running'], 'exec in');
+    return execWithConmon(
+      {
+        conmonPath: this.options.conmonPath,
+        runtimePath: this.options.runtimePath,
+        runtimeArgs: runcGlobalArgs(this.target),
+        containerId: id,
+        bundleDir: this.conmonDirOf(id),
+        // Under the persist dir, so deleting the container removes whatever a session left.
+        sessionsDir: join(this.persistDirOf(id), 'exec'),
+        logger: this.options.logger,
+      },
+      cmd,
+      io,
+    );
+  }
+
+  /** Joins the main process's streams through conmon until it exits or io.signal detaches. */
+  async attach(id: string, io: StreamIO): Promise<void> {
+    await this.requireStatus(id, ['created', 'running'], 'attach to');
+    const dir = this.conmonDirOf(id);
+    const stopResizes = io.tty && io.resizes !== undefined ? forwardResizes(controlFifo(dir), io.resizes, this.options.logger) : () => undefined;
     try {
-      await handle.write(REOPEN_LOG_MESSAGE);
+      await relayAttachSocket(dir, io, io.signal).finished;
     } finally {
-      await handle.close();
+      stopResizes();
     }
   }
 }

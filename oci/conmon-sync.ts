@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline';
 import { DeadlineExceededError, InternalError } from '../system/errors';
 
 /** conmon's answer on its sync pipe: the container's pid, or -1 and runc's complaint. */
@@ -48,4 +49,12 @@ export function readSyncMessage(pipe: NodeJS.ReadableStream, timeoutMs: number, 
       void describeFailure().then((detail) => finish(() => reject(new InternalError(`conmon exited without creating the container: ${detail}`))));
     });
   });
+}
+
+/** Every message conmon writes on a sync pipe, in order; ends when conmon closes the pipe. */
+export async function* syncMessages(pipe: NodeJS.ReadableStream): AsyncGenerator<SyncMessage> {
+  for await (const line of createInterface({ input: pipe, crlfDelay: Infinity })) {
+    const message = parseLine(line);
+    if (message !== undefined) yield message;
+  }
 }

@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 const projectDir = dirname(dirname(fileURLToPath(import.meta.url)));
 
 // What podvisord itself runs or hands work to (zstd and attr: layer unpacking; apparmor: loading
-// the RuntimeDefault profile where AppArmor is on; gcc and libc6-dev:
-// building the pod infra process).
+// the RuntimeDefault profile where AppArmor is on; gcc and libc6-dev: building the pod infra
+// process and the stream relay).
 const DAEMON_PACKAGES = ['runc', 'conmon', 'containernetworking-plugins', 'iproute2', 'iptables', 'util-linux', 'zstd', 'attr', 'apparmor', 'gcc', 'libc6-dev'];
 
 // What the tests run besides the daemon's own tools: a real registry to pull from, bcrypt
@@ -82,22 +82,29 @@ function ensureProtoTypes() {
   writeFileSync(stamp, want);
 }
 
-// The pod infra process is C, linked statically so it runs whatever the host's libc; rebuilt
-// only when its source is newer than the binary.
-function ensurePauseBinary() {
-  const source = join(projectDir, 'oci', 'pause', 'pause.c');
-  const binary = join(projectDir, 'dist', 'pause');
-  if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return;
-  log('building dist/pause');
-  mkdirSync(dirname(binary), { recursive: true });
-  run('cc', ['-Os', '-static', '-Wall', '-o', binary, source]);
+// The C helpers (the pod infra process, the stream relay) are linked statically so they run
+// whatever the host's libc; each is rebuilt only when its source is newer than the binary.
+const C_HELPERS = [
+  ['oci/pause/pause.c', 'dist/pause'],
+  ['oci/relay/stream-relay.c', 'dist/stream-relay'],
+];
+
+function ensureCHelpers() {
+  for (const [sourcePath, binaryPath] of C_HELPERS) {
+    const source = join(projectDir, sourcePath);
+    const binary = join(projectDir, binaryPath);
+    if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) continue;
+    log(`building ${binaryPath}`);
+    mkdirSync(dirname(binary), { recursive: true });
+    run('cc', ['-Os', '-static', '-Wall', '-o', binary, source]);
+  }
 }
 
 function build() {
   ensureNodeModules();
   ensureProtoTypes();
   run(join(projectDir, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json']);
-  ensurePauseBinary();
+  ensureCHelpers();
 }
 
 // The pod network installed on first start, in podvisord's default CNI config directory.

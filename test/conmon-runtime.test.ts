@@ -1,4 +1,4 @@
-import { access, mkdir, mkdtemp, readFile, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,62 +9,7 @@ import { DeadlineExceededError, InternalError } from '../system/errors';
 import { createLogger } from '../system/logger';
 import { readMountInfo } from '../system/mountinfo';
 import { makeBusyboxLayer } from './support/busybox-layer';
-
-const CGROUP_ROOT = '/sys/fs/cgroup';
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) return false;
-    await sleep(50);
-  }
-  return true;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** Directories named `relative` in each cgroup v1 hierarchy (and the unified one) that exist. */
-async function cgroupDirs(relative: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const hierarchy of await readdir(CGROUP_ROOT)) {
-    const dir = join(CGROUP_ROOT, hierarchy, relative);
-    if (await exists(dir)) found.push(dir);
-  }
-  return found;
-}
-
-/** Removes a cgroup subtree deepest first; runc removes a container's own cgroup but not its parents. */
-async function removeCgroupTree(relative: string): Promise<void> {
-  for (const dir of await cgroupDirs(relative)) {
-    const children = (await readdir(dir, { withFileTypes: true })).filter((entry) => entry.isDirectory());
-    for (const child of children) await rmdir(join(dir, child.name));
-    await rmdir(dir);
-  }
-}
-
-function spec(rootfs: string, args: string[], cgroupsPath: string, memoryLimit?: number): object {
-  return {
-    ociVersion: '1.0.2',
-    process: { terminal: false, user: { uid: 0, gid: 0 }, args, env: ['PATH=/bin'], cwd: '/' },
-    root: { path: rootfs },
-    hostname: 'podvisor-test',
-    mounts: [
-      { destination: '/proc', type: 'proc', source: 'proc' },
-      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755'] },
-      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
-    ],
-    linux: {
-      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }],
-      cgroupsPath,
-      ...(memoryLimit === undefined ? {} : { resources: { memory: { limit: memoryLimit, swap: memoryLimit } } }),
-    },
-  };
-}
+import { CGROUP_ROOT, cgroupDirs, exists, removeCgroupTree, testSpec, waitFor } from './support/runc-containers';
 
 describe('conmon runtime with runc', () => {
   const cgroupParent = `/podvisor-test-${newId().slice(0, 12)}`;
@@ -111,7 +56,7 @@ describe('conmon runtime with runc', () => {
     containers.push({ id, rootfs });
     const bundle = join(rootfs.dir, 'bundle');
     await mkdir(bundle, { recursive: true });
-    await writeFile(join(bundle, 'config.json'), JSON.stringify(spec(rootfs.mountPoint, args, `${cgroupParent}/${id}`, memoryLimit)));
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(testSpec(rootfs.mountPoint, args, `${cgroupParent}/${id}`, { memoryLimit })));
     const logPath = join(scratch, 'logs', `${id}.log`);
     await mkdir(join(scratch, 'logs'), { recursive: true });
     const created = await runtime.create({ id, bundle, logPath, terminal: false, stdin: false, timeoutMs: 20_000 });

@@ -1,0 +1,24 @@
+import { InvalidArgumentError } from '../system/errors';
+import type { PodSandboxInfo } from './runtime-handler';
+import type { ForwardedConnection } from './stream-io';
+import { runRelay } from './stream-relay';
+
+const MAX_PORT = 65535;
+
+/**
+ * Carries one connection to `connection.port` on localhost (127.0.0.1, else ::1) in the pod's
+ * network namespace, or the host's for a hostNetwork pod. The stream relay enters the namespace
+ * (Node cannot: setns acts on one thread of many) and moves bytes both ways with back-pressure.
+ * Resolves when the pod side closes (the stream is then ended) or the client aborts; a port
+ * nothing listens on rejects with FailedPreconditionError naming the port and the pod.
+ */
+export function forwardPort(pod: PodSandboxInfo, connection: ForwardedConnection): Promise<void> {
+  const { port } = connection;
+  if (!Number.isInteger(port) || port < 1 || port > MAX_PORT) return Promise.reject(new InvalidArgumentError(`cannot forward port ${port}: not a TCP port`));
+  return runRelay(['tcp', String(port), ...(pod.netns === undefined ? [] : [pod.netns])], {
+    input: connection.stream,
+    output: connection.stream,
+    stop: connection.signal,
+    target: `port ${port} in pod ${pod.id}`,
+  });
+}

@@ -1,0 +1,63 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { finished, type Readable, type Writable } from 'node:stream';
+import { FailedPreconditionError, InternalError, errorMessage } from '../system/errors';
+
+/** The relay built from oci/relay/stream-relay.c next to the compiled code (dist/stream-relay). */
+export const STREAM_RELAY_PATH = join(__dirname, '..', 'stream-relay');
+
+// The relay's exit status when it could not reach the far end.
+const NO_CONNECTION = 2;
+// It says why it failed in a line or two; more would only be noise held in memory.
+const MAX_STDERR_BYTES = 4096;
+
+export interface RelayStreams {
+  /** The relay's working directory (an attach socket is found there by a relative name). */
+  cwd?: string;
+  /** What goes to the far end; its end shuts the socket's write side. */
+  input: Readable | undefined;
+  /** What comes back; ended when the far end closes. */
+  output: Writable;
+  /** Aborting kills the relay: the session ends, without an error. */
+  stop: AbortSignal;
+  /** The far end, for error messages: "port 80 in pod P". */
+  target: string;
+}
+
+/**
+ * Runs the stream relay (see stream-relay.c) between `input`/`output` and a socket. Data moves
+ * through pipes with back-pressure both ways. Resolves once the far end closed and `output` took
+ * everything, or as soon as `stop` aborts; rejects with FailedPreconditionError when the far end
+ * cannot be reached.
+ */
+export function runRelay(args: string[], streams: RelayStreams): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(STREAM_RELAY_PATH, args, { cwd: streams.cwd, stdio: [streams.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      if (stderr.length < MAX_STDERR_BYTES) stderr += chunk.toString('utf8');
+    });
+    const kill = (): void => {
+      child.kill('SIGKILL');
+    };
+    if (streams.stop.aborted) kill();
+    else streams.stop.addEventListener('abort', kill, { once: true });
+    if (streams.input !== undefined && child.stdin !== null) {
+      // The relay may be gone (the far end closed) while input still arrives.
+      child.stdin.on('error', () => undefined);
+      streams.input.pipe(child.stdin);
+    }
+    child.stdout?.pipe(streams.output);
+    child.on('error', (error) => reject(new InternalError(`cannot run ${STREAM_RELAY_PATH}: ${errorMessage(error)}`)));
+    child.on('close', (code) => {
+      streams.stop.removeEventListener('abort', kill);
+      if (streams.input !== undefined && child.stdin !== null) streams.input.unpipe(child.stdin);
+      const why = stderr.trim().replace(/^stream-relay: /, '');
+      if (streams.stop.aborted) resolve();
+      else if (code === NO_CONNECTION) reject(new FailedPreconditionError(`cannot connect to ${streams.target}: ${why}`));
+      else if (code !== 0) reject(new InternalError(`relaying ${streams.target} failed: ${why || `exit status ${code ?? 'none (killed)'}`}`));
+      // An output the client destroyed is finished too: what is left has nowhere to go.
+      else finished(streams.output, { readable: false }, () => resolve());
+    });
+  });
+}
