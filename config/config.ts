@@ -61,6 +61,9 @@ export interface Config {
   };
   streaming: {
     address: string;
+    /** PEM certificate and key for HTTPS; both empty: plain HTTP. */
+    tls_cert_file: string;
+    tls_key_file: string;
   };
   metrics: {
     address: string;
@@ -115,7 +118,7 @@ export function defaultConfig(): Config {
         runc: { ...OCI_HANDLER_DEFAULTS, runtime_path: '/usr/bin/runc' },
       },
     },
-    streaming: { address: '127.0.0.1:0' },
+    streaming: { address: '127.0.0.1:0', tls_cert_file: '', tls_key_file: '' },
     metrics: { address: '' },
   };
 }

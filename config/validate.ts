@@ -166,6 +166,10 @@ export function addressProblem(value: string): string | undefined {
   return undefined;
 }
 
+function optionalPathProblem(value: string): string | undefined {
+  return value === '' ? undefined : absolutePathProblem(value);
+}
+
 function optionalAddressProblem(value: string): string | undefined {
   return value === '' ? undefined : addressProblem(value);
 }
@@ -248,11 +252,19 @@ export function validateConfig(raw: Table): Config {
       default_handler: runtime.string('default_handler', defaults.runtime.default_handler),
       handlers: readHandlers(handlers, defaults.runtime.handlers),
     },
-    streaming: { address: streaming.string('address', defaults.streaming.address, addressProblem) },
+    streaming: {
+      address: streaming.string('address', defaults.streaming.address, addressProblem),
+      tls_cert_file: streaming.string('tls_cert_file', defaults.streaming.tls_cert_file, optionalPathProblem),
+      tls_key_file: streaming.string('tls_key_file', defaults.streaming.tls_key_file, optionalPathProblem),
+    },
     metrics: { address: metrics.string('address', defaults.metrics.address, optionalAddressProblem) },
   };
   for (const reader of [top, log, network, image, pod, container, runtime, streaming, metrics]) reader.finish();
 
+  if ((config.streaming.tls_cert_file === '') !== (config.streaming.tls_key_file === '')) {
+    const missing = config.streaming.tls_cert_file === '' ? 'streaming.tls_cert_file' : 'streaming.tls_key_file';
+    throw new ConfigError(missing, 'tls_cert_file and tls_key_file go together: set both or neither');
+  }
   if (config.root === config.runroot) throw new ConfigError('runroot', `must differ from root (both are ${config.root})`);
   if (!(config.runtime.default_handler in config.runtime.handlers)) {
     const known = Object.keys(config.runtime.handlers).join(', ');

@@ -85,6 +85,9 @@ describe('config', () => {
     ['a handler name that is no DNS label', { runtime: { handlers: { Run_C: { type: 'oci', runtime_path: '/r' } } } }, 'runtime.handlers.Run_C: handler names must be DNS labels'],
     ['an unconfigured default handler', { runtime: { default_handler: 'kata' } }, 'runtime.default_handler: "kata" is not a configured handler (configured: runc)'],
     ['a bad streaming address', { streaming: { address: 'localhost' } }, 'streaming.address: expected host:port'],
+    ['a TLS certificate without its key', { streaming: { tls_cert_file: '/etc/podvisor/tls.crt' } }, 'streaming.tls_key_file: tls_cert_file and tls_key_file go together'],
+    ['a TLS key without its certificate', { streaming: { tls_key_file: '/etc/podvisor/tls.key' } }, 'streaming.tls_cert_file: tls_cert_file and tls_key_file go together'],
+    ['a relative TLS certificate path', { streaming: { tls_cert_file: 'tls.crt', tls_key_file: '/k' } }, 'streaming.tls_cert_file: expected an absolute path, got "tls.crt"'],
     ['a port out of range', { metrics: { address: '127.0.0.1:70000' } }, 'metrics.address: expected host:port'],
     ['an unknown default capability', { container: { default_capabilities: ['CHOWN', 'CAP_KILL'] } }, 'container.default_capabilities[1]: expected a capability name without CAP_ (e.g. NET_BIND_SERVICE), got "CAP_KILL"'],
     ['an AppArmor profile name with a space', { container: { apparmor_profile: 'my profile' } }, 'container.apparmor_profile: expected a profile name'],
@@ -92,6 +95,11 @@ describe('config', () => {
   ])('%s is refused, naming the key', (_what, raw, message) => {
     expect(() => validateConfig(raw)).toThrow(ConfigError);
     expect(() => validateConfig(raw)).toThrow(message);
+  });
+
+  test('a streaming certificate and key are taken together', () => {
+    const config = validateConfig({ streaming: { tls_cert_file: '/etc/podvisor/tls.crt', tls_key_file: '/etc/podvisor/tls.key' } });
+    expect(config.streaming).toEqual({ address: '127.0.0.1:0', tls_cert_file: '/etc/podvisor/tls.crt', tls_key_file: '/etc/podvisor/tls.key' });
   });
 
   test('IPv6 and wildcard addresses are accepted', () => {
