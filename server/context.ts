@@ -5,6 +5,7 @@ import type { NetworkManager } from '../network/network-manager';
 import type { RuntimeHandlers } from '../oci/handlers';
 import type { DaemonState } from '../state/daemon-state';
 import type { ImageManager } from '../storage/image-manager';
+import type { StreamServer } from '../streaming/stream-server';
 import type { ContainerEvents } from './container-events';
 import type { Logger } from '../system/logger';
 
@@ -21,6 +22,8 @@ export interface ServerContext {
   readonly events: ContainerEvents;
   /** AppArmor and SELinux as this host runs them. */
   readonly security: HostSecurity;
+  /** Where Exec, Attach and PortForward send their clients. */
+  readonly streams: StreamServer;
   /** Our own pause program, for pods whose PID namespace is pod-wide. */
   readonly pauseBinary: string;
 }

@@ -4,6 +4,7 @@ import type { Server as HttpServer } from 'node:http';
 import { createServer, type Server as NetServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { HostSecurity } from '../apparmor/host-security';
+import { StreamServer } from '../streaming/stream-server';
 import type { Config } from '../config/config';
 import { loadConfig } from '../config/load';
 import type { Table } from '../config/validate';
@@ -114,7 +115,12 @@ export class Daemon {
     // The socket probe first, so a second daemon started the usual way is told about the socket.
     await claimSocketPath(config.socket);
     const lock = await InstanceLock.acquire(join(config.root, 'podvisord.lock'));
+    const streams = new StreamServer(
+      { address: config.streaming.address, tlsCertFile: config.streaming.tls_cert_file || undefined, tlsKeyFile: config.streaming.tls_key_file || undefined },
+      logger,
+    );
     try {
+      await streams.start();
       const state = new DaemonState(config.root, logger);
       await state.load();
       const images = await ImageManager.open(config, logger);
@@ -134,6 +140,7 @@ export class Daemon {
         hostPorts: new HostPortHolder(),
         events: new ContainerEvents(),
         security: await HostSecurity.detect(config.container.apparmor_profile, logger),
+        streams,
         pauseBinary: join(__dirname, '..', 'pause'),
       };
       await holdRunningPodsPorts(ctx);
@@ -170,9 +177,11 @@ export class Daemon {
         pods: state.pods.size,
         containers: state.containers.size,
         images: images.list().length,
+        streaming: streams.url,
       });
       return daemon;
     } catch (error) {
+      await streams.stop();
       await lock.release();
       await unlink(config.socket).catch(() => undefined);
       throw error;
@@ -200,6 +209,7 @@ export class Daemon {
       });
     });
     this.stopFollowingExits();
+    await this.ctx.streams.stop();
     if (this.metricsServer) await new Promise((resolve) => this.metricsServer?.close(resolve));
     await this.removeSocket();
     await this.lock.release();

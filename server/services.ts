@@ -11,6 +11,9 @@ import { containerStatus } from './container-status';
 import { listContainerStats } from './list-container-stats';
 import { createContainer } from './create-container';
 import { execSync } from './exec-sync';
+import { exec } from './exec';
+import { attach } from './attach';
+import { portForward } from './port-forward';
 import { getContainerEvents } from './get-container-events';
 import { imageFsInfo } from './image-fs-info';
 import { listContainers } from './list-containers';
@@ -60,6 +63,9 @@ const RUNTIME_VERBS: Verbs<typeof RuntimeServiceService> = {
   containerStatus,
   listContainers,
   execSync,
+  exec,
+  attach,
+  portForward,
   reopenContainerLog,
   containerStats,
   listContainerStats,

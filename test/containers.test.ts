@@ -11,23 +11,21 @@ import {
   ContainerState,
   type ContainerEventResponse,
   type GetEventsRequest,
-  ImageServiceService,
-  ImageSpec,
   LinuxContainerResources,
-  PodSandboxConfig,
   RuntimeServiceService,
   SecurityProfile_ProfileType,
 } from '../proto/gen/cri-api-v1';
 import { pathExists } from '../system/path-exists';
 import { criClient, unary } from './support/cri-client';
-import { DaemonProcess, isolatingFlags, removeDirs, testDirs, type TestDirs } from './support/daemon-process';
+import { DaemonProcess, isolatingFlags, type TestDirs } from './support/daemon-process';
 import { grpcFailure } from './support/grpc-failure';
-import { busyboxLayer, pushImage } from './support/test-images';
-import { startRegistry, type TestRegistry } from './support/test-registry';
+import { startPodFixture, stopPodFixture, type PodFixture } from './support/pod-fixture';
+import type { TestRegistry } from './support/test-registry';
 
 const suffix = randomBytes(3).toString('hex');
 
 describe('containers', () => {
+  let fixture: PodFixture | undefined;
   let registry: TestRegistry;
   let dirs: TestDirs;
   let daemon: DaemonProcess;
@@ -58,38 +56,14 @@ describe('containers', () => {
   }
 
   beforeAll(async () => {
-    registry = await startRegistry();
-    await pushImage(registry.host, 'test/busybox', 'latest', { layers: [await busyboxLayer()], config: { config: { Cmd: ['sh'] } } });
-    image = `${registry.host}/test/busybox:latest`;
-    dirs = await testDirs();
-    const registriesConf = join(dirs.dir, 'registries.conf');
-    await writeFile(dirs.configFile, '');
-    await writeFile(registriesConf, `[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`);
-    await writeFile(
-      join(dirs.cniDir, '10-test.conflist'),
-      JSON.stringify({
-        cniVersion: '1.0.0',
-        name: `podvisor-ctr-${suffix}`,
-        plugins: [{ type: 'bridge', bridge: `pvc${suffix}`, ipam: { type: 'host-local', dataDir: join(dirs.dir, 'cni-data'), ranges: [[{ subnet: '10.219.9.0/24' }]] } }],
-      }),
-    );
-    daemon = await DaemonProcess.serving([...isolatingFlags(dirs), '--registries-conf', registriesConf, '--log-level', 'debug']);
-    client = criClient(dirs.socket);
-    await unary(client, ImageServiceService.pullImage, { image: ImageSpec.fromPartial({ image }), auth: undefined, sandboxConfig: undefined });
-    podId = (
-      await unary(client, RuntimeServiceService.runPodSandbox, {
-        config: PodSandboxConfig.fromPartial({ metadata: { name: 'ctr', namespace: 'test', uid: `uid-${suffix}` }, hostname: 'ctr', logDirectory: join(dirs.dir, 'logs') }),
-        runtimeHandler: '',
-      })
-    ).podSandboxId;
+    fixture = await startPodFixture('ctr', { bridge: `pvc${suffix}`, subnet: '10.219.9.0/24' }, ['--log-level', 'debug']);
+    ({ registry, dirs, daemon, client, image, podId } = fixture);
   });
 
   afterAll(async () => {
-    if (podId) await unary(client, RuntimeServiceService.removePodSandbox, { podSandboxId: podId }).catch(() => undefined);
-    client?.close();
-    await daemon?.stop();
-    await registry?.stop();
-    if (dirs) await removeDirs(dirs);
+    // The restart test replaces the daemon and its client.
+    if (fixture) Object.assign(fixture, { daemon, client });
+    await stopPodFixture(fixture);
   });
 
   test('a container runs, logs in CRI format, answers exec, stops, and is removed', async () => {
@@ -251,10 +225,12 @@ describe('containers', () => {
   });
 
   test('AppArmor asked for on a host without it is refused, and leaves nothing behind', async () => {
-    const mountsBefore = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').length;
+    // This daemon's mounts only: other processes on the host may mount meanwhile.
+    const ownMounts = async () => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((line) => line.includes(dirs.dir)).length;
+    const mountsBefore = await ownMounts();
     const refused = await grpcFailure(create('armored', ['sleep', '300'], { linux: { securityContext: { apparmor: { profileType: SecurityProfile_ProfileType.RuntimeDefault } } } }));
     expect([refused.code, refused.details]).toEqual([Code.FAILED_PRECONDITION, 'AppArmor is not enabled on this host']);
-    expect((await readFile('/proc/self/mountinfo', 'utf8')).split('\n').length).toBe(mountsBefore);
+    expect(await ownMounts()).toBe(mountsBefore);
     // The name is free again, and an unconfined container is fine.
     await remove(await create('armored', ['sleep', '300'], { linux: { securityContext: { apparmor: { profileType: SecurityProfile_ProfileType.Unconfined } } } }));
   });

@@ -55,6 +55,11 @@ function podConfig(name: string, extra: PodConfigInput = {}): PodSandboxConfig {
   });
 }
 
+/** Names of the network namespaces, without the IDs the kernel assigns as peers appear. */
+async function netnsNames(): Promise<string[]> {
+  return (await output('ip', ['netns', 'list'])).split('\n').map((line) => line.replace(/ \(id: \d+\)$/, ''));
+}
+
 async function output(command: string, args: string[]): Promise<string> {
   return (await run(command, args, { timeout: 10000 })).stdout;
 }
@@ -233,10 +238,10 @@ describe('pod sandboxes', () => {
     const unknown = await grpcFailure(runPod(podConfig('h1'), 'gvisor'));
     expect([unknown.code, unknown.details]).toEqual([Code.INVALID_ARGUMENT, 'runtime handler "gvisor" is not configured (configured: runc, kata)']);
 
-    const before = (await output('ip', ['netns', 'list'])).split('\n').length;
+    const before = (await netnsNames()).length;
     const vm = await grpcFailure(runPod(podConfig('h2'), 'kata'));
     expect(vm.code).toBe(Code.FAILED_PRECONDITION);
-    expect((await output('ip', ['netns', 'list'])).split('\n').length).toBe(before);
+    expect((await netnsNames()).length).toBe(before);
 
     const sysctl = await grpcFailure(runPod(podConfig('h3', { linux: { sysctls: { 'vm.swappiness': '10' } } })));
     expect(sysctl.code).toBe(Code.INVALID_ARGUMENT);
@@ -248,12 +253,12 @@ describe('pod sandboxes', () => {
     const file = join(dirs.cniDir, '10-test.conflist');
     await writeFile(file, conflist(cniDataDir, { type: 'podvisor-no-such-plugin' }));
     const bridgePorts = await vethCount();
-    const netnsBefore = await output('ip', ['netns', 'list']);
+    const netnsBefore = await netnsNames();
     try {
       const error = await grpcFailure(runPod(podConfig('cnifail')));
       expect(error.details).toContain('podvisor-no-such-plugin');
       expect(await vethCount()).toBe(bridgePorts);
-      expect(await output('ip', ['netns', 'list'])).toBe(netnsBefore);
+      expect(await netnsNames()).toEqual(netnsBefore);
     } finally {
       await writeFile(file, conflist(cniDataDir));
     }
