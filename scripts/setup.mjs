@@ -20,6 +20,10 @@ const DAEMON_PACKAGES = ['runc', 'conmon', 'containernetworking-plugins', 'iprou
 // htpasswd files and certificates for it, and a static busybox to build test images from.
 const TEST_PACKAGES = ['docker-registry', 'apache2-utils', 'openssl', 'busybox-static'];
 
+// What `npm run bench` runs besides the daemon's own tools: the peer runtime it compares
+// against, and a registry holding a busybox image for both.
+const BENCH_PACKAGES = ['containerd', 'docker-registry', 'busybox-static'];
+
 // Config files installed for the operator on first start; never overwritten once there.
 const INSTALLED_CONFIG = [
   ['conf/podvisor.conf', '/etc/podvisor/podvisor.conf'],
@@ -168,8 +172,14 @@ async function main() {
       ensureDebianPackages([...DAEMON_PACKAGES, ...TEST_PACKAGES]);
       build();
       return runTests(rest);
+    case 'bench': {
+      ensureDebianPackages([...DAEMON_PACKAGES, ...BENCH_PACKAGES]);
+      build();
+      const { main: bench } = await import(join(projectDir, 'dist', 'bench', 'cli.js'));
+      return bench(rest);
+    }
     default:
-      log('usage: node scripts/setup.mjs build | start [-- podvisord flags] | test [-- jest args]');
+      log('usage: node scripts/setup.mjs build | start [-- podvisord flags] | test [-- jest args] | bench [-- bench flags]');
       return 2;
   }
 }

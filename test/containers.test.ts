@@ -16,11 +16,11 @@ import {
   SecurityProfile_ProfileType,
 } from '../proto/gen/cri-api-v1';
 import { pathExists } from '../system/path-exists';
-import { criClient, unary } from './support/cri-client';
-import { DaemonProcess, isolatingFlags, type TestDirs } from './support/daemon-process';
+import { criClient, unary } from '../testbed/cri-client';
+import { DaemonProcess, isolatingFlags, type TestDirs } from '../testbed/daemon-process';
 import { grpcFailure } from './support/grpc-failure';
 import { startPodFixture, stopPodFixture, type PodFixture } from './support/pod-fixture';
-import type { TestRegistry } from './support/test-registry';
+import type { TestRegistry } from '../testbed/test-registry';
 
 const suffix = randomBytes(3).toString('hex');
 

@@ -16,8 +16,8 @@ import {
 } from '../proto/gen/cri-api-v1';
 import { pathExists } from '../system/path-exists';
 import { grpcFailure } from './support/grpc-failure';
-import { criClient, streamError, unary } from './support/cri-client';
-import { DaemonProcess, isolatingFlags, removeDirs, testDirs, type TestDirs } from './support/daemon-process';
+import { criClient, streamError, unary } from '../testbed/cri-client';
+import { DaemonProcess, isolatingFlags, removeDirs, testDirs, type TestDirs } from '../testbed/daemon-process';
 
 const VERSION = (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 

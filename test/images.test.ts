@@ -9,11 +9,11 @@ import { pack } from 'tar-stream';
 import { ImageServiceService, ImageSpec, type Image } from '../proto/gen/cri-api-v1';
 import { pathExists } from '../system/path-exists';
 import { grpcFailure } from './support/grpc-failure';
-import { criClient, unary } from './support/cri-client';
-import { DaemonProcess, isolatingFlags, removeDirs, testDirs, type TestDirs } from './support/daemon-process';
-import { closeServer, forward, listenLocal } from './support/http';
-import { pushBlob, pushImage, pushManifest, sha256, type PushedImage } from './support/test-images';
-import { startRegistry, type TestRegistry } from './support/test-registry';
+import { criClient, unary } from '../testbed/cri-client';
+import { DaemonProcess, isolatingFlags, removeDirs, testDirs, type TestDirs } from '../testbed/daemon-process';
+import { closeServer, forward, listenLocal } from '../testbed/http';
+import { pushBlob, pushImage, pushManifest, sha256, type PushedImage } from '../testbed/test-images';
+import { startRegistry, type TestRegistry } from '../testbed/test-registry';
 
 const fileLayer = (name: string, content: string) => [{ type: 'dir' as const, path: 'etc' }, { type: 'file' as const, path: `etc/${name}`, content }];
 

@@ -17,8 +17,8 @@ import {
   type PodSandboxStatus,
 } from '../proto/gen/cri-api-v1';
 import { pathExists } from '../system/path-exists';
-import { criClient, unary } from './support/cri-client';
-import { DaemonProcess, isolatingFlags, removeDirs, testDirs, type TestDirs } from './support/daemon-process';
+import { criClient, unary } from '../testbed/cri-client';
+import { DaemonProcess, isolatingFlags, removeDirs, testDirs, type TestDirs } from '../testbed/daemon-process';
 import { grpcFailure } from './support/grpc-failure';
 
 const run = promisify(execFile);

@@ -11,9 +11,9 @@ import { RegistryClient, type RegistryClientOptions, type ResolvedImage } from '
 import { DeadlineExceededError, FailedPreconditionError, InternalError, NotFoundError } from '../system/errors';
 import { createLogger, type Logger } from '../system/logger';
 import { startFaultyProxy, type FaultOptions, type FaultyProxy } from './support/faulty-proxy';
-import { closeServer, freePort, listenLocal } from './support/http';
-import { busyboxLayer, pushImage, pushIndex, sha256, type PushedImage } from './support/test-images';
-import { startRegistry, type TestRegistry } from './support/test-registry';
+import { closeServer, freePort, listenLocal } from '../testbed/http';
+import { busyboxLayer, pushImage, pushIndex, sha256, type PushedImage } from '../testbed/test-images';
+import { startRegistry, type TestRegistry } from '../testbed/test-registry';
 import { startTokenFront, type TokenFront } from './support/token-registry';
 
 interface CapturedLog {

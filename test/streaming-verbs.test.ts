@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ContainerConfig, ContainerState, RuntimeServiceService } from '../proto/gen/cri-api-v1';
-import { unary } from './support/cri-client';
+import { unary } from '../testbed/cri-client';
 import { grpcFailure } from './support/grpc-failure';
 import { startPodFixture, stopPodFixture, type PodFixture } from './support/pod-fixture';
 import { openExecStreams, readAll, upgradeOrFail, upgradeSpdy } from './support/spdy-client';

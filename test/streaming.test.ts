@@ -9,7 +9,7 @@ import type { ForwardedConnection, StreamIO, TerminalSize } from '../oci/stream-
 import { StreamServer } from '../streaming/stream-server';
 import type { RemoteCommandRequest } from '../streaming/stream-request';
 import { createLogger } from '../system/logger';
-import { request } from './support/http';
+import { request } from '../testbed/http';
 import { openExecStreams, readAll, upgradeOrFail, upgradeSpdy } from './support/spdy-client';
 import { channelText, connectWs } from './support/ws-client';
 

@@ -1,5 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { closeServer, forward, listenLocal, request } from './http';
+import { closeServer, forward, listenLocal, request } from '../../testbed/http';
 
 // A plain-HTTP front for a registry that misbehaves on purpose, for the failures a real
 // network produces: overloaded servers, cut connections, stalls and damaged bytes.

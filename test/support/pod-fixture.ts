@@ -4,10 +4,10 @@ import type { Client } from '@grpc/grpc-js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImageServiceService, ImageSpec, PodSandboxConfig, RuntimeServiceService } from '../../proto/gen/cri-api-v1';
-import { criClient, unary } from './cri-client';
-import { DaemonProcess, isolatingFlags, removeDirs, testDirs, type TestDirs } from './daemon-process';
-import { busyboxLayer, pushImage } from './test-images';
-import { startRegistry, type TestRegistry } from './test-registry';
+import { criClient, unary } from '../../testbed/cri-client';
+import { DaemonProcess, isolatingFlags, removeDirs, testDirs, type TestDirs } from '../../testbed/daemon-process';
+import { busyboxLayer, pushImage } from '../../testbed/test-images';
+import { startRegistry, type TestRegistry } from '../../testbed/test-registry';
 
 export interface PodFixture {
   registry: TestRegistry;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import { basicAuthorization, closeServer, forward, listenLocal, request } from './http';
+import { basicAuthorization, closeServer, forward, listenLocal, request } from '../../testbed/http';
 
 // A registry behind Bearer token authentication, the way Docker Hub and most hosted registries
 // work: the registry answers 401 naming a token service, which trades credentials for a token.

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { pack } from 'tar-stream';
-import { hostPlatform, type Platform } from '../../storage/image-manifest';
+import { hostPlatform, type Platform } from '../storage/image-manifest';
 import { basicAuthorization, request } from './http';
 
 // Images built in memory and pushed through the registry HTTP API itself, so tests need no

@@ -2,8 +2,8 @@ import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerRespon
 import https from 'node:https';
 import { createServer, type AddressInfo } from 'node:net';
 
-// Plain HTTP plumbing for the test harness, kept apart from the client under test so that a
-// bug there cannot hide in the setup.
+// Plain HTTP plumbing for the tests and the bench, kept apart from the client under test so
+// that a bug there cannot hide in the setup.
 
 const REQUEST_TIMEOUT_MS = 10_000;
 

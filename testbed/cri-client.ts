@@ -12,14 +12,14 @@ export function criClient(socket: string): Client {
 }
 
 /** Calls a unary method; rejects with the gRPC ServiceError (code, details) on failure. */
-export function unary<Request, Response>(client: Client, method: MethodDefinition<Request, Response>, request: Request): Promise<Response> {
+export function unary<Request, Response>(client: Client, method: MethodDefinition<Request, Response>, request: Request, deadlineMs = 10000): Promise<Response> {
   return new Promise((resolve, reject) => {
     client.makeUnaryRequest(
       method.path,
       (value: Request) => method.requestSerialize(value),
       (value: Buffer) => method.responseDeserialize(value),
       request,
-      { deadline: Date.now() + 10000 },
+      { deadline: Date.now() + deadlineMs },
       (error: ServiceError | null, response?: Response) => (error ? reject(error) : resolve(response as Response)),
     );
   });

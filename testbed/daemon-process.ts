@@ -3,7 +3,7 @@ import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const PODVISORD = join(__dirname, '..', '..', 'bin', 'podvisord.js');
+const PODVISORD = join(__dirname, '..', 'bin', 'podvisord.js');
 const START_TIMEOUT_MS = 15000;
 const EXIT_TIMEOUT_MS = 20000;
 
@@ -22,8 +22,8 @@ export interface TestDirs {
 }
 
 /** A scratch directory with the paths one daemon uses; the config file is not created. */
-export async function testDirs(): Promise<TestDirs> {
-  const dir = await mkdtemp(join(tmpdir(), 'podvisor-test-'));
+export async function testDirs(prefix = 'podvisor-test-'): Promise<TestDirs> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
   const cniDir = join(dir, 'cni');
   await mkdir(cniDir);
   return {
@@ -45,25 +45,36 @@ export function isolatingFlags(dirs: TestDirs): string[] {
   return ['--config', dirs.configFile, '--socket', dirs.socket, '--root', dirs.root, '--runroot', dirs.runroot, '--cni-config-dir', dirs.cniDir];
 }
 
-/** A podvisord child process, its output collected as it comes. */
+/** A daemon child process (podvisord, or a peer runtime the bench compares), its output collected as it comes. */
 export class DaemonProcess {
   readonly exited: Promise<Exit>;
   private output = '';
 
-  private constructor(readonly child: ChildProcess) {
+  private constructor(
+    readonly child: ChildProcess,
+    private readonly name: string,
+  ) {
     child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   }
 
-  /** Runs podvisord with `args` and returns at once. */
-  static spawn(args: string[]): DaemonProcess {
-    return new DaemonProcess(spawn(process.execPath, [PODVISORD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  /**
+   * Runs podvisord with `args` and returns at once. `ownSession` puts it in a session of its
+   * own, so a Ctrl-C meant for the caller does not reach it (nor the tools it runs).
+   */
+  static spawn(args: string[], ownSession = false): DaemonProcess {
+    return DaemonProcess.spawnProgram(process.execPath, [PODVISORD, ...args], ownSession, 'podvisord');
+  }
+
+  /** Runs another program as a daemon and returns at once. */
+  static spawnProgram(file: string, args: string[], ownSession = false, name = file): DaemonProcess {
+    return new DaemonProcess(spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: ownSession }), name);
   }
 
   /** Runs podvisord and waits until it serves (rejects with its output if it exits first). */
-  static async serving(args: string[]): Promise<DaemonProcess> {
-    const daemon = DaemonProcess.spawn(args);
+  static async serving(args: string[], ownSession = false): Promise<DaemonProcess> {
+    const daemon = DaemonProcess.spawn(args, ownSession);
     await daemon.waitForOutput('podvisord serving CRI v1');
     return daemon;
   }
@@ -82,11 +93,11 @@ export class DaemonProcess {
       };
       const onExit = (): void => {
         cleanup();
-        reject(new Error(`podvisord exited before printing "${text}":\n${this.output}`));
+        reject(new Error(`${this.name} exited before printing "${text}":\n${this.output}`));
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`podvisord did not print "${text}" within ${timeoutMs} ms:\n${this.output}`));
+        reject(new Error(`${this.name} did not print "${text}" within ${timeoutMs} ms:\n${this.output}`));
       }, timeoutMs);
       const cleanup = (): void => {
         clearTimeout(timer);
@@ -105,7 +116,7 @@ export class DaemonProcess {
   waitForExit(): Promise<Exit> {
     return Promise.race([
       this.exited,
-      new Promise<Exit>((_resolve, reject) => setTimeout(() => reject(new Error(`podvisord did not exit:\n${this.output}`)), EXIT_TIMEOUT_MS).unref()),
+      new Promise<Exit>((_resolve, reject) => setTimeout(() => reject(new Error(`${this.name} did not exit:\n${this.output}`)), EXIT_TIMEOUT_MS).unref()),
     ]);
   }
 

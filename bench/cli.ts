@@ -1,0 +1,80 @@
+// `npm run bench`: podvisord and containerd side by side through their CRI sockets.
+import { errorMessage } from '../system/errors';
+import { startBenchRegistry, type BenchImages } from './bench-images';
+import { describeRun } from './machine';
+import { parseBenchArgs, USAGE, UsageError, type BenchOptions } from './options';
+import { README_PATH, resultText, writeReadme, type RunRecord } from './readme';
+import type { RuntimeResult } from './report';
+import { runSession } from './session';
+
+function say(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+/** The first SIGINT or SIGTERM stops the run; cleanup then still runs to its end. */
+function abortOnSignals(): AbortController {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (!controller.signal.aborted) say(`${signal}: stopping after the calls in flight, then cleaning up`);
+    controller.abort(new Error(`interrupted by ${signal}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return controller;
+}
+
+async function measureAll(options: BenchOptions, images: BenchImages, signal: AbortSignal): Promise<RuntimeResult[]> {
+  const results: RuntimeResult[] = [];
+  for (const name of options.runtimes) {
+    signal.throwIfAborted();
+    results.push(await runSession(name, images, options, signal, (message) => say(`${name}: ${message}`)));
+  }
+  return results;
+}
+
+async function bench(argv: string[], options: BenchOptions): Promise<void> {
+  const controller = abortOnSignals();
+  say('starting a registry and pushing the bench images');
+  const images = await startBenchRegistry();
+  let results: RuntimeResult[];
+  try {
+    results = await measureAll(options, images, controller.signal);
+  } finally {
+    await images.registry.stop();
+  }
+  const flags = argv.filter((arg, index) => index > 0 || arg !== '--');
+  const command = ['npm run bench', ...(flags.length > 0 ? ['--', ...flags] : [])].join(' ');
+  const run: RunRecord = { date: new Date().toISOString().slice(0, 10), machine: await describeRun(), command, results };
+  process.stdout.write(`\n${resultText(run)}`);
+  if (options.writeReadme) {
+    await writeReadme(run);
+    say(`wrote ${README_PATH}`);
+  }
+}
+
+/** Runs the bench; answers the exit code (2: bad flags), and rejects when a run fails. */
+export async function main(argv: string[]): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = parseBenchArgs(argv);
+    if (!options.help && process.getuid?.() !== 0) throw new UsageError('the bench runs pods: run it as root');
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    say(error.message);
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  if (options.help) process.stdout.write(`${USAGE}\n`);
+  else await bench(argv, options);
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      say(errorMessage(error));
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,83 @@
+import { parseArgs } from 'node:util';
+import { RUNTIME_NAMES, type RuntimeName } from './runtime';
+
+export interface BenchOptions {
+  pods: number;
+  parallel: number;
+  loops: number;
+  pulls: number;
+  runtimes: RuntimeName[];
+  scale: boolean;
+  scalePods: number;
+  scaleContainers: number;
+  idleSeconds: number;
+  writeReadme: boolean;
+  help: boolean;
+}
+
+export class UsageError extends Error {}
+
+const INTEGER_FLAGS = {
+  pods: { default: 40, help: 'pod lifecycles to time' },
+  parallel: { default: 2, help: 'calls in flight at once' },
+  loops: { default: 100, help: 'calls per status and list loop' },
+  pulls: { default: 20, help: 'PullImage + RemoveImage rounds' },
+  'scale-pods': { default: 100, help: 'pods running for the memory and CPU figures (with --scale)' },
+  'scale-containers': { default: 500, help: 'containers in those pods for the second list reading (with --scale)' },
+  'idle-seconds': { default: 10, help: 'how long CPU is measured while the pods idle (with --scale)' },
+} as const;
+
+type IntegerFlag = keyof typeof INTEGER_FLAGS;
+
+export const USAGE = [
+  'usage: npm run bench -- [flags]',
+  ...Object.entries(INTEGER_FLAGS).map(([flag, spec]) => `  --${flag} N`.padEnd(26) + `${spec.help} (default ${spec.default})`),
+  `  --only NAME`.padEnd(26) + `run one runtime: ${RUNTIME_NAMES.join(' or ')} (default both)`,
+  '  --scale'.padEnd(26) + 'also take the memory, CPU and scale figures',
+  '  --write-readme'.padEnd(26) + 'write the results into bench/README.md',
+].join('\n');
+
+function integer(values: Record<string, string | boolean | undefined>, flag: IntegerFlag): number {
+  const text = values[flag];
+  if (text === undefined) return INTEGER_FLAGS[flag].default;
+  if (typeof text !== 'string' || !/^[1-9]\d*$/.test(text)) throw new UsageError(`--${flag} expects a positive integer, got "${String(text)}"`);
+  return Number(text);
+}
+
+function runtimes(only: string | boolean | undefined): RuntimeName[] {
+  if (only === undefined) return [...RUNTIME_NAMES];
+  const name = RUNTIME_NAMES.find((candidate) => candidate === only);
+  if (name === undefined) throw new UsageError(`--only expects ${RUNTIME_NAMES.join(' or ')}, got "${String(only)}"`);
+  return [name];
+}
+
+export function parseBenchArgs(argv: string[]): BenchOptions {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const integerOptions = Object.fromEntries(Object.keys(INTEGER_FLAGS).map((flag) => [flag, { type: 'string' as const }]));
+    values = parseArgs({
+      // `node scripts/setup.mjs bench -- --pods 6` hands on the separator that npm would have eaten.
+      args: argv[0] === '--' ? argv.slice(1) : argv,
+      options: { ...integerOptions, only: { type: 'string' }, scale: { type: 'boolean' }, 'write-readme': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const options: BenchOptions = {
+    pods: integer(values, 'pods'),
+    parallel: integer(values, 'parallel'),
+    loops: integer(values, 'loops'),
+    pulls: integer(values, 'pulls'),
+    runtimes: runtimes(values.only),
+    scale: values.scale === true,
+    scalePods: integer(values, 'scale-pods'),
+    scaleContainers: integer(values, 'scale-containers'),
+    idleSeconds: integer(values, 'idle-seconds'),
+    writeReadme: values['write-readme'] === true,
+    help: values.help === true,
+  };
+  if (options.scaleContainers < options.scalePods) throw new UsageError('--scale-containers must be at least --scale-pods (each pod has one container to begin with)');
+  return options;
+}

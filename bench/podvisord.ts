@@ -1,0 +1,28 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DaemonProcess, isolatingFlags, testDirs } from '../testbed/daemon-process';
+import { installNetwork, type BenchNetwork } from './cni-network';
+import type { RuntimeUnderTest } from './runtime';
+
+/** Only the bench's registry, over plain HTTP. */
+function registriesConf(registryHost: string): string {
+  return `[[registry]]\nlocation = "${registryHost}"\ninsecure = true\n`;
+}
+
+/**
+ * Starts podvisord from dist/ on a scratch directory of its own (root, runroot, socket, CNI
+ * config, registries.conf), with the default configuration otherwise. `onDir` learns the
+ * directory before anything can fail, so the caller can always clean it up.
+ */
+export async function startPodvisord(registryHost: string, network: BenchNetwork, onDir: (dir: string) => void): Promise<RuntimeUnderTest> {
+  const dirs = await testDirs('podvisor-bench-');
+  onDir(dirs.dir);
+  const registries = join(dirs.dir, 'registries.conf');
+  const registriesDropIns = join(dirs.dir, 'registries.conf.d');
+  await mkdir(registriesDropIns);
+  await writeFile(registries, registriesConf(registryHost));
+  await writeFile(dirs.configFile, '');
+  await installNetwork(network, dirs.cniDir, join(dirs.dir, 'cni-leases'));
+  const launch = (): Promise<DaemonProcess> => DaemonProcess.serving([...isolatingFlags(dirs), '--registries-conf', registries, '--registries-conf-dir', registriesDropIns], true);
+  return { name: 'podvisor', daemon: await launch(), socket: dirs.socket, relaunch: launch, dir: dirs.dir, network };
+}

@@ -1,0 +1,87 @@
+import { readFile, readdir } from 'node:fs/promises';
+import { errorCode } from '../system/error-code';
+import { readStat } from '../system/process-stat';
+import { runToolChecked } from '../system/run-tool';
+
+export interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  comm: string;
+  cmdline: string;
+  cpuTicks: number;
+}
+
+async function readOptional(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    // The process exited between listing /proc and reading it.
+    if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ESRCH') return undefined;
+    throw error;
+  }
+}
+
+/** Every process on the host (those that exit while being read are left out). */
+export async function listProcesses(): Promise<ProcessInfo[]> {
+  const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry)).map(Number);
+  const found = await Promise.all(
+    pids.map(async (pid): Promise<ProcessInfo | undefined> => {
+      const [stat, cmdline] = await Promise.all([readStat(pid), readOptional(`/proc/${pid}/cmdline`)]);
+      if (stat === undefined || cmdline === undefined) return undefined;
+      return { pid, ppid: stat.ppid, comm: stat.comm, cmdline: cmdline.split('\0').join(' ').trim(), cpuTicks: stat.cpuTicks };
+    }),
+  );
+  return found.filter((info): info is ProcessInfo => info !== undefined);
+}
+
+function descendantsOf(all: readonly ProcessInfo[], roots: readonly number[]): Set<number> {
+  const found = new Set(roots);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const info of all) {
+      if (!found.has(info.pid) && found.has(info.ppid)) {
+        found.add(info.pid);
+        grew = true;
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * The processes a runtime keeps per pod, besides the daemon: the monitors it leaves behind
+ * (conmon, containerd's shims), recognised by `marker` (the bench's scratch directory) in their
+ * command line, and everything they started, minus the containers' own workload (`workload`
+ * names its executables) and minus the daemon and its short-lived children.
+ */
+export function perPodProcesses(all: readonly ProcessInfo[], marker: string, daemonPid: number, workload: readonly string[]): ProcessInfo[] {
+  const daemonTree = descendantsOf(all, [daemonPid]);
+  const monitors = all.filter((info) => info.cmdline.includes(marker) && !daemonTree.has(info.pid)).map((info) => info.pid);
+  const tree = descendantsOf(all, monitors);
+  return all.filter((info) => tree.has(info.pid) && !workload.includes(info.comm));
+}
+
+/** Every process started from under `marker` (monitors and what runs below them), for a last-resort kill. */
+export function processesUnder(all: readonly ProcessInfo[], marker: string): number[] {
+  return [...descendantsOf(all, all.filter((info) => info.cmdline.includes(marker)).map((info) => info.pid))];
+}
+
+async function kibField(path: string, field: string): Promise<number> {
+  const text = (await readOptional(path)) ?? '';
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+  return match ? Number(match[1]) : 0;
+}
+
+/** Proportional set size: private pages plus an equal share of pages shared with others. */
+export function pssKib(pid: number): Promise<number> {
+  return kibField(`/proc/${pid}/smaps_rollup`, 'Pss');
+}
+
+export function rssKib(pid: number): Promise<number> {
+  return kibField(`/proc/${pid}/status`, 'VmRSS');
+}
+
+export async function clockTicksPerSecond(): Promise<number> {
+  return Number((await runToolChecked('getconf', ['CLK_TCK'], { timeoutMs: 5000 })).trim());
+}

@@ -1,0 +1,80 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readStat } from '../system/process-stat';
+import type { CriCalls } from './cri-calls';
+import type { Figures } from './figures';
+import { addContainers, startPods, WORKLOAD_EXECUTABLES, type PopulationOptions } from './population';
+import { runPool } from './pool';
+import { clockTicksPerSecond, listProcesses, perPodProcesses, pssKib, rssKib } from './processes';
+import { removeAllPods } from './sweep';
+import type { Timings } from './timings';
+
+// Lets the daemon finish what starting the pods set off (exit watchers, GC) before readings.
+const SETTLE_MS = 3000;
+const KIB_PER_MIB = 1024;
+
+export interface ScaleOptions extends PopulationOptions {
+  pods: number;
+  /** Containers in all at the second list reading; the extra ones are spread over the pods. */
+  containers: number;
+  idleSeconds: number;
+  iterations: number;
+}
+
+/** Where the runtime keeps its per-pod processes and which process is its daemon. */
+export interface Accounting {
+  daemonPid: number;
+  marker: string;
+}
+
+/** The daemon's resident memory now, in MiB. */
+export async function daemonRssMib(daemonPid: number): Promise<number> {
+  return (await rssKib(daemonPid)) / KIB_PER_MIB;
+}
+
+async function cpuTicks(pids: number[]): Promise<number> {
+  const stats = await Promise.all(pids.map((pid) => readStat(pid)));
+  return stats.reduce((sum, stat) => sum + (stat?.cpuTicks ?? 0), 0);
+}
+
+async function listLatencies(cri: CriCalls, timings: Timings, containers: number, options: ScaleOptions): Promise<void> {
+  const population = `(${options.pods} pods, ${containers} containers)`;
+  await runPool(options.iterations, options.parallel, options.signal, async () => {
+    await timings.measure(`ListContainers ${population}`, () => cri.listContainers());
+    await timings.measure(`ListPodSandbox ${population}`, () => cri.listPods());
+  });
+}
+
+/**
+ * Memory, CPU and list latency with `pods` pods of one idle container each, then list latency
+ * again with `containers` containers in those pods. Host memory per pod counts what the daemon
+ * grew by plus every process the runtime keeps per pod (PSS, so shared pages are split fairly
+ * among the processes sharing them), and leaves out the containers' own workload.
+ */
+export async function measureScale(cri: CriCalls, accounting: Accounting, timings: Timings, figures: Figures, options: ScaleOptions): Promise<void> {
+  const { daemonPid, marker } = accounting;
+  const pssBefore = await pssKib(daemonPid);
+  const pods = await startPods(cri, options.pods, 'scale', options);
+  await sleep(SETTLE_MS);
+
+  const perPod = perPodProcesses(await listProcesses(), marker, daemonPid, WORKLOAD_EXECUTABLES);
+  const perPodPss = (await Promise.all(perPod.map((info) => pssKib(info.pid)))).reduce((sum, kib) => sum + kib, 0);
+  const daemonGrowth = (await pssKib(daemonPid)) - pssBefore;
+  figures.add(`daemon RSS, ${options.pods} pods`, 'MiB', await daemonRssMib(daemonPid));
+  figures.add('host memory per pod (PSS)', 'MiB', (daemonGrowth + perPodPss) / options.pods / KIB_PER_MIB);
+  figures.add('daemon growth per pod (PSS)', 'MiB', daemonGrowth / options.pods / KIB_PER_MIB);
+  figures.add('processes kept per pod', '', perPod.length / options.pods);
+
+  const ticksPerSecond = await clockTicksPerSecond();
+  const perPodPids = perPod.map((info) => info.pid);
+  const [daemonStart, perPodStart] = [await cpuTicks([daemonPid]), await cpuTicks(perPodPids)];
+  await sleep(options.idleSeconds * 1000, undefined, { signal: options.signal });
+  const [daemonEnd, perPodEnd] = [await cpuTicks([daemonPid]), await cpuTicks(perPodPids)];
+  const percentOfCore = (ticks: number): number => (ticks / ticksPerSecond / options.idleSeconds) * 100;
+  figures.add(`daemon CPU, ${options.pods} idle pods`, '% core', percentOfCore(daemonEnd - daemonStart));
+  figures.add(`per-pod processes' CPU, ${options.pods} idle pods`, '% core', percentOfCore(perPodEnd - perPodStart));
+
+  await listLatencies(cri, timings, options.pods, options);
+  await addContainers(cri, pods, options.containers - options.pods, options);
+  await listLatencies(cri, timings, options.containers, options);
+  await removeAllPods(cri, options.parallel);
+}

@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { errorMessage } from '../system/errors';
+import { criClient } from '../testbed/cri-client';
+import type { DaemonProcess } from '../testbed/daemon-process';
+import type { BenchImages } from './bench-images';
+import type { BenchNetwork } from './cni-network';
+import { removeContainerdLeftovers, startContainerd } from './containerd';
+import { CriCalls } from './cri-calls';
+import { Figures } from './figures';
+import { podLifecycle, runLifecycles } from './lifecycle';
+import { runLoops } from './loops';
+import type { BenchOptions } from './options';
+import { startPodvisord } from './podvisord';
+import type { RuntimeResult } from './report';
+import type { RuntimeName, RuntimeUnderTest } from './runtime';
+import { daemonRssMib, measureScale } from './scale';
+import { removeAllPods } from './sweep';
+import { removeRuntimeTraces } from './teardown';
+import { Timings } from './timings';
+
+// Distinct from each other and from the default 10.88.0.0/16 and the tests' 10.219.x.0/24.
+const SUBNETS: Record<RuntimeName, string> = { podvisor: '10.240.0.0/16', containerd: '10.241.0.0/16' };
+const BRIDGE_PREFIXES: Record<RuntimeName, string> = { podvisor: 'pvb', containerd: 'ctb' };
+
+function benchNetwork(name: RuntimeName): BenchNetwork {
+  const suffix = randomBytes(3).toString('hex');
+  return { name: `bench-${name}-${suffix}`, bridge: `${BRIDGE_PREFIXES[name]}${suffix}`, subnet: SUBNETS[name] };
+}
+
+function start(name: RuntimeName, images: BenchImages, network: BenchNetwork, onDir: (dir: string) => void): Promise<RuntimeUnderTest> {
+  return name === 'podvisor' ? startPodvisord(images.registry.host, network, onDir) : startContainerd(images.registry.host, images.pause, network, onDir);
+}
+
+/** Everything measured on one runtime; `progress` hears each phase as it starts. */
+async function measure(runtime: RuntimeUnderTest, cri: CriCalls, images: BenchImages, options: BenchOptions, signal: AbortSignal, progress: (message: string) => void): Promise<RuntimeResult> {
+  await mkdir(join(runtime.dir, 'logs'), { recursive: true });
+  const version = await cri.version();
+  const daemonPid = runtime.daemon.child.pid ?? 0;
+  const timings = new Timings();
+  const figures = new Figures();
+  const population = { parallel: options.parallel, image: images.busybox, signal };
+
+  // The kubelet pulls the sandbox image ahead of time; so does the bench, for a fair first pod.
+  await cri.pullImage(images.busybox);
+  if (runtime.name === 'containerd') await cri.pullImage(images.pause);
+  figures.add('daemon RSS idle', 'MiB', await daemonRssMib(daemonPid));
+  // One untimed lifecycle first: the bridge, caches and lazy code paths are made here.
+  await podLifecycle(cri, new Timings(), 'warmup', images.busybox);
+
+  progress(`${options.pods} pod lifecycles, ${options.parallel} at a time`);
+  await runLifecycles(cri, timings, { pods: options.pods, parallel: options.parallel, image: images.busybox, prefix: 'life', signal });
+  progress(`image, status and list loops (${options.loops} calls each, ${options.pulls} pulls)`);
+  await runLoops(cri, timings, { ...population, iterations: options.loops, pullTarget: images.pullTarget, pulls: options.pulls });
+  if (options.scale) {
+    progress(`scale: ${options.scalePods} pods, then ${options.scaleContainers} containers`);
+    const scale = { ...population, pods: options.scalePods, containers: options.scaleContainers, idleSeconds: options.idleSeconds, iterations: options.loops };
+    await measureScale(cri, { daemonPid, marker: runtime.dir }, timings, figures, scale);
+  }
+  return { name: runtime.name, version: `${version.runtimeName} ${version.runtimeVersion}`, latencies: timings.summaries(), figures: figures.list() };
+}
+
+const LOG_TAIL_LINES = 40;
+
+function hasExited(daemon: DaemonProcess): boolean {
+  return daemon.child.exitCode !== null || daemon.child.signalCode !== null;
+}
+
+/** A failure, with the end of the daemon's log when the daemon died: that is usually the cause. */
+function explained(error: unknown, runtime: RuntimeUnderTest | undefined): unknown {
+  if (runtime === undefined || !hasExited(runtime.daemon)) return error;
+  const { exitCode, signalCode } = runtime.daemon.child;
+  const tail = runtime.daemon.log.trimEnd().split('\n').slice(-LOG_TAIL_LINES).join('\n');
+  return new Error(`${errorMessage(error)}\n${runtime.name} exited (${signalCode ?? `code ${exitCode}`}); the end of its log:\n${tail}`);
+}
+
+async function removePodsThrough(socket: string, parallel: number): Promise<void> {
+  const client = criClient(socket);
+  try {
+    await removeAllPods(new CriCalls(client, ''), parallel);
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * Removes the runtime's pods through its own CRI, so it undoes what it did (netns, CNI leases,
+ * cgroups, mounts). A daemon that died is started again on its directory to do that; answers
+ * the daemon that is left to stop.
+ */
+async function removePods(runtime: RuntimeUnderTest, parallel: number, progress: (message: string) => void): Promise<DaemonProcess> {
+  try {
+    await removePodsThrough(runtime.socket, parallel);
+    return runtime.daemon;
+  } catch (error) {
+    if (!hasExited(runtime.daemon)) throw error;
+    progress(`the daemon is gone; starting it again to remove its pods`);
+    const daemon = await runtime.relaunch();
+    await removePodsThrough(runtime.socket, parallel);
+    return daemon;
+  }
+}
+
+async function cleanUp(name: RuntimeName, runtime: RuntimeUnderTest | undefined, dir: string | undefined, network: BenchNetwork, options: BenchOptions, progress: (message: string) => void): Promise<void> {
+  let daemon = runtime?.daemon;
+  if (runtime) daemon = await removePods(runtime, options.parallel, progress);
+  if (dir !== undefined) await removeRuntimeTraces(dir, network, daemon);
+  if (name === 'containerd') await removeContainerdLeftovers();
+}
+
+/**
+ * Starts one runtime, measures it, and removes everything it made, whether the measuring
+ * succeeded, failed or was aborted. A failure to clean up is reported, and does not hide
+ * the failure that came before it.
+ */
+export async function runSession(name: RuntimeName, images: BenchImages, options: BenchOptions, signal: AbortSignal, progress: (message: string) => void): Promise<RuntimeResult> {
+  const network = benchNetwork(name);
+  let dir: string | undefined;
+  let runtime: RuntimeUnderTest | undefined;
+  let failed = false;
+  try {
+    progress('starting');
+    runtime = await start(name, images, network, (made) => (dir = made));
+    const client = criClient(runtime.socket);
+    try {
+      return await measure(runtime, new CriCalls(client, join(runtime.dir, 'logs')), images, options, signal, progress);
+    } finally {
+      client.close();
+    }
+  } catch (error) {
+    failed = true;
+    throw explained(error, runtime);
+  } finally {
+    progress('cleaning up');
+    try {
+      await cleanUp(name, runtime, dir, network, options, progress);
+    } catch (error) {
+      if (!failed) throw error;
+      progress(`cleaning up failed too: ${errorMessage(error)}`);
+    }
+  }
+}
