@@ -116,6 +116,7 @@ export function defaultConfig(): Config {
       default_handler: 'runc',
       handlers: {
         runc: { ...OCI_HANDLER_DEFAULTS, runtime_path: '/usr/bin/runc' },
+        crun: { ...OCI_HANDLER_DEFAULTS, runtime_path: '/usr/bin/crun' },
       },
     },
     streaming: { address: '127.0.0.1:0', tls_cert_file: '', tls_key_file: '' },

@@ -24,6 +24,16 @@ export async function cgroupVersion(root = CGROUP_ROOT): Promise<'v1' | 'v2'> {
   return (await pathExists(join(root, 'cgroup.controllers'))) ? 'v2' : 'v1';
 }
 
+/**
+ * On a hybrid host (v1 hierarchies beside a v2 one at /sys/fs/cgroup/unified), the controllers
+ * bound to the v2 side: those no v1 hierarchy was mounted for. Empty elsewhere.
+ */
+export async function hybridUnifiedControllers(): Promise<string[]> {
+  const unified = join(CGROUP_ROOT, 'unified');
+  if ((await cgroupVersion()) === 'v2' || (await statfs(unified).catch(() => undefined))?.type !== CGROUP2_SUPER_MAGIC) return [];
+  return v2Controllers(unified);
+}
+
 async function v2Controllers(mountPoint: string): Promise<string[]> {
   const text = await readFile(join(mountPoint, 'cgroup.controllers'), 'utf8');
   return text.split(/\s+/).filter((name) => name !== '');

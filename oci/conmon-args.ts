@@ -8,6 +8,8 @@ export interface ConmonLaunch {
   logPath: string;
   terminal: boolean;
   stdin: boolean;
+  /** CRI stdin_once: the container's stdin closes when the first attach session ends. */
+  stdinOnce: boolean;
   runtimePath: string;
   /** Global flags conmon hands the runtime ahead of each subcommand (`--root`...). */
   runtimeArgs: string[];
@@ -56,6 +58,8 @@ export function conmonArgs(launch: ConmonLaunch): string[] {
     '--log-level', 'info',
   ];
   args.push(...runtimeAndStreamFlags(launch));
+  // Without this conmon closes the container's stdin as an attached client leaves: stdin_once.
+  if (launch.stdin && !launch.stdinOnce) args.push('--leave-stdin-open');
   if (launch.systemdCgroup) args.push('--systemd-cgroup');
   return args;
 }

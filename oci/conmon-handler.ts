@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { CgroupManager, OciHandlerConfig } from '../config/config';
+import { errorMessage } from '../system/errors';
 import type { Logger } from '../system/logger';
 import { ConmonRuntime, type ContainerLimits, type ContainerRuntimeState, type CreateOptions } from './conmon-runtime';
 import type { ExecResult } from './container-exec';
@@ -7,6 +8,7 @@ import type { ContainerExit } from './exit-files';
 import { checkRequiredFiles } from './handler-readiness';
 import { forwardPort } from './port-forward';
 import { STREAM_RELAY_PATH } from './stream-relay';
+import { runtimeCgroupProblem, runtimeName } from './runtime-cgroup-support';
 import type { ForwardedConnection, StreamIO } from './stream-io';
 import type { HandlerFeatures, HandlerReadiness, PodSandboxInfo, RuntimeHandler } from './runtime-handler';
 
@@ -22,6 +24,7 @@ export class ConmonHandler implements RuntimeHandler {
   readonly features: HandlerFeatures = { recursiveReadOnlyMounts: false, userNamespaces: false };
 
   private readonly runtime: ConmonRuntime;
+  private runtimeName: Promise<string> | undefined;
 
   constructor(
     readonly name: string,
@@ -41,12 +44,23 @@ export class ConmonHandler implements RuntimeHandler {
     });
   }
 
-  readiness(): Promise<HandlerReadiness> {
-    return checkRequiredFiles(this.name, [
+  async readiness(): Promise<HandlerReadiness> {
+    const files = await checkRequiredFiles(this.name, [
       { role: 'runtime', path: this.config.runtime_path, executable: true },
       { role: 'conmon', path: this.config.monitor_path, executable: true },
       { role: 'stream relay', path: STREAM_RELAY_PATH, executable: true },
     ]);
+    if (!files.ready) return files;
+    let name: string;
+    try {
+      // The binary does not change while we run; only the host's cgroups may.
+      name = await (this.runtimeName ??= runtimeName(this.config.runtime_path));
+    } catch (error) {
+      this.runtimeName = undefined;
+      return { ready: false, message: `handler ${this.name}: runtime ${this.config.runtime_path} does not run: ${errorMessage(error)}` };
+    }
+    const problem = await runtimeCgroupProblem(name);
+    return problem === undefined ? files : { ready: false, message: `handler ${this.name}: ${problem}` };
   }
 
   // Containers run straight in the pod's pinned namespaces: a pod alone needs no process here.

@@ -10,9 +10,11 @@ import { relayAttachSocket } from './attach-socket';
 import { conmonArgs, conmonPidFile, conmonStderrFile, oomFile } from './conmon-args';
 import { REOPEN_LOG_MESSAGE, controlFifo, forwardResizes, sendControlMessage } from './conmon-control';
 import { execWithConmon } from './conmon-exec';
+import { conmonCgroupPath, removeConmonCgroup, recordConmonCgroup } from './conmon-cgroup';
 import { readSyncMessage } from './conmon-sync';
 import { execInContainer, type ExecResult } from './container-exec';
 import { listExitFiles, readExitFile, watchExitFiles, type ContainerExit } from './exit-files';
+import { enterHelperCgroup } from './pod-cgroup';
 import { runcDelete, runcGlobalArgs, runcKill, runcStart, runcState, runcUpdate, type RuncTarget } from './runc';
 import type { OciResources } from './spec/oci-types';
 import type { StreamIO } from './stream-io';
@@ -40,6 +42,9 @@ export interface CreateOptions {
   logPath: string;
   terminal: boolean;
   stdin: boolean;
+  stdinOnce: boolean;
+  /** The pod's cgroup path; with cgroupfs, conmon runs in a child of it so the pod pays for it. */
+  podCgroupPath: string;
   timeoutMs: number;
 }
 
@@ -112,8 +117,11 @@ export class ConmonRuntime {
       exitsDir: this.options.exitsDir,
       persistDir,
     });
+    // CRI-O's conmon_cgroup = "pod". A systemd pod would need a scope unit; conmon stays put there.
+    const cgroup = this.options.cgroupManager === 'cgroupfs' ? conmonCgroupPath(create.podCgroupPath, create.id) : undefined;
     try {
-      const pid = await this.launchConmon(args, persistDir, create.timeoutMs);
+      if (cgroup !== undefined) await recordConmonCgroup(persistDir, cgroup);
+      const pid = await this.launchConmon(args, persistDir, create.timeoutMs, cgroup);
       const conmonPid = await this.readConmonPid(create.id);
       this.options.logger.debug('container created', { container_id: create.id, pid, conmon_pid: conmonPid });
       return { pid, conmonPid };
@@ -123,7 +131,7 @@ export class ConmonRuntime {
     }
   }
 
-  private async launchConmon(args: string[], persistDir: string, timeoutMs: number): Promise<number> {
+  private async launchConmon(args: string[], persistDir: string, timeoutMs: number, cgroup: string | undefined): Promise<number> {
     const stderrPath = conmonStderrFile(persistDir);
     const stderr = await open(stderrPath, 'w');
     try {
@@ -132,16 +140,30 @@ export class ConmonRuntime {
         detached: true,
         // conmon also drops an `oom` file into its working directory; keep it in the persist dir.
         cwd: persistDir,
-        stdio: ['ignore', 'ignore', stderr.fd, 'pipe'],
-        env: { ...process.env, _OCI_SYNCPIPE: '3' },
+        stdio: ['ignore', 'ignore', stderr.fd, 'pipe', 'pipe'],
+        // conmon does nothing until it reads the start pipe, so it can be moved first (as podman does).
+        env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' },
       });
       child.unref();
-      const pipe = child.stdio[3];
-      if (pipe === null || pipe === undefined || !('read' in pipe)) throw new InternalError('conmon sync pipe was not created');
+      const [pipe, startPipe] = [child.stdio[3], child.stdio[4]];
+      if (!pipe || !('read' in pipe) || !startPipe || !('write' in startPipe)) throw new InternalError('conmon pipes were not created');
       const spawnFailure = new Promise<never>((_resolve, reject) => child.once('error', (error) => reject(new InternalError(`cannot run conmon: ${errorMessage(error)}`))));
       const describe = async (): Promise<string> => (await readFile(stderrPath, 'utf8').catch(() => '')).trim() || 'no message';
+      // A conmon that died early makes the start-pipe write fail; the sync pipe reports that.
+      startPipe.on('error', () => undefined);
+      const release = async (): Promise<void> => {
+        try {
+          if (cgroup !== undefined && child.pid !== undefined) await enterHelperCgroup(cgroup, child.pid);
+        } catch (error) {
+          // Killed before it reads the start pipe, conmon has started nothing.
+          child.kill('SIGKILL');
+          throw error;
+        } finally {
+          startPipe.end('0');
+        }
+      };
       try {
-        const message = await Promise.race([readSyncMessage(pipe, timeoutMs, describe), spawnFailure]);
+        const message = await Promise.race([release().then(() => readSyncMessage(pipe, timeoutMs, describe)), spawnFailure]);
         if (message.pid <= 0) throw new InternalError(`creating container: ${message.message ?? (await describe())}`);
         return message.pid;
       } finally {
@@ -158,12 +180,13 @@ export class ConmonRuntime {
     return Number.parseInt(text, 10) || 0;
   }
 
-  /** Tears down whatever a container left: its runc state, its conmon, its files. */
+  /** Tears down whatever a container left: its runc state, its conmon and conmon's cgroup, its files. */
   private async discard(id: string): Promise<void> {
     await runcDelete(this.target, id);
     const conmonPid = await this.readConmonPid(id);
     // conmon writes the exit file as it sees the container die; removing files first would race it.
     if (!(await waitUntil(async () => !(await isConmonRunning(conmonPid, id)), EXIT_FILE_WAIT_MS))) process.kill(conmonPid, 'SIGKILL');
+    await removeConmonCgroup(this.persistDirOf(id));
     await rm(this.persistDirOf(id), { recursive: true, force: true });
     await rm(join(this.options.exitsDir, id), { force: true });
   }

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { DeadlineExceededError, InternalError, errorMessage } from '../system/errors';
-import { runcGlobalArgs, type RuncTarget } from './runc';
+import { JSON_ERRORS_ARGS, runcGlobalArgs, runtimeErrors, type RuncTarget } from './runc';
 
 export interface ExecResult {
   stdout: Buffer;
@@ -44,7 +44,7 @@ async function killExecProcess(pidFile: string): Promise<void> {
  * `timeoutMs` the process is killed and the call rejects with DeadlineExceededError.
  */
 export async function execInContainer(target: RuncTarget, id: string, cmd: string[], pidFile: string, timeoutMs: number): Promise<ExecResult> {
-  const args = [...runcGlobalArgs(target), 'exec', '--pid-file', pidFile, id, ...cmd];
+  const args = [...runcGlobalArgs(target), ...JSON_ERRORS_ARGS, 'exec', '--pid-file', pidFile, id, ...cmd];
   try {
     return await new Promise<ExecResult>((resolve, reject) => {
       const child = spawn(target.runtimePath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -72,9 +72,10 @@ export async function execInContainer(target: RuncTarget, id: string, cmd: strin
         const exitCode = code ?? 128;
         const out = stdout();
         const err = stderr();
-        // runc answers 255 with its own message when the exec itself could not happen.
-        if (exitCode === 255 && out.length === 0 && /level=error/.test(err.toString('utf8'))) {
-          reject(new InternalError(`exec in ${id} failed: ${err.toString('utf8').trim()}${signal ? ` (${signal})` : ''}`));
+        // The runtime fails with its own error line when the exec itself could not happen.
+        const failures = exitCode !== 0 && out.length === 0 ? runtimeErrors(err.toString('utf8')) : [];
+        if (failures.length > 0) {
+          reject(new InternalError(`exec in ${id} failed: ${failures.join('; ')}${signal ? ` (${signal})` : ''}`));
           return;
         }
         resolve({ stdout: out, stderr: err, exitCode });

@@ -188,15 +188,43 @@ async function podProcessDir(cgroup: PodCgroup, hierarchy: CgroupHierarchy, unif
   return leaf;
 }
 
-/** Moves a process into the pod cgroup in every hierarchy, so all of its resources count for the pod. */
-export async function joinPodCgroup(cgroup: PodCgroup, pid: number): Promise<void> {
-  const unifiedOnly = (await cgroupVersion()) === 'v2';
-  for (const hierarchy of await podHierarchies()) {
-    const procs = join(await podProcessDir(cgroup, hierarchy, unifiedOnly), 'cgroup.procs');
+/** Moves a process into the cgroup directory `dirs` names in each hierarchy. */
+async function moveProcess(dirs: string[], pid: number): Promise<void> {
+  for (const dir of dirs) {
+    const procs = join(dir, 'cgroup.procs');
     try {
       await writeFile(procs, String(pid));
     } catch (error) {
       throw new InternalError(`moving process ${pid} into ${procs}: ${errorMessage(error)}`);
     }
   }
+}
+
+/** Moves a process into the pod cgroup in every hierarchy, so all of its resources count for the pod. */
+export async function joinPodCgroup(cgroup: PodCgroup, pid: number): Promise<void> {
+  const unifiedOnly = (await cgroupVersion()) === 'v2';
+  const dirs: string[] = [];
+  for (const hierarchy of await podHierarchies()) dirs.push(await podProcessDir(cgroup, hierarchy, unifiedOnly));
+  await moveProcess(dirs, pid);
+}
+
+/**
+ * Makes the cgroup `path` (below an existing pod cgroup, for a helper process of the pod) in
+ * every pod hierarchy and moves `pid` into it; on failure nothing made is left.
+ */
+export async function enterHelperCgroup(path: string, pid: number): Promise<void> {
+  const hierarchies = await podHierarchies();
+  const unifiedOnly = (await cgroupVersion()) === 'v2';
+  try {
+    for (const hierarchy of hierarchies) await makeCgroupPath(hierarchy, path, unifiedOnly);
+    await moveProcess(hierarchies.map((hierarchy) => join(hierarchy.mountPoint, path)), pid);
+  } catch (error) {
+    await removeHelperCgroup(path).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Removes what enterHelperCgroup made, once its processes are gone; removing twice is fine. */
+export async function removeHelperCgroup(path: string): Promise<void> {
+  await removeCgroupDirs((await podHierarchies()).map((hierarchy) => join(hierarchy.mountPoint, path)));
 }

@@ -1,6 +1,11 @@
 import { InternalError } from '../system/errors';
 import { CommandFailedError, runTool } from '../system/run-tool';
 
+// runc and crun share this command line (global --root and --systemd-cgroup; create, start,
+// state, kill, delete --force, update --resources -, exec --pid-file), so one wrapper drives
+// both. Where they differ is in wording: each call asks for JSON error lines, and the
+// patterns below know both runtimes' phrasing.
+
 /** How podvisor reaches one OCI runtime binary and the state directory it keeps. */
 export interface RuncTarget {
   runtimePath: string;
@@ -16,14 +21,36 @@ export interface RuncState {
 
 const RUNC_TIMEOUT_MS = 30_000;
 
+/** Asks for the runtime's own complaints as JSON lines on stderr, apart from a process's output. */
+export const JSON_ERRORS_ARGS = ['--log-format', 'json'];
+
+// `state` of an unknown container: runc says so, crun cannot open the state file.
+const NO_SUCH_CONTAINER = /does not exist|\/status`: No such file or directory/;
+
 /** Global flags that must come before every runtime subcommand. */
 export function runcGlobalArgs(target: RuncTarget): string[] {
   return ['--root', target.root, ...(target.systemdCgroup ? ['--systemd-cgroup'] : [])];
 }
 
+/** The messages of the runtime's own error lines (see JSON_ERRORS_ARGS); other lines are not its. */
+export function runtimeErrors(stderr: string): string[] {
+  const messages: string[] = [];
+  for (const line of stderr.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      if (entry.level === 'error' && typeof entry.msg === 'string') messages.push(entry.msg);
+    } catch {
+      // Not a log line of the runtime's.
+    }
+  }
+  return messages;
+}
+
 async function runc(target: RuncTarget, args: string[], input?: string): Promise<{ ok: boolean; stdout: string; stderr: string }> {
-  const outcome = await runTool(target.runtimePath, [...runcGlobalArgs(target), ...args], { timeoutMs: RUNC_TIMEOUT_MS, input });
-  return { ok: outcome.exitCode === 0, stdout: outcome.stdout, stderr: outcome.stderr.trim() };
+  const outcome = await runTool(target.runtimePath, [...runcGlobalArgs(target), ...JSON_ERRORS_ARGS, ...args], { timeoutMs: RUNC_TIMEOUT_MS, input });
+  const errors = runtimeErrors(outcome.stderr);
+  return { ok: outcome.exitCode === 0, stdout: outcome.stdout, stderr: errors.length > 0 ? errors.join('; ') : outcome.stderr.trim() };
 }
 
 function failure(target: RuncTarget, args: string[], stderr: string): CommandFailedError {
@@ -34,7 +61,7 @@ function failure(target: RuncTarget, args: string[], stderr: string): CommandFai
 export async function runcState(target: RuncTarget, id: string): Promise<RuncState | undefined> {
   const outcome = await runc(target, ['state', id]);
   if (!outcome.ok) {
-    if (/does not exist|not exist/i.test(outcome.stderr)) return undefined;
+    if (NO_SUCH_CONTAINER.test(outcome.stderr)) return undefined;
     throw failure(target, ['state', id], outcome.stderr);
   }
   const parsed: unknown = JSON.parse(outcome.stdout);

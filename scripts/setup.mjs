@@ -5,7 +5,7 @@
 // Plain Node with no dependencies: it runs before node_modules exists.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,11 +14,12 @@ const projectDir = dirname(dirname(fileURLToPath(import.meta.url)));
 // What podvisord itself runs or hands work to (zstd and attr: layer unpacking; apparmor: loading
 // the RuntimeDefault profile where AppArmor is on; gcc and libc6-dev: building the pod infra
 // process and the stream relay).
-const DAEMON_PACKAGES = ['runc', 'conmon', 'containernetworking-plugins', 'iproute2', 'iptables', 'util-linux', 'zstd', 'attr', 'apparmor', 'gcc', 'libc6-dev'];
+const DAEMON_PACKAGES = ['runc', 'crun', 'conmon', 'containernetworking-plugins', 'iproute2', 'iptables', 'util-linux', 'zstd', 'attr', 'apparmor', 'gcc', 'libc6-dev'];
 
 // What the tests run besides the daemon's own tools: a real registry to pull from, bcrypt
-// htpasswd files and certificates for it, and a static busybox to build test images from.
-const TEST_PACKAGES = ['docker-registry', 'apache2-utils', 'openssl', 'busybox-static'];
+// htpasswd files and certificates for it, a static busybox to build test images from, and socat
+// to talk to conmon's attach socket (a SOCK_SEQPACKET, which Node cannot open).
+const TEST_PACKAGES = ['docker-registry', 'apache2-utils', 'openssl', 'busybox-static', 'socat'];
 
 // What `npm run bench` runs besides the daemon's own tools: the peer runtime it compares
 // against, and a registry holding a busybox image for both.
@@ -126,6 +127,29 @@ function installConfigFiles() {
   }
 }
 
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+
+// crun (Debian's 1.8) refuses to make any cgroup on a hybrid host whose v2 hierarchy holds a
+// controller. systemd's hybrid layout mounts every controller as v1 and leaves none there; a
+// host set up otherwise (here hugetlb was left on v2) gets the missing v1 mounts, which is the
+// same layout and makes no difference to runc.
+function mountV2ControllersAsV1() {
+  const root = '/sys/fs/cgroup';
+  const unified = join(root, 'unified');
+  if (statfsSync(root).type === CGROUP2_SUPER_MAGIC || !existsSync(unified) || statfsSync(unified).type !== CGROUP2_SUPER_MAGIC) return;
+  const controllers = readFileSync(join(unified, 'cgroup.controllers'), 'utf8').split(/\s+/).filter((name) => name !== '');
+  if (controllers.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    log(`not root: cgroup controllers ${controllers.join(' ')} stay on v2, so the crun handler will not be ready`);
+    return;
+  }
+  for (const controller of controllers) {
+    log(`mounting the ${controller} cgroup controller as a v1 hierarchy (crun needs none left on v2)`);
+    mkdirSync(join(root, controller), { recursive: true });
+    run('mount', ['-t', 'cgroup', '-o', controller, 'cgroup', join(root, controller)]);
+  }
+}
+
 // Only into a directory with no network config at all: any config there, ours or the
 // operator's (Calico, Flannel, ...), means the pod network is already someone's choice.
 function installDefaultCniNetwork() {
@@ -162,6 +186,7 @@ async function main() {
       return 0;
     case 'start': {
       ensureDebianPackages(DAEMON_PACKAGES);
+      mountV2ControllersAsV1();
       build();
       installConfigFiles();
       installDefaultCniNetwork();
@@ -170,6 +195,7 @@ async function main() {
     }
     case 'test':
       ensureDebianPackages([...DAEMON_PACKAGES, ...TEST_PACKAGES]);
+      mountV2ControllersAsV1();
       build();
       return runTests(rest);
     case 'bench': {

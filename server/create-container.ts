@@ -72,7 +72,16 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
     const logDirectory = podConfig.logDirectory || join(ctx.config.runroot, 'logs', pod.id);
     const logPath = join(logDirectory, config.logPath || `${metadata.name}_${metadata.attempt}.log`);
     await mkdir(dirname(logPath), { recursive: true });
-    await handler.createContainer({ id, bundle, logPath, terminal: config.tty, stdin: config.stdin, timeoutMs: CREATE_TIMEOUT_MS });
+    await handler.createContainer({
+      id,
+      bundle,
+      logPath,
+      terminal: config.tty,
+      stdin: config.stdin,
+      stdinOnce: config.stdinOnce,
+      podCgroupPath: pod.cgroup.path,
+      timeoutMs: CREATE_TIMEOUT_MS,
+    });
     cleanup.push('runtime', () => handler.removeContainer(id));
 
     const record: ContainerRecord = {

@@ -8,6 +8,7 @@ import { NamespaceMode, type RunPodSandboxRequest, type RunPodSandboxResponse } 
 import { newId } from '../state/ids';
 import type { PodRecord } from '../state/pod-record';
 import { CleanupStack } from '../system/cleanup-stack';
+import { FailedPreconditionError } from '../system/errors';
 import type { ServerContext } from './context';
 import { namespaceOptions, podName, portMappings, storedConfig, validPodConfig } from './pod-config';
 import { networkRequest, podFilesDir } from './pod-teardown';
@@ -20,6 +21,9 @@ import { networkRequest, podFilesDir } from './pod-teardown';
 export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRequest): Promise<RunPodSandboxResponse> {
   const { config, metadata } = validPodConfig(request.config);
   const handler = ctx.handlers.resolve(request.runtimeHandler);
+  // A configured handler whose runtime is missing or cannot work here fails now, saying why.
+  const readiness = await handler.readiness();
+  if (!readiness.ready) throw new FailedPreconditionError(readiness.message);
   const options = namespaceOptions(config);
   const hostNetwork = options.network === NamespaceMode.NODE;
   const hostIpc = options.ipc === NamespaceMode.NODE;

@@ -11,7 +11,8 @@ import { readMountInfo } from '../system/mountinfo';
 import { makeBusyboxLayer } from './support/busybox-layer';
 import { CGROUP_ROOT, cgroupDirs, exists, removeCgroupTree, testSpec, waitFor } from './support/runc-containers';
 
-describe('conmon runtime with runc', () => {
+// runc and crun are driven by the same wrapper: each behaviour holds for both.
+describe.each(['runc', 'crun'])('conmon runtime with %s', (runtimeName) => {
   const cgroupParent = `/podvisor-test-${newId().slice(0, 12)}`;
   let scratch: string;
   let layer: string;
@@ -25,9 +26,9 @@ describe('conmon runtime with runc', () => {
     layer = join(scratch, 'layer');
     await makeBusyboxLayer(layer);
     options = {
-      runtimePath: '/usr/bin/runc',
+      runtimePath: `/usr/bin/${runtimeName}`,
       conmonPath: '/usr/bin/conmon',
-      runtimeRoot: join(scratch, 'run', 'runc'),
+      runtimeRoot: join(scratch, 'run', runtimeName),
       exitsDir: join(scratch, 'run', 'exits'),
       persistDir: join(scratch, 'run', 'conmon'),
       logger,
@@ -59,7 +60,7 @@ describe('conmon runtime with runc', () => {
     await writeFile(join(bundle, 'config.json'), JSON.stringify(testSpec(rootfs.mountPoint, args, `${cgroupParent}/${id}`, { memoryLimit })));
     const logPath = join(scratch, 'logs', `${id}.log`);
     await mkdir(join(scratch, 'logs'), { recursive: true });
-    const created = await runtime.create({ id, bundle, logPath, terminal: false, stdin: false, timeoutMs: 20_000 });
+    const created = await runtime.create({ id, bundle, logPath, terminal: false, stdin: false, stdinOnce: false, podCgroupPath: cgroupParent, timeoutMs: 20_000 });
     return { id, logPath, ...created };
   }
 
@@ -105,6 +106,10 @@ describe('conmon runtime with runc', () => {
   it('stops a container that ignores SIGTERM with SIGKILL after the timeout and leaves nothing after delete', async () => {
     const { id, pid, conmonPid } = await create(['sh', '-c', 'trap "" TERM; sleep 60']);
     await runtime.start(id);
+    // conmon was moved into a child of the pod cgroup before it started the runtime.
+    const conmonCgroup = `${cgroupParent}/podvisor-conmon-${id}`;
+    expect(await readFile(`/proc/${conmonPid}/cgroup`, 'utf8')).toMatch(new RegExp(`^\\d+:memory:${conmonCgroup}$`, 'm'));
+    expect(await readFile(join(CGROUP_ROOT, 'memory', conmonCgroup, 'cgroup.procs'), 'utf8')).toBe(`${conmonPid}\n`);
     const before = Date.now();
     await runtime.stop(id, 'SIGTERM', 1000);
     expect(Date.now() - before).toBeGreaterThanOrEqual(1000);
@@ -122,6 +127,7 @@ describe('conmon runtime with runc', () => {
     expect(await exists(join(options.runtimeRoot, id))).toBe(false);
     expect(await exists(join(options.persistDir, id))).toBe(false);
     expect(await cgroupDirs(join(cgroupParent, id))).toEqual([]);
+    expect(await cgroupDirs(conmonCgroup)).toEqual([]);
     const entry = containers.find((container) => container.id === id)!;
     await removeRootfs(entry.rootfs);
     expect((await readMountInfo()).filter((mount) => mount.mountPoint.startsWith(scratch))).toEqual([]);

@@ -114,7 +114,8 @@ describe('exec and attach streams through conmon', () => {
     await writeFile(join(bundle, 'config.json'), JSON.stringify(testSpec(rootfs.mountPoint, args, `${cgroupParent}/${id}`, { terminal })));
     const logPath = join(scratch, 'logs', `${id}.log`);
     await mkdir(join(scratch, 'logs'), { recursive: true });
-    await handler.createContainer({ id, bundle, logPath, terminal, stdin: streams.stdin ?? false, timeoutMs: 20_000 });
+    // stdin_once, so that stdin closes as an attached client leaves.
+    await handler.createContainer({ id, bundle, logPath, terminal, stdin: streams.stdin ?? false, stdinOnce: true, podCgroupPath: cgroupParent, timeoutMs: 20_000 });
     await handler.startContainer(id);
     return id;
   }

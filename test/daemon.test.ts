@@ -9,6 +9,7 @@ import {
   CgroupDriver,
   CheckpointContainerRequest,
   ImageServiceService,
+  PodSandboxConfig,
   PullImageRequest,
   RuntimeServiceService,
   VersionRequest,
@@ -208,17 +209,16 @@ describe('podvisord lifecycle', () => {
   });
   afterEach(() => removeDirs(dirs));
 
-  test('RuntimeReady is false, naming the missing binary, when the default handler cannot run', async () => {
+  test('RuntimeReady is false, naming the missing binary, when the default handler cannot run; its pods fail saying so', async () => {
     const daemon = await DaemonProcess.serving([...isolatingFlags(dirs), '--default-runtime', 'broken']);
     const client = criClient(dirs.socket);
     try {
       const response = await unary(client, RuntimeServiceService.status, { verbose: false });
-      expect(response.status?.conditions[0]).toEqual({
-        type: 'RuntimeReady',
-        status: false,
-        reason: 'RuntimeHandlerNotReady',
-        message: 'handler broken: runtime /nonexistent/runc is missing or not executable',
-      });
+      const message = 'handler broken: runtime /nonexistent/runc is missing or not executable';
+      expect(response.status?.conditions[0]).toEqual({ type: 'RuntimeReady', status: false, reason: 'RuntimeHandlerNotReady', message });
+      const config = PodSandboxConfig.fromPartial({ metadata: { name: 'p', namespace: 'test', uid: 'p' } });
+      const refused = await grpcFailure(unary(client, RuntimeServiceService.runPodSandbox, { config, runtimeHandler: 'broken' }));
+      expect([refused.code, refused.details]).toEqual([Code.FAILED_PRECONDITION, message]);
     } finally {
       client.close();
       await daemon.stop();

@@ -1,0 +1,91 @@
+// A daemon ready to run containers: a real registry holding busybox (pulled already), a CNI
+// bridge network of its own, and the default configuration (runc and crun handlers).
+import type { Client } from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ContainerConfig, type ContainerState, ImageServiceService, ImageSpec, PodSandboxConfig, RuntimeServiceService } from '../../proto/gen/cri-api-v1';
+import { unary, criClient } from './cri-client';
+import { DaemonProcess, isolatingFlags, removeDirs, testDirs, type TestDirs } from './daemon-process';
+import { command } from './net-tools';
+import { busyboxLayer, pushImage } from './test-images';
+import { startRegistry, type TestRegistry } from './test-registry';
+
+export type ContainerOptions = Parameters<typeof ContainerConfig.fromPartial>[0];
+
+export class ContainerDaemon {
+  private constructor(
+    readonly dirs: TestDirs,
+    readonly daemon: DaemonProcess,
+    readonly client: Client,
+    readonly image: string,
+    private readonly registry: TestRegistry,
+    private readonly bridge: string,
+  ) {}
+
+  /** `subnet` is the pod network's /24, distinct per suite so suites can run side by side. */
+  static async start(subnet: string): Promise<ContainerDaemon> {
+    const suffix = randomBytes(3).toString('hex');
+    const bridge = `pvd${suffix}`;
+    const registry = await startRegistry();
+    const dirs = await testDirs();
+    try {
+      await pushImage(registry.host, 'test/busybox', 'latest', { layers: [await busyboxLayer()], config: { config: { Cmd: ['sh'] } } });
+      const image = `${registry.host}/test/busybox:latest`;
+      const registriesConf = join(dirs.dir, 'registries.conf');
+      await writeFile(dirs.configFile, '');
+      await writeFile(registriesConf, `[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`);
+      const ipam = { type: 'host-local', dataDir: join(dirs.dir, 'cni-data'), ranges: [[{ subnet }]] };
+      await writeFile(join(dirs.cniDir, '10-test.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: `podvisor-${suffix}`, plugins: [{ type: 'bridge', bridge, ipam }] }));
+      const daemon = await DaemonProcess.serving([...isolatingFlags(dirs), '--registries-conf', registriesConf, '--log-level', 'debug']);
+      const client = criClient(dirs.socket);
+      await unary(client, ImageServiceService.pullImage, { image: ImageSpec.fromPartial({ image }), auth: undefined, sandboxConfig: undefined });
+      return new ContainerDaemon(dirs, daemon, client, image, registry, bridge);
+    } catch (error) {
+      await registry.stop();
+      await removeDirs(dirs);
+      throw error;
+    }
+  }
+
+  runPod(name: string, runtimeHandler: string): Promise<string> {
+    const config = PodSandboxConfig.fromPartial({ metadata: { name, namespace: 'test', uid: `uid-${name}` }, hostname: name, logDirectory: join(this.dirs.dir, 'logs', name) });
+    return unary(this.client, RuntimeServiceService.runPodSandbox, { config, runtimeHandler }).then((response) => response.podSandboxId);
+  }
+
+  async createContainer(podSandboxId: string, name: string, command: string[], extra: ContainerOptions = {}): Promise<string> {
+    const config = ContainerConfig.fromPartial({ metadata: { name }, image: { image: this.image }, command, logPath: `${name}.log`, ...extra });
+    return (await unary(this.client, RuntimeServiceService.createContainer, { podSandboxId, config, sandboxConfig: undefined })).containerId;
+  }
+
+  async status(containerId: string, verbose = false): Promise<{ state?: ContainerState; exitCode?: number; reason?: string; pid: number }> {
+    const response = await unary(this.client, RuntimeServiceService.containerStatus, { containerId, verbose });
+    const info = verbose ? (JSON.parse(response.info.info ?? '{}') as { pid?: number }) : {};
+    return { state: response.status?.state, exitCode: response.status?.exitCode, reason: response.status?.reason, pid: info.pid ?? 0 };
+  }
+
+  async waitForState(containerId: string, state: ContainerState): Promise<void> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      if ((await this.status(containerId)).state === state) return;
+      await sleep(100);
+    }
+    throw new Error(`container ${containerId} never reached state ${state}`);
+  }
+
+  /** Where a pod's container logs go, by pod name. */
+  logFile(podName: string, containerName: string): string {
+    return join(this.dirs.dir, 'logs', podName, `${containerName}.log`);
+  }
+
+  /** Removes pods a failed test left, then stops everything this fixture started. */
+  async close(): Promise<void> {
+    const left = await unary(this.client, RuntimeServiceService.listPodSandbox, { filter: undefined }).catch(() => ({ items: [] }));
+    for (const pod of left.items) await unary(this.client, RuntimeServiceService.removePodSandbox, { podSandboxId: pod.id }).catch(() => undefined);
+    this.client.close();
+    await this.daemon.stop();
+    await this.registry.stop();
+    await command('ip', ['link', 'delete', this.bridge]).catch(() => undefined);
+    await removeDirs(this.dirs);
+  }
+}
