@@ -1,7 +1,6 @@
 // Containers through the real daemon: an image from a real registry, overlay root
 // filesystems, conmon and runc, in a pod on a real bridge.
 import { status as Code, type Client } from '@grpc/grpc-js';
-import { randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,17 +15,13 @@ import {
   SecurityProfile_ProfileType,
 } from '../proto/gen/cri-api-v1';
 import { pathExists } from '../system/path-exists';
-import { criClient, unary } from '../testbed/cri-client';
-import { DaemonProcess, isolatingFlags, type TestDirs } from '../testbed/daemon-process';
+import { unary } from '../testbed/cri-client';
+import type { DaemonProcess, TestDirs } from '../testbed/daemon-process';
+import { ContainerDaemon } from './support/container-daemon';
 import { grpcFailure } from './support/grpc-failure';
-import { startPodFixture, stopPodFixture, type PodFixture } from './support/pod-fixture';
-import type { TestRegistry } from '../testbed/test-registry';
-
-const suffix = randomBytes(3).toString('hex');
 
 describe('containers', () => {
-  let fixture: PodFixture | undefined;
-  let registry: TestRegistry;
+  let fixture: ContainerDaemon | undefined;
   let dirs: TestDirs;
   let daemon: DaemonProcess;
   let client: Client;
@@ -56,22 +51,19 @@ describe('containers', () => {
   }
 
   beforeAll(async () => {
-    fixture = await startPodFixture('ctr', { bridge: `pvc${suffix}`, subnet: '10.219.9.0/24' }, ['--log-level', 'debug']);
-    ({ registry, dirs, daemon, client, image, podId } = fixture);
+    fixture = await ContainerDaemon.start('10.219.9.0/24');
+    ({ dirs, daemon, client, image } = fixture);
+    podId = await fixture.runPod('ctr', '');
   });
 
-  afterAll(async () => {
-    // The restart test replaces the daemon and its client.
-    if (fixture) Object.assign(fixture, { daemon, client });
-    await stopPodFixture(fixture);
-  });
+  afterAll(() => fixture?.close());
 
   test('a container runs, logs in CRI format, answers exec, stops, and is removed', async () => {
     const id = await create('web', ['sh', '-c', 'echo hello; echo oops >&2; exec sleep 300']);
     expect((await status(id))?.state).toBe(ContainerState.CONTAINER_CREATED);
     await start(id);
     const running = await status(id);
-    expect(running).toMatchObject({ state: ContainerState.CONTAINER_RUNNING, logPath: join(dirs.dir, 'logs', 'web.log'), user: { linux: { uid: 0n, gid: 0n } } });
+    expect(running).toMatchObject({ state: ContainerState.CONTAINER_RUNNING, logPath: join(dirs.dir, 'logs', 'ctr', 'web.log'), user: { linux: { uid: 0n, gid: 0n } } });
     const verbose = await unary(client, RuntimeServiceService.containerStatus, { containerId: id, verbose: true });
     const info = JSON.parse(verbose.info.info) as { pid: number; runtimeSpec: { process: { args: string[] } } };
     expect(info.pid).toBeGreaterThan(1);
@@ -79,7 +71,7 @@ describe('containers', () => {
     expect(running?.startedAt).toBeGreaterThan(0n);
 
     await sleep(300);
-    const log = await readFile(join(dirs.dir, 'logs', 'web.log'), 'utf8');
+    const log = await readFile(join(dirs.dir, 'logs', 'ctr', 'web.log'), 'utf8');
     expect(log).toMatch(/^\S+ stdout F hello$/m);
     expect(log).toMatch(/^\S+ stderr F oops$/m);
 
@@ -93,7 +85,7 @@ describe('containers', () => {
     expect(listed.containers.map((container) => container.id)).toEqual([id]);
 
     // The kubelet's rotation: move the log away, reopen, and the new file is there on return.
-    const logFile = join(dirs.dir, 'logs', 'web.log');
+    const logFile = join(dirs.dir, 'logs', 'ctr', 'web.log');
     await rename(logFile, `${logFile}.1`);
     await unary(client, RuntimeServiceService.reopenContainerLog, { containerId: id });
     expect(await pathExists(logFile)).toBe(true);
@@ -263,11 +255,8 @@ describe('containers', () => {
     const brief = await create('brief', ['sh', '-c', 'sleep 1; exit 5']);
     await start(lasting);
     await start(brief);
-    client.close();
-    await daemon.stop();
-    await sleep(2000);
-    daemon = await DaemonProcess.serving(isolatingFlags(dirs));
-    client = criClient(dirs.socket);
+    await fixture?.restart(2000);
+    ({ daemon, client } = fixture as ContainerDaemon);
     expect((await status(lasting))?.state).toBe(ContainerState.CONTAINER_RUNNING);
     expect((await exec(lasting, ['echo', 'still here'])).stdout.toString()).toBe('still here\n');
     expect(await status(brief)).toMatchObject({ state: ContainerState.CONTAINER_EXITED, exitCode: 5 });
@@ -280,8 +269,8 @@ describe('containers', () => {
       unary(client, RuntimeServiceService.createContainer, { podSandboxId: 'ffff', config: ContainerConfig.fromPartial({ metadata: { name: 'x' }, image: { image } }), sandboxConfig: undefined }),
     );
     expect(noPod.code).toBe(Code.NOT_FOUND);
-    const noImage = await grpcFailure(create('x', ['sh'], { image: { image: `${registry.host}/test/absent:1` } }));
-    expect([noImage.code, noImage.details]).toEqual([Code.NOT_FOUND, `image "${registry.host}/test/absent:1" not found; pull it first`]);
+    const noImage = await grpcFailure(create('x', ['sh'], { image: { image: `${fixture?.registryHost}/test/absent:1` } }));
+    expect([noImage.code, noImage.details]).toEqual([Code.NOT_FOUND, `image "${fixture?.registryHost}/test/absent:1" not found; pull it first`]);
     // The name was released: it can be used now.
     await remove(await create('x', ['sh']));
   });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ContainerState, RuntimeServiceService } from '../proto/gen/cri-api-v1';
 import { pathExists } from '../system/path-exists';
 import { isProcessRunning } from '../system/process-stat';
-import { unary } from './support/cri-client';
+import { unary } from '../testbed/cri-client';
 import { grpcFailure } from './support/grpc-failure';
 import { ContainerDaemon } from './support/container-daemon';
 import { command, mountPoints } from './support/net-tools';

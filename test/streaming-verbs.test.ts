@@ -1,20 +1,18 @@
 // Exec, Attach and PortForward through the real daemon: the URL each verb returns, driven with
 // the kubelet's protocol (SPDY/3.1) into real containers run by conmon and runc in a real pod.
 import { status as Code, type Client } from '@grpc/grpc-js';
-import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ContainerConfig, ContainerState, RuntimeServiceService } from '../proto/gen/cri-api-v1';
 import { unary } from '../testbed/cri-client';
 import { grpcFailure } from './support/grpc-failure';
-import { startPodFixture, stopPodFixture, type PodFixture } from './support/pod-fixture';
+import { ContainerDaemon } from './support/container-daemon';
 import { openExecStreams, readAll, upgradeOrFail, upgradeSpdy } from './support/spdy-client';
 
-const suffix = randomBytes(3).toString('hex');
 const V4 = ['v4.channel.k8s.io'];
 
 describe('streaming verbs', () => {
-  let fixture: PodFixture | undefined;
+  let fixture: ContainerDaemon | undefined;
   let client: Client;
   let image: string;
   let podId: string;
@@ -33,11 +31,12 @@ describe('streaming verbs', () => {
     (await unary(client, RuntimeServiceService.exec, { containerId, cmd, stdin: false, stdout: true, stderr: true, tty: false, ...flags })).url;
 
   beforeAll(async () => {
-    fixture = await startPodFixture('streams', { bridge: `pvs${suffix}`, subnet: '10.219.11.0/24' });
-    ({ client, image, podId } = fixture);
+    fixture = await ContainerDaemon.start('10.219.11.0/24');
+    ({ client, image } = fixture);
+    podId = await fixture.runPod('streams', '');
   });
 
-  afterAll(() => stopPodFixture(fixture));
+  afterAll(() => fixture?.close());
 
   test('Exec runs the command with the client\'s streams and reports its exit code; the URL works once', async () => {
     const id = await create('exec', ['sleep', '300']);

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ContainerState, RuntimeServiceService } from '../proto/gen/cri-api-v1';
-import { unary } from './support/cri-client';
+import { unary } from '../testbed/cri-client';
 import { ContainerDaemon, type ContainerOptions } from './support/container-daemon';
 
 const SOCAT_TIMEOUT_MS = 10_000;

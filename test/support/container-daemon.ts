@@ -6,23 +6,30 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ContainerConfig, type ContainerState, ImageServiceService, ImageSpec, PodSandboxConfig, RuntimeServiceService } from '../../proto/gen/cri-api-v1';
-import { unary, criClient } from './cri-client';
-import { DaemonProcess, isolatingFlags, removeDirs, testDirs, type TestDirs } from './daemon-process';
+import { criClient, unary } from '../../testbed/cri-client';
+import { DaemonProcess, isolatingFlags, removeDirs, testDirs, type TestDirs } from '../../testbed/daemon-process';
+import { busyboxLayer, pushImage } from '../../testbed/test-images';
+import { startRegistry, type TestRegistry } from '../../testbed/test-registry';
 import { command } from './net-tools';
-import { busyboxLayer, pushImage } from './test-images';
-import { startRegistry, type TestRegistry } from './test-registry';
 
 export type ContainerOptions = Parameters<typeof ContainerConfig.fromPartial>[0];
 
 export class ContainerDaemon {
   private constructor(
     readonly dirs: TestDirs,
-    readonly daemon: DaemonProcess,
-    readonly client: Client,
+    /** Replaced by restart. */
+    public daemon: DaemonProcess,
+    public client: Client,
     readonly image: string,
     private readonly registry: TestRegistry,
     private readonly bridge: string,
+    private readonly flags: string[],
   ) {}
+
+  /** host:port of the registry the image came from. */
+  get registryHost(): string {
+    return this.registry.host;
+  }
 
   /** `subnet` is the pod network's /24, distinct per suite so suites can run side by side. */
   static async start(subnet: string): Promise<ContainerDaemon> {
@@ -38,10 +45,11 @@ export class ContainerDaemon {
       await writeFile(registriesConf, `[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`);
       const ipam = { type: 'host-local', dataDir: join(dirs.dir, 'cni-data'), ranges: [[{ subnet }]] };
       await writeFile(join(dirs.cniDir, '10-test.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: `podvisor-${suffix}`, plugins: [{ type: 'bridge', bridge, ipam }] }));
-      const daemon = await DaemonProcess.serving([...isolatingFlags(dirs), '--registries-conf', registriesConf, '--log-level', 'debug']);
+      const flags = [...isolatingFlags(dirs), '--registries-conf', registriesConf, '--log-level', 'debug'];
+      const daemon = await DaemonProcess.serving(flags);
       const client = criClient(dirs.socket);
       await unary(client, ImageServiceService.pullImage, { image: ImageSpec.fromPartial({ image }), auth: undefined, sandboxConfig: undefined });
-      return new ContainerDaemon(dirs, daemon, client, image, registry, bridge);
+      return new ContainerDaemon(dirs, daemon, client, image, registry, bridge, flags);
     } catch (error) {
       await registry.stop();
       await removeDirs(dirs);
@@ -71,6 +79,15 @@ export class ContainerDaemon {
       await sleep(100);
     }
     throw new Error(`container ${containerId} never reached state ${state}`);
+  }
+
+  /** Stops the daemon, waits `downMs` with it down, and starts it again on the same state. */
+  async restart(downMs: number): Promise<void> {
+    this.client.close();
+    await this.daemon.stop();
+    await sleep(downMs);
+    this.daemon = await DaemonProcess.serving(this.flags);
+    this.client = criClient(this.dirs.socket);
   }
 
   /** Where a pod's container logs go, by pod name. */
