@@ -3,9 +3,12 @@ import type { CgroupManager, OciHandlerConfig } from '../config/config';
 import { errorMessage } from '../system/errors';
 import type { Logger } from '../system/logger';
 import { ConmonRuntime, type ContainerLimits, type ContainerRuntimeState, type CreateOptions } from './conmon-runtime';
+import { hostStatsReader } from './cgroup-stats';
+import type { CgroupUsage } from './cgroup-usage';
 import type { ExecResult } from './container-exec';
 import type { ContainerExit } from './exit-files';
 import { checkRequiredFiles } from './handler-readiness';
+import { runcCgroupDir } from './runc-cgroup-dir';
 import { forwardPort } from './port-forward';
 import { STREAM_RELAY_PATH } from './stream-relay';
 import { runtimeCgroupProblem, runtimeName } from './runtime-cgroup-support';
@@ -104,6 +107,11 @@ export class ConmonHandler implements RuntimeHandler {
 
   portForward(pod: PodSandboxInfo, connection: ForwardedConnection): Promise<void> {
     return forwardPort(pod, connection);
+  }
+
+  // The OCI runtime put the container in the cgroup its spec named, on this host.
+  async containerUsage(_id: string, cgroupsPath: string): Promise<CgroupUsage> {
+    return (await hostStatsReader()).usage(runcCgroupDir(cgroupsPath));
   }
 
   reopenLog(id: string): Promise<void> {

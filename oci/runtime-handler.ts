@@ -1,5 +1,6 @@
 import type { HandlerType } from '../config/config';
 import type { ContainerLimits, ContainerRuntimeState, CreateOptions } from './conmon-runtime';
+import type { CgroupUsage } from './cgroup-usage';
 import type { ExecResult } from './container-exec';
 import type { ContainerExit } from './exit-files';
 import type { ForwardedConnection, StreamIO } from './stream-io';
@@ -56,6 +57,8 @@ export interface RuntimeHandler {
   /** Carries one connection to `connection.port` on localhost in the pod's network; resolves when it closes. */
   portForward(pod: PodSandboxInfo, connection: ForwardedConnection): Promise<void>;
   reopenLog(id: string): Promise<void>;
+  /** CPU, memory and process figures of a running container; `cgroupsPath` is the one its spec gave. */
+  containerUsage(id: string, cgroupsPath: string): Promise<CgroupUsage>;
   updateResources(id: string, limits: ContainerLimits): Promise<void>;
   /** Exits recorded while nobody watched (the daemon was down), then each new one as it happens. */
   pendingExits(): Promise<ContainerExit[]>;

@@ -2,6 +2,7 @@ import type { VmHandlerConfig } from '../config/config';
 import { checkRequiredFiles } from './handler-readiness';
 import { FailedPreconditionError } from '../system/errors';
 import type { ContainerLimits, ContainerRuntimeState, CreateOptions } from './conmon-runtime';
+import type { CgroupUsage } from './cgroup-usage';
 import type { ExecResult } from './container-exec';
 import type { ContainerExit } from './exit-files';
 import type { ForwardedConnection, StreamIO } from './stream-io';
@@ -69,6 +70,10 @@ export class VmHandler implements RuntimeHandler {
 
   portForward(pod: PodSandboxInfo, _connection: ForwardedConnection): Promise<void> {
     return this.refuse(pod.id);
+  }
+
+  containerUsage(id: string, _cgroupsPath: string): Promise<CgroupUsage> {
+    return this.refuse(id);
   }
 
   reopenLog(id: string): Promise<void> {

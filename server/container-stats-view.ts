@@ -1,27 +1,30 @@
 import { hostStatsReader } from '../oci/cgroup-stats';
 import type { CgroupUsage, Psi, PsiFigures } from '../oci/cgroup-usage';
-import { runcCgroupDir } from '../oci/runc-cgroup-dir';
 import { containerCgroupsPath } from '../oci/spec/cgroups-path';
 import type { ContainerStats, CpuUsage, IoUsage, MemoryUsage, PsiData, PsiStats } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';
 import { rootfsPaths, writableLayerUsage } from '../storage/rootfs';
 import { mountPointOf } from '../storage/fs-usage';
 import { loadedContainerConfig } from './container-config';
+import { handlerOf } from './container-lifecycle';
 import type { ServerContext } from './context';
 
 // The previous CPU reading per container: usage_nano_cores is the rate between two readings.
 const lastCpu = new Map<string, { usage: bigint; at: bigint }>();
 
-/** The cgroup directory runc made for the container from the cgroupsPath we gave it. */
-function containerCgroupDir(ctx: ServerContext, container: ContainerRecord): string {
+/** The running container's usage, as the handler that runs it reads it; nothing once it stopped. */
+async function containerUsage(ctx: ServerContext, container: ContainerRecord): Promise<CgroupUsage> {
+  if (container.state !== 'running') return {};
   const pod = ctx.state.pods.get(container.podId);
-  return runcCgroupDir(containerCgroupsPath(pod.cgroup.path, ctx.config.cgroup_manager, container.id));
+  return handlerOf(ctx, container).containerUsage(container.id, containerCgroupsPath(pod.cgroup.path, ctx.config.cgroup_manager, container.id));
 }
 
 /** Drops the remembered reading of a removed container or pod, so the map does not grow forever. */
 export function forgetCpuReading(key: string): void {
   lastCpu.delete(key);
 }
+
+const timestampNow = (): bigint => BigInt(Date.now()) * 1_000_000n;
 
 const value = (n: number | bigint): { value: bigint } => ({ value: BigInt(n) });
 
@@ -82,20 +85,19 @@ export function criCgroupStats(key: string, usage: CgroupUsage, now: bigint): Cr
 
 /** The usage of this host's cgroup at `cgroupDir` as CRI reports it; no directory (not running) means no figures. */
 export async function cgroupStats(key: string, cgroupDir: string | undefined): Promise<CriCgroupStats> {
-  const now = BigInt(Date.now()) * 1_000_000n;
-  return criCgroupStats(key, cgroupDir === undefined ? {} : await (await hostStatsReader()).usage(cgroupDir), now);
+  return criCgroupStats(key, cgroupDir === undefined ? {} : await (await hostStatsReader()).usage(cgroupDir), timestampNow());
 }
 
 export async function criContainerStats(ctx: ServerContext, container: ContainerRecord): Promise<ContainerStats> {
   const config = loadedContainerConfig(container.config);
-  const { cpu, memory, io } = await cgroupStats(container.id, container.state === 'running' ? containerCgroupDir(ctx, container) : undefined);
+  const { cpu, memory, io } = criCgroupStats(container.id, await containerUsage(ctx, container), timestampNow());
   const layer = await writableLayerUsage(rootfsPaths(container.dir));
   return {
     attributes: { id: container.id, metadata: config.metadata, labels: config.labels, annotations: config.annotations },
     cpu,
     memory,
     writableLayer: {
-      timestamp: BigInt(Date.now()) * 1_000_000n,
+      timestamp: timestampNow(),
       fsId: { mountpoint: await mountPointOf(container.dir) },
       usedBytes: value(layer.bytes),
       inodesUsed: value(layer.inodes),
