@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { isId } from '../state/ids';
 import { AlreadyExistsError, InternalError, InvalidArgumentError, errorMessage } from '../system/errors';
 import { runTool, runToolChecked } from '../system/run-tool';
+import { settle } from '../system/settle';
 import { sysctlNamespace, sysctlPath, validateSysctls } from './sysctls';
 
 export interface NamespaceRequest {
@@ -155,13 +156,15 @@ async function mountCount(file: string): Promise<number> {
   return mountinfo.split('\n').filter((line) => unescapeMountPath(line.split(' ')[4] ?? '') === path).length;
 }
 
-/** Unmounts and removes the pod's namespace files; anything already gone counts as done. */
-export async function releasePodNamespaces(namespaces: PodNamespaces): Promise<void> {
-  for (const [, file] of entriesOf(namespaces)) {
-    // A bind may be stacked more than once on a file (a retried pin); each needs its own umount.
-    for (let mounts = await mountCount(file); mounts > 0; mounts -= 1) {
-      await runToolChecked('umount', [file], { timeoutMs: TOOL_TIMEOUT_MS });
-    }
-    await rm(file, { force: true });
+async function releaseNamespaceFile(file: string): Promise<void> {
+  // A bind may be stacked more than once on a file (a retried pin); each needs its own umount.
+  for (let mounts = await mountCount(file); mounts > 0; mounts -= 1) {
+    await runToolChecked('umount', [file], { timeoutMs: TOOL_TIMEOUT_MS });
   }
+  await rm(file, { force: true });
+}
+
+/** Unmounts and removes the pod's namespace files, side by side; anything already gone counts as done. */
+export async function releasePodNamespaces(namespaces: PodNamespaces): Promise<void> {
+  await settle(entriesOf(namespaces).map(([, file]) => releaseNamespaceFile(file)));
 }
