@@ -102,15 +102,14 @@ async function setUp(request: NamespaceRequest, planned: PodNamespaces, made: Po
     made[kind] = file;
   }
   // unshare binds each new namespace onto its file before running the command, so they outlive
-  // it: the pod needs no process of its own to keep them.
+  // it: the pod needs no process of its own to keep them. The command runs inside them, so a
+  // new network namespace gets its loopback up in the same step.
   const flags = entries.map(([kind, file]) => `${NAMESPACE_FLAG[kind]}=${file}`);
-  await runToolChecked('unshare', [...flags, '--', 'true'], { timeoutMs: TOOL_TIMEOUT_MS });
+  const command = made.network === undefined ? ['true'] : ['ip', 'link', 'set', 'lo', 'up'];
+  await runToolChecked('unshare', [...flags, '--', ...command], { timeoutMs: TOOL_TIMEOUT_MS });
   if (made.uts !== undefined) {
     const failure = await writeInside('uts', made.uts, '/proc/sys/kernel/hostname', request.hostname);
     if (failure !== undefined) throw new InternalError(`cannot set hostname "${request.hostname}": ${failure}`);
-  }
-  if (made.network !== undefined) {
-    await runToolChecked('nsenter', enter('network', made.network, ['ip', 'link', 'set', 'lo', 'up']), { timeoutMs: TOOL_TIMEOUT_MS });
   }
   await applySysctls(made, request.sysctls);
 }
