@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RUNTIME_NAMES, type RuntimeName } from './runtime';
 
@@ -12,6 +13,8 @@ export interface BenchOptions {
   scaleContainers: number;
   idleSeconds: number;
   writeReadme: boolean;
+  /** Where podvisord's CPU profile goes, when one is wanted. */
+  cpuProfileDir: string | undefined;
   help: boolean;
 }
 
@@ -35,6 +38,7 @@ export const USAGE = [
   `  --only NAME`.padEnd(26) + `run one runtime: ${RUNTIME_NAMES.join(' or ')} (default both)`,
   '  --scale'.padEnd(26) + 'also take the memory, CPU and scale figures',
   '  --write-readme'.padEnd(26) + 'write the results into bench/README.md',
+  '  --cpu-prof DIR'.padEnd(26) + "write podvisord's CPU profile (.cpuprofile) into DIR",
 ].join('\n');
 
 function integer(values: Record<string, string | boolean | undefined>, flag: IntegerFlag): number {
@@ -58,7 +62,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     values = parseArgs({
       // `node scripts/setup.mjs bench -- --pods 6` hands on the separator that npm would have eaten.
       args: argv[0] === '--' ? argv.slice(1) : argv,
-      options: { ...integerOptions, only: { type: 'string' }, scale: { type: 'boolean' }, 'write-readme': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { ...integerOptions, only: { type: 'string' }, scale: { type: 'boolean' }, 'write-readme': { type: 'boolean' }, 'cpu-prof': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
       strict: true,
       allowPositionals: false,
     }).values;
@@ -76,6 +80,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     scaleContainers: integer(values, 'scale-containers'),
     idleSeconds: integer(values, 'idle-seconds'),
     writeReadme: values['write-readme'] === true,
+    cpuProfileDir: typeof values['cpu-prof'] === 'string' ? resolve(values['cpu-prof']) : undefined,
     help: values.help === true,
   };
   if (options.scaleContainers < options.scalePods) throw new UsageError('--scale-containers must be at least --scale-pods (each pod has one container to begin with)');

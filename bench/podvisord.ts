@@ -12,9 +12,10 @@ function registriesConf(registryHost: string): string {
 /**
  * Starts podvisord from dist/ on a scratch directory of its own (root, runroot, socket, CNI
  * config, registries.conf), with the default configuration otherwise. `onDir` learns the
- * directory before anything can fail, so the caller can always clean it up.
+ * directory before anything can fail, so the caller can always clean it up. With `cpuProfileDir`
+ * node writes a CPU profile of the daemon there when it exits.
  */
-export async function startPodvisord(registryHost: string, network: BenchNetwork, onDir: (dir: string) => void): Promise<RuntimeUnderTest> {
+export async function startPodvisord(registryHost: string, network: BenchNetwork, onDir: (dir: string) => void, cpuProfileDir?: string): Promise<RuntimeUnderTest> {
   const dirs = await testDirs('podvisor-bench-');
   onDir(dirs.dir);
   const registries = join(dirs.dir, 'registries.conf');
@@ -23,6 +24,8 @@ export async function startPodvisord(registryHost: string, network: BenchNetwork
   await writeFile(registries, registriesConf(registryHost));
   await writeFile(dirs.configFile, '');
   await installNetwork(network, dirs.cniDir, join(dirs.dir, 'cni-leases'));
-  const launch = (): Promise<DaemonProcess> => DaemonProcess.serving([...isolatingFlags(dirs), '--registries-conf', registries, '--registries-conf-dir', registriesDropIns], true);
+  const nodeFlags = cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir];
+  const launch = (): Promise<DaemonProcess> =>
+    DaemonProcess.serving([...isolatingFlags(dirs), '--registries-conf', registries, '--registries-conf-dir', registriesDropIns], true, nodeFlags);
   return { name: 'podvisor', daemon: await launch(), socket: dirs.socket, relaunch: launch, dir: dirs.dir, network };
 }

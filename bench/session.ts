@@ -29,8 +29,8 @@ function benchNetwork(name: RuntimeName): BenchNetwork {
   return { name: `bench-${name}-${suffix}`, bridge: `${BRIDGE_PREFIXES[name]}${suffix}`, subnet: SUBNETS[name] };
 }
 
-function start(name: RuntimeName, images: BenchImages, network: BenchNetwork, onDir: (dir: string) => void): Promise<RuntimeUnderTest> {
-  return name === 'podvisor' ? startPodvisord(images.registry.host, network, onDir) : startContainerd(images.registry.host, images.pause, network, onDir);
+function start(name: RuntimeName, images: BenchImages, network: BenchNetwork, options: BenchOptions, onDir: (dir: string) => void): Promise<RuntimeUnderTest> {
+  return name === 'podvisor' ? startPodvisord(images.registry.host, network, onDir, options.cpuProfileDir) : startContainerd(images.registry.host, images.pause, network, onDir);
 }
 
 /** Everything measured on one runtime; `progress` hears each phase as it starts. */
@@ -121,7 +121,7 @@ export async function runSession(name: RuntimeName, images: BenchImages, options
   let failed = false;
   try {
     progress('starting');
-    runtime = await start(name, images, network, (made) => (dir = made));
+    runtime = await start(name, images, network, options, (made) => (dir = made));
     const client = criClient(runtime.socket);
     try {
       return await measure(runtime, new CriCalls(client, join(runtime.dir, 'logs')), images, options, signal, progress);

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { isId } from '../state/ids';
 import { AlreadyExistsError, InternalError, InvalidArgumentError, errorMessage } from '../system/errors';
 import { runTool, runToolChecked } from '../system/run-tool';
+import { settle } from '../system/settle';
 import { sysctlNamespace, sysctlPath, validateSysctls } from './sysctls';
 
 export interface NamespaceRequest {
@@ -101,15 +102,14 @@ async function setUp(request: NamespaceRequest, planned: PodNamespaces, made: Po
     made[kind] = file;
   }
   // unshare binds each new namespace onto its file before running the command, so they outlive
-  // it: the pod needs no process of its own to keep them.
+  // it: the pod needs no process of its own to keep them. The command runs inside them, so a
+  // new network namespace gets its loopback up in the same step.
   const flags = entries.map(([kind, file]) => `${NAMESPACE_FLAG[kind]}=${file}`);
-  await runToolChecked('unshare', [...flags, '--', 'true'], { timeoutMs: TOOL_TIMEOUT_MS });
+  const command = made.network === undefined ? ['true'] : ['ip', 'link', 'set', 'lo', 'up'];
+  await runToolChecked('unshare', [...flags, '--', ...command], { timeoutMs: TOOL_TIMEOUT_MS });
   if (made.uts !== undefined) {
     const failure = await writeInside('uts', made.uts, '/proc/sys/kernel/hostname', request.hostname);
     if (failure !== undefined) throw new InternalError(`cannot set hostname "${request.hostname}": ${failure}`);
-  }
-  if (made.network !== undefined) {
-    await runToolChecked('nsenter', enter('network', made.network, ['ip', 'link', 'set', 'lo', 'up']), { timeoutMs: TOOL_TIMEOUT_MS });
   }
   await applySysctls(made, request.sysctls);
 }
@@ -155,13 +155,15 @@ async function mountCount(file: string): Promise<number> {
   return mountinfo.split('\n').filter((line) => unescapeMountPath(line.split(' ')[4] ?? '') === path).length;
 }
 
-/** Unmounts and removes the pod's namespace files; anything already gone counts as done. */
-export async function releasePodNamespaces(namespaces: PodNamespaces): Promise<void> {
-  for (const [, file] of entriesOf(namespaces)) {
-    // A bind may be stacked more than once on a file (a retried pin); each needs its own umount.
-    for (let mounts = await mountCount(file); mounts > 0; mounts -= 1) {
-      await runToolChecked('umount', [file], { timeoutMs: TOOL_TIMEOUT_MS });
-    }
-    await rm(file, { force: true });
+async function releaseNamespaceFile(file: string): Promise<void> {
+  // A bind may be stacked more than once on a file (a retried pin); each needs its own umount.
+  for (let mounts = await mountCount(file); mounts > 0; mounts -= 1) {
+    await runToolChecked('umount', [file], { timeoutMs: TOOL_TIMEOUT_MS });
   }
+  await rm(file, { force: true });
+}
+
+/** Unmounts and removes the pod's namespace files, side by side; anything already gone counts as done. */
+export async function releasePodNamespaces(namespaces: PodNamespaces): Promise<void> {
+  await settle(entriesOf(namespaces).map(([, file]) => releaseNamespaceFile(file)));
 }

@@ -12,8 +12,10 @@ import hpack from 'hpack.js';
 const PREFACE_LENGTH = 24; // "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 const FRAME_HEADER_LENGTH = 9;
 const TYPE_HEADERS = 0x1;
+const TYPE_SETTINGS = 0x4;
 const TYPE_CONTINUATION = 0x9;
 const FLAG_END_STREAM = 0x1;
+const FLAG_ACK = 0x1;
 const FLAG_END_HEADERS = 0x4;
 const FLAG_PADDED = 0x8;
 const FLAG_PRIORITY = 0x20;
@@ -89,6 +91,17 @@ function headersFragment(flags: number, payload: Buffer): Buffer {
 
 export class HeaderBlockError extends Error {}
 
+/** An empty SETTINGS frame: all a server's connection preface has to be. */
+export const EMPTY_SETTINGS = frame(TYPE_SETTINGS, 0, 0, Buffer.alloc(0));
+
+export interface RewriterOptions {
+  /**
+   * Drop the client's first SETTINGS ACK: it acknowledges an EMPTY_SETTINGS sent on the
+   * server's behalf, which the server itself never sent and would not expect an ACK for.
+   */
+  swallowSettingsAck?: boolean;
+}
+
 /**
  * Follows the client-to-server byte stream of one HTTP/2 connection and returns what the
  * server should receive instead.
@@ -103,18 +116,23 @@ export class AuthorityRewriter {
   private blockFragments: Buffer[] = [];
   private blockStream = 0;
   private blockFlags = 0;
+  private ackToSwallow: boolean;
+
+  constructor(options: RewriterOptions = {}) {
+    this.ackToSwallow = options.swallowSettingsAck ?? false;
+  }
 
   get rewriting(): boolean {
     return this.mode === 'rewrite';
   }
 
-  // A method, not an inline test, because onFrame may change the mode mid-loop.
-  private passingThrough(): boolean {
-    return this.mode === 'passthrough';
+  /** Everything from now on passes unchanged: the connection needs no rewriter any more. */
+  get passingThrough(): boolean {
+    return this.mode === 'passthrough' && !this.ackToSwallow;
   }
 
   feed(chunk: Buffer): Buffer[] {
-    if (this.mode === 'passthrough') return [chunk];
+    if (this.passingThrough) return [chunk];
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     const out: Buffer[] = [];
     if (!this.prefaceSeen) {
@@ -129,7 +147,8 @@ export class AuthorityRewriter {
       const raw = this.pending.subarray(0, FRAME_HEADER_LENGTH + length);
       this.pending = this.pending.subarray(raw.length);
       out.push(...this.onFrame(raw));
-      if (this.passingThrough()) {
+      // A getter, not an inline test, because onFrame may change the mode mid-loop.
+      if (this.passingThrough) {
         if (this.pending.length > 0) out.push(this.pending);
         this.pending = Buffer.alloc(0);
         break;
@@ -142,6 +161,12 @@ export class AuthorityRewriter {
     const type = raw[3];
     const flags = raw[4];
     const payload = raw.subarray(FRAME_HEADER_LENGTH);
+    if (type === TYPE_SETTINGS && flags & FLAG_ACK && this.ackToSwallow) {
+      this.ackToSwallow = false;
+      return [];
+    }
+    // Once passing through, header blocks must reach the server as the client encoded them.
+    if (this.mode === 'passthrough') return [raw];
     if (type === TYPE_HEADERS) {
       this.blockStream = raw.readUInt32BE(5) & 0x7fffffff;
       this.blockFlags = flags;
@@ -194,10 +219,14 @@ export class AuthorityRewriter {
  * AuthorityRewriter, what the server sends goes to the client unchanged.
  */
 export class RewrittenConnection extends Duplex {
-  private readonly rewriter = new AuthorityRewriter();
-
-  constructor(private readonly socket: Socket) {
+  /** `received`: what `rewriter` already made of the client's first bytes. */
+  constructor(
+    private readonly socket: Socket,
+    private readonly rewriter = new AuthorityRewriter(),
+    received: Buffer[] = [],
+  ) {
     super();
+    for (const buffer of received) this.push(buffer);
     socket.on('data', (chunk: Buffer) => {
       let buffers: Buffer[];
       try {

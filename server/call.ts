@@ -49,6 +49,8 @@ async function observed<T>(ctx: ServerContext, metrics: CallMetrics, method: str
   const finish = (code: Code, error?: ServerErrorResponse): void => {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.record(method, codeName(code), seconds);
+    // The fields are gathered only for a line that is written: most calls log none.
+    if (!error && !ctx.logger.isDebugEnabled()) return;
     const fields = { method, ...callFields(request), duration_ms: Math.round(seconds * 1e6) / 1e3, code: codeName(code) };
     if (error) ctx.logger.error('CRI call failed', { ...fields, error: error.details });
     else ctx.logger.debug('CRI call', fields);

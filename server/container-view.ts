@@ -1,5 +1,6 @@
 import { ContainerState, type Container, type ContainerStatus } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';
+import { cachedPerObject } from '../system/per-object-cache';
 import { loadedContainerConfig } from './container-config';
 
 export type ExitReason = 'Completed' | 'Error' | 'OOMKilled';
@@ -10,8 +11,11 @@ const STATES: Record<ContainerRecord['state'], ContainerState> = {
   exited: ContainerState.CONTAINER_EXITED,
 };
 
+// Parsing the stored config is most of a view's cost; a record's views are made once, as
+// records are replaced whenever a container changes.
+
 /** A container as ListContainers shows it. */
-export function criContainer(container: ContainerRecord): Container {
+export const criContainer = cachedPerObject((container: ContainerRecord): Container => {
   const config = loadedContainerConfig(container.config);
   return {
     id: container.id,
@@ -25,10 +29,10 @@ export function criContainer(container: ContainerRecord): Container {
     labels: config.labels,
     annotations: config.annotations,
   };
-}
+});
 
 /** A container as ContainerStatus shows it, with the fields the kubelet reads. */
-export function criContainerStatus(container: ContainerRecord): ContainerStatus {
+export const criContainerStatus = cachedPerObject((container: ContainerRecord): ContainerStatus => {
   const config = loadedContainerConfig(container.config);
   const view = criContainer(container);
   return {
@@ -52,4 +56,4 @@ export function criContainerStatus(container: ContainerRecord): ContainerStatus 
     user: { linux: { uid: BigInt(container.user.uid), gid: BigInt(container.user.gid), supplementalGroups: container.user.additionalGids.map(BigInt) } },
     stopSignal: 0,
   };
-}
+});

@@ -16,7 +16,7 @@ import { NetworkManager } from '../network/network-manager';
 import { errorMessage } from '../system/errors';
 import { InstanceLock } from '../system/instance-lock';
 import { reconfigureLogger, type Logger } from '../system/logger';
-import { RewrittenConnection } from './authority-rewriter';
+import { handOffConnection } from './connection-handoff';
 import type { ServerContext } from './context';
 import { CallMetrics } from './metrics';
 import { ContainerEvents } from './container-events';
@@ -47,16 +47,18 @@ export interface DaemonOptions {
 }
 
 /**
- * Listens on the unix socket ourselves and hands each connection to the gRPC server through
- * the authority rewriter (see authority-rewriter.ts for why).
+ * Listens on the unix socket ourselves and hands each connection to the gRPC server, through
+ * the authority rewriter if its client needs it (see connection-handoff.ts).
  */
 async function listenUnix(server: Server, path: string, logger: Logger): Promise<NetServer> {
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
-  const listener = createServer((socket) => {
-    const connection = new RewrittenConnection(socket);
-    connection.on('error', (error) => logger.warn('client connection failed', { socket: path, error: errorMessage(error) }));
-    injector.injectConnection(connection);
-  });
+  const listener = createServer((socket) =>
+    handOffConnection(
+      socket,
+      (connection) => injector.injectConnection(connection),
+      (error) => logger.warn('client connection failed', { socket: path, error: errorMessage(error) }),
+    ),
+  );
   await new Promise<void>((resolve, reject) => {
     listener.once('error', reject);
     listener.listen(path, () => {

@@ -2,9 +2,9 @@
 // every label of which must match. Lists and stats of pods and containers share them.
 import type { ContainerRecord } from '../state/container-record';
 import type { PodRecord } from '../state/pod-record';
-import { loadedContainerConfig } from './container-config';
+import { criContainer } from './container-view';
 import type { ServerContext } from './context';
-import { loadedConfig } from './pod-config';
+import { criPodSandbox } from './pod-view';
 
 export interface PodMatch {
   id?: string;
@@ -27,7 +27,7 @@ export function matchingPods(ctx: ServerContext, filter: PodMatch | undefined): 
   return ctx.state.pods
     .list()
     .filter((pod) => !filter?.id || pod.id.startsWith(filter.id))
-    .filter((pod) => selects(filter?.labelSelector, () => loadedConfig(pod.config).labels));
+    .filter((pod) => selects(filter?.labelSelector, () => criPodSandbox(pod).labels));
 }
 
 export function matchingContainers(ctx: ServerContext, filter: ContainerMatch | undefined): ContainerRecord[] {
@@ -35,5 +35,5 @@ export function matchingContainers(ctx: ServerContext, filter: ContainerMatch | 
     .list()
     .filter((container) => !filter?.id || container.id.startsWith(filter.id))
     .filter((container) => !filter?.podSandboxId || container.podId.startsWith(filter.podSandboxId))
-    .filter((container) => selects(filter?.labelSelector, () => loadedContainerConfig(container.config).labels));
+    .filter((container) => selects(filter?.labelSelector, () => criContainer(container).labels));
 }

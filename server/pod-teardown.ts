@@ -6,6 +6,7 @@ import { stopInfraProcess } from '../oci/infra-process';
 import { removePodCgroup } from '../oci/pod-cgroup';
 import { removePodFiles, unmountPodShm } from '../oci/pod-files';
 import { join } from 'node:path';
+import { settle } from '../system/settle';
 import type { ContainerRecord } from '../state/container-record';
 import type { PodRecord } from '../state/pod-record';
 import { removeContainerRecord, stopContainerRecord } from './container-lifecycle';
@@ -17,7 +18,6 @@ import { loadedConfig } from './pod-config';
 export function podFilesDir(ctx: ServerContext, podId: string): string {
   return join(ctx.config.runroot, 'pods', podId);
 }
-
 
 export function networkRequest(pod: PodRecord): PodNetworkRequest {
   const metadata = loadedConfig(pod.config).metadata;
@@ -37,26 +37,25 @@ function podContainers(ctx: ServerContext, pod: PodRecord): ContainerRecord[] {
 
 /** Everything that runs or is held stops; namespaces, files and the record stay for status. */
 export async function stopPod(ctx: ServerContext, pod: PodRecord): Promise<void> {
-  // CRI: containers still running when their pod stops are killed outright.
-  for (const container of podContainers(ctx, pod)) await stopContainerRecord(ctx, container, 0);
+  // CRI: containers still running when their pod stops are killed outright, each on its own.
+  await settle(podContainers(ctx, pod).map((container) => stopContainerRecord(ctx, container, 0)));
+  // The state is saved last, so a pod recorded as stopped went through every step below already.
+  if (pod.state === 'notready') return;
   if (pod.infra) await stopInfraProcess(pod.infra);
-  if (pod.network) await ctx.network.detach(networkRequest(pod), pod.network);
+  // The network and /dev/shm have nothing to do with each other.
+  await settle([pod.network ? ctx.network.detach(networkRequest(pod), pod.network) : Promise.resolve(), unmountPodShm(pod.files)]);
   await ctx.hostPorts.release(pod.id);
-  await unmountPodShm(pod.files);
   await ctx.handlers.resolve(pod.runtimeHandler).stopPod(pod.id);
-  if (pod.state !== 'notready') {
-    await ctx.state.pods.save({ ...pod, state: 'notready' });
-    ctx.logger.info('pod sandbox stopped', { pod_id: pod.id, pod_name: pod.name });
-  }
+  await ctx.state.pods.save({ ...pod, state: 'notready' });
+  ctx.logger.info('pod sandbox stopped', { pod_id: pod.id, pod_name: pod.name });
 }
 
 /** Stops the pod if needed, then removes all of it and frees its name. */
 export async function removePod(ctx: ServerContext, pod: PodRecord): Promise<void> {
   await stopPod(ctx, pod);
-  for (const container of podContainers(ctx, pod)) await removeContainerRecord(ctx, container);
-  await releasePodNamespaces(pod.namespaces);
-  await removePodFiles(podFilesDir(ctx, pod.id));
-  await removePodCgroup(pod.cgroup);
+  await settle(podContainers(ctx, pod).map((container) => removeContainerRecord(ctx, container)));
+  // With every process gone, the namespaces, the files and the cgroup are independent of each other.
+  await settle([releasePodNamespaces(pod.namespaces), removePodFiles(podFilesDir(ctx, pod.id)), removePodCgroup(pod.cgroup)]);
   await ctx.handlers.resolve(pod.runtimeHandler).removePod(pod.id);
   await ctx.state.pods.remove(pod.id);
   forgetCpuReading(pod.id);

@@ -1,13 +1,16 @@
 import { PodSandboxState, type NamespaceOption, type PodSandbox, type PodSandboxStatus } from '../proto/gen/cri-api-v1';
 import type { PodRecord } from '../state/pod-record';
+import { cachedPerObject } from '../system/per-object-cache';
 import { loadedConfig, namespaceOptions } from './pod-config';
 
 function state(pod: PodRecord): PodSandboxState {
   return pod.state === 'ready' ? PodSandboxState.SANDBOX_READY : PodSandboxState.SANDBOX_NOTREADY;
 }
 
+// Made once per record, as records are replaced whenever a pod changes.
+
 /** A pod as ListPodSandbox shows it. */
-export function criPodSandbox(pod: PodRecord): PodSandbox {
+export const criPodSandbox = cachedPerObject((pod: PodRecord): PodSandbox => {
   const config = loadedConfig(pod.config);
   return {
     id: pod.id,
@@ -18,10 +21,10 @@ export function criPodSandbox(pod: PodRecord): PodSandbox {
     annotations: config.annotations,
     runtimeHandler: pod.runtimeHandler,
   };
-}
+});
 
 /** A pod as PodSandboxStatus shows it; the first IP is the pod IP, the rest additional ones. */
-export function criPodSandboxStatus(pod: PodRecord): PodSandboxStatus {
+export const criPodSandboxStatus = cachedPerObject((pod: PodRecord): PodSandboxStatus => {
   const options: NamespaceOption = namespaceOptions(loadedConfig(pod.config));
   // A stopped pod has no network any more; CRI wants no IPs reported then.
   const ips = pod.state === 'ready' ? (pod.network?.ips ?? []) : [];
@@ -30,4 +33,4 @@ export function criPodSandboxStatus(pod: PodRecord): PodSandboxStatus {
     network: { ip: ips[0] ?? '', additionalIps: ips.slice(1).map((ip) => ({ ip })) },
     linux: { namespaces: { options } },
   };
-}
+});

@@ -17,6 +17,7 @@ import { portForward } from './port-forward';
 import { getContainerEvents } from './get-container-events';
 import { imageFsInfo } from './image-fs-info';
 import { listContainers } from './list-containers';
+import { encodeListContainersResponse, encodeListPodSandboxResponse } from './list-encoding';
 import { removeContainer } from './remove-container';
 import { reopenContainerLog } from './reopen-container-log';
 import { startContainer } from './start-container';
@@ -99,9 +100,16 @@ function implement(
   return implementation;
 }
 
+// The lists are encoded from bytes kept per item (list-encoding.ts).
+const RUNTIME_SERVICE = {
+  ...RuntimeServiceService,
+  listContainers: { ...RuntimeServiceService.listContainers, responseSerialize: encodeListContainersResponse },
+  listPodSandbox: { ...RuntimeServiceService.listPodSandbox, responseSerialize: encodeListPodSandboxResponse },
+};
+
 export function criServices(ctx: ServerContext, metrics: CallMetrics): [ServiceDefinition, UntypedServiceImplementation][] {
   return [
-    [RuntimeServiceService, implement(RuntimeServiceService, RUNTIME_VERBS, ctx, metrics)],
+    [RUNTIME_SERVICE, implement(RUNTIME_SERVICE, RUNTIME_VERBS, ctx, metrics)],
     [ImageServiceService, implement(ImageServiceService, IMAGE_VERBS, ctx, metrics)],
   ];
 }

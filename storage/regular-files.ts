@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { InternalError, errorMessage } from '../system/errors';
+import { settle } from '../system/settle';
 import type { EntryMetadata } from './layer-entry';
 import { quoteName } from './layer-errors';
 
@@ -96,10 +97,4 @@ async function writeFully(file: FileHandle, chunk: Uint8Array, position: number)
   for (let written = 0; written < chunk.length; ) {
     written += (await file.write(chunk, written, chunk.length - written, position + written)).bytesWritten;
   }
-}
-
-/** Waits for all of `work`, then rejects with the first failure, if any. */
-async function settle(work: Array<Promise<void>>): Promise<void> {
-  const failure = (await Promise.allSettled(work)).find((result) => result.status === 'rejected');
-  if (failure) throw failure.reason;
 }

@@ -1,6 +1,7 @@
 // The bench's pure parts: statistics, the side-by-side tables, its flags, and the configs it
 // generates for containerd and CNI. Running the bench itself is `npm run bench`, not a test.
 import { parse } from 'smol-toml';
+import { join } from 'node:path';
 import { conflist } from '../bench/cni-network';
 import { containerdConfig, containerdPaths } from '../bench/containerd';
 import { parseBenchArgs, UsageError } from '../bench/options';
@@ -65,6 +66,8 @@ describe('flags', () => {
     expect(parseBenchArgs([])).toMatchObject({ pods: 40, parallel: 2, runtimes: ['podvisor', 'containerd'], scale: false, scalePods: 100, scaleContainers: 500 });
     expect(parseBenchArgs(['--pods', '6', '--only', 'containerd', '--scale'])).toMatchObject({ pods: 6, runtimes: ['containerd'], scale: true });
     expect(parseBenchArgs(['--', '--pods', '6'])).toMatchObject({ pods: 6 });
+    expect(parseBenchArgs([]).cpuProfileDir).toBeUndefined();
+    expect(parseBenchArgs(['--cpu-prof', 'profiles']).cpuProfileDir).toBe(join(process.cwd(), 'profiles'));
   });
 
   test('bad values are usage errors that name the flag', () => {

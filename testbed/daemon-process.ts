@@ -62,9 +62,10 @@ export class DaemonProcess {
   /**
    * Runs podvisord with `args` and returns at once. `ownSession` puts it in a session of its
    * own, so a Ctrl-C meant for the caller does not reach it (nor the tools it runs).
+   * `nodeFlags` go to node itself (e.g. --cpu-prof).
    */
-  static spawn(args: string[], ownSession = false): DaemonProcess {
-    return DaemonProcess.spawnProgram(process.execPath, [PODVISORD, ...args], ownSession, 'podvisord');
+  static spawn(args: string[], ownSession = false, nodeFlags: string[] = []): DaemonProcess {
+    return DaemonProcess.spawnProgram(process.execPath, [...nodeFlags, PODVISORD, ...args], ownSession, 'podvisord');
   }
 
   /** Runs another program as a daemon and returns at once. */
@@ -73,8 +74,8 @@ export class DaemonProcess {
   }
 
   /** Runs podvisord and waits until it serves (rejects with its output if it exits first). */
-  static async serving(args: string[], ownSession = false): Promise<DaemonProcess> {
-    const daemon = DaemonProcess.spawn(args, ownSession);
+  static async serving(args: string[], ownSession = false, nodeFlags: string[] = []): Promise<DaemonProcess> {
+    const daemon = DaemonProcess.spawn(args, ownSession, nodeFlags);
     await daemon.waitForOutput('podvisord serving CRI v1');
     return daemon;
   }

@@ -1,0 +1,16 @@
+/**
+ * Memoizes `make` per key object, for values derived from records that are replaced, never
+ * changed in place: a new record gets a new value, and a dropped one takes its value with it.
+ * The values are shared between callers, who must not change them.
+ */
+export function cachedPerObject<K extends object, V>(make: (key: K) => V): (key: K) => V {
+  const cache = new WeakMap<K, V>();
+  return (key) => {
+    let value = cache.get(key);
+    if (value === undefined) {
+      value = make(key);
+      cache.set(key, value);
+    }
+    return value;
+  };
+}
