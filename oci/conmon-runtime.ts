@@ -13,7 +13,7 @@ import { execWithConmon } from './conmon-exec';
 import { conmonCgroupPath, removeConmonCgroup, recordConmonCgroup } from './conmon-cgroup';
 import { readSyncMessage } from './conmon-sync';
 import { execInContainer, type ExecResult } from './container-exec';
-import { listExitFiles, readExitFile, watchExitFiles, type ContainerExit } from './exit-files';
+import { listExitFiles, readExitFile, waitForExitFile, watchExitFiles, type ContainerExit } from './exit-files';
 import { enterHelperCgroup } from './pod-cgroup';
 import { runcDelete, runcGlobalArgs, runcKill, runcStart, runcState, runcUpdate, type RuncTarget } from './runc';
 import type { OciResources } from './spec/oci-types';
@@ -59,6 +59,8 @@ export interface ContainerRuntimeState {
 }
 
 const POLL_MS = 50;
+// How often a stop asks runc whether the container still runs, in case conmon writes no exit file.
+const STATE_POLL_MS = 250;
 // After SIGKILL the kernel tears the process down promptly; past this something is wrong.
 const KILL_WAIT_MS = 10_000;
 // How long conmon may take to record an exit runc already reports.
@@ -200,19 +202,49 @@ export class ConmonRuntime {
     await runcKill(this.target, id, String(signal));
   }
 
-  /** Sends `stopSignal`, waits up to `timeoutMs` for an exit, then SIGKILLs; 0 means SIGKILL at once. */
+  /**
+   * Sends `stopSignal`, waits up to `timeoutMs` for an exit, then SIGKILLs; 0 means SIGKILL at
+   * once. For a started container: one that was only created has no exit to wait for.
+   */
   async stop(id: string, stopSignal: string, timeoutMs: number): Promise<void> {
-    const exited = async (): Promise<boolean> => (await this.state(id)).status !== 'running';
-    if (await exited()) return;
-    if (timeoutMs > 0 && (await runcKill(this.target, id, stopSignal)) && (await waitUntil(exited, timeoutMs))) return this.awaitExitFile(id);
+    if ((await readExitFile(this.options.exitsDir, id)) !== undefined) return;
+    // runcKill answers false, rather than failing, for a container that has already stopped.
+    if (timeoutMs > 0 && (await runcKill(this.target, id, stopSignal)) && (await this.waitForExit(id, timeoutMs))) return;
     await runcKill(this.target, id, 'SIGKILL');
-    if (!(await waitUntil(exited, KILL_WAIT_MS))) throw new InternalError(`container ${id} still runs ${KILL_WAIT_MS} ms after SIGKILL`);
-    await this.awaitExitFile(id);
+    if (!(await this.waitForExit(id, KILL_WAIT_MS))) throw new InternalError(`container ${id} still runs ${KILL_WAIT_MS} ms after SIGKILL`);
   }
 
-  /** runc reports a stop a moment before conmon writes the exit code; callers want both. */
-  private async awaitExitFile(id: string): Promise<void> {
-    await waitUntil(async () => (await readExitFile(this.options.exitsDir, id)) !== undefined, EXIT_FILE_WAIT_MS);
+  /**
+   * Waits until the container has stopped and conmon has recorded its exit code; false when it
+   * still runs after `timeoutMs`. conmon's exit file is the prompt answer; runc's state, asked
+   * now and then, covers a container whose conmon is gone and will write no file.
+   */
+  private async waitForExit(id: string, timeoutMs: number): Promise<boolean> {
+    const abort = new AbortController();
+    try {
+      const outcome = await Promise.race([
+        waitForExitFile(this.options.exitsDir, id, timeoutMs, abort.signal).then((exit) => (exit === undefined ? 'timeout' : 'recorded')),
+        this.untilRuntimeStopped(id, timeoutMs, abort.signal).then((stopped) => (stopped ? 'stopped' : 'timeout')),
+      ]);
+      if (outcome === 'timeout') return false;
+      // runc reports a stop a moment before conmon writes the exit code; callers want both.
+      if (outcome === 'stopped' && (await isConmonRunning(await this.readConmonPid(id), id))) await waitForExitFile(this.options.exitsDir, id, EXIT_FILE_WAIT_MS);
+      return true;
+    } finally {
+      abort.abort();
+    }
+  }
+
+  /** True once runc no longer reports the container running, checked every STATE_POLL_MS; false at the deadline or on abort. */
+  private async untilRuntimeStopped(id: string, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const napped = await sleep(Math.min(STATE_POLL_MS, Math.max(0, deadline - Date.now())), true, { signal }).catch(() => false);
+      if (!napped || signal.aborted) return false;
+      const state = await runcState(this.target, id);
+      if (state === undefined || state.status !== 'running') return true;
+      if (Date.now() >= deadline) return false;
+    }
   }
 
   /** Kills the container if need be and removes every trace of it; unknown IDs are fine. */
@@ -221,11 +253,13 @@ export class ConmonRuntime {
   }
 
   async state(id: string): Promise<ContainerRuntimeState> {
-    const [runc, exit, oomKilled] = await Promise.all([runcState(this.target, id), readExitFile(this.options.exitsDir, id), pathExists(oomFile(this.persistDirOf(id)))]);
-    const exitFields = (found: ContainerExit): ContainerRuntimeState => ({ status: 'stopped', pid: 0, exitCode: found.exitCode, finishedAt: found.at, oomKilled });
-    if (runc === undefined) return exit === undefined ? { status: 'unknown', pid: 0 } : exitFields(exit);
+    const [exit, oomKilled] = await Promise.all([readExitFile(this.options.exitsDir, id), pathExists(oomFile(this.persistDirOf(id)))]);
+    // An exit file is written once the process has ended (create removes any older one), so it
+    // answers without asking runc.
+    if (exit !== undefined) return { status: 'stopped', pid: 0, exitCode: exit.exitCode, finishedAt: exit.at, oomKilled };
+    const runc = await runcState(this.target, id);
+    if (runc === undefined) return { status: 'unknown', pid: 0 };
     const status = runtimeStatus(runc.status);
-    if (status === 'stopped' && exit !== undefined) return exitFields(exit);
     return { status, pid: status === 'stopped' ? 0 : runc.pid };
   }
 

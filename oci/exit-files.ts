@@ -88,3 +88,43 @@ export function watchExitFiles(exitsDir: string, onExit: (exit: ContainerExit) =
     watcher?.close();
   };
 }
+
+/**
+ * Resolves with the exit conmon records for `id` as soon as its file lands in `exitsDir`, or
+ * with undefined after `timeoutMs` or once `signal` aborts. The directory is watched, so the
+ * exit is seen when it is written rather than at the next turn of a polling loop.
+ */
+export function waitForExitFile(exitsDir: string, id: string, timeoutMs: number, signal?: AbortSignal): Promise<ContainerExit | undefined> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let watcher: FSWatcher | undefined;
+    const settle = (finish: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      watcher?.close();
+      signal?.removeEventListener('abort', onAbort);
+      finish();
+    };
+    const onAbort = (): void => settle(() => resolve(undefined));
+    const fail = (error: unknown): void => settle(() => reject(error));
+    const check = (): void => {
+      readExitFile(exitsDir, id).then((exit) => {
+        if (exit !== undefined) settle(() => resolve(exit));
+      }, fail);
+    };
+    const timer = setTimeout(onAbort, timeoutMs);
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort);
+    try {
+      watcher = watch(exitsDir, (_event, name) => {
+        if (name === id) check();
+      });
+      watcher.on('error', fail);
+    } catch (error) {
+      return fail(error);
+    }
+    // Watching first, then looking, so a file written in between is not missed.
+    check();
+  });
+}

@@ -140,6 +140,17 @@ describe.each(['runc', 'crun'])('conmon runtime with %s', (runtimeName) => {
     expect(await runtime.state(id)).toMatchObject({ status: 'stopped', exitCode: 137 });
   });
 
+  it('stops a container whose conmon is gone, which leaves no exit file to wait for', async () => {
+    const { id, pid, conmonPid } = await create(['sh', '-c', 'trap "exit 0" TERM; sleep 60 & wait']);
+    await runtime.start(id);
+    process.kill(conmonPid, 'SIGKILL');
+    expect(await waitFor(async () => !(await exists(`/proc/${conmonPid}`)), 5000)).toBe(true);
+    await runtime.stop(id, 'SIGTERM', 10_000);
+    // With no conmon to reap it, the process may linger as a zombie for a while; it runs no more.
+    expect((await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => 'gone')).split(' ')[2] ?? 'gone').toMatch(/^(Z|X|gone)$/);
+    expect(await runtime.state(id)).toMatchObject({ status: 'stopped', pid: 0 });
+  });
+
   it('reports exits to a watcher once, and finds exits that happened while no one watched', async () => {
     const unwatched = await create(['sh', '-c', 'exit 7']);
     await runtime.start(unwatched.id);

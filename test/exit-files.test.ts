@@ -2,7 +2,7 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { listExitFiles, watchExitFiles, type ContainerExit } from '../oci/exit-files';
+import { listExitFiles, waitForExitFile, watchExitFiles, type ContainerExit } from '../oci/exit-files';
 
 describe('exit files', () => {
   let dir: string;
@@ -29,5 +29,16 @@ describe('exit files', () => {
     } finally {
       stop();
     }
+  });
+
+  test('a wait for one exit ends when its file lands, and with nothing when time runs out', async () => {
+    const id = 'b'.repeat(64);
+    expect(await waitForExitFile(dir, id, 100)).toBeUndefined();
+    const waiting = waitForExitFile(dir, id, 10_000);
+    await writeFile(join(dir, `${'c'.repeat(64)}`), '1');
+    await writeFile(join(dir, `${id}.X1Y2Z3`), '3');
+    await rename(join(dir, `${id}.X1Y2Z3`), join(dir, id));
+    expect(await waiting).toMatchObject({ id, exitCode: 3 });
+    expect(await waitForExitFile(dir, id, 10_000)).toMatchObject({ id, exitCode: 3 });
   });
 });
