@@ -50,9 +50,17 @@ export async function stopContainerRecord(ctx: ServerContext, container: Contain
 /** Stops (at once) and removes a container and everything it had. Idempotent. */
 export async function removeContainerRecord(ctx: ServerContext, container: ContainerRecord): Promise<void> {
   await stopContainerRecord(ctx, container, 0);
-  await handlerOf(ctx, container).removeContainer(container.id);
-  await removeRootfs(rootfsPaths(container.dir));
-  await rm(containerBundle(ctx, container.id), { recursive: true, force: true });
+  // Independent once the container has stopped: the runtime's state and conmon's files, the
+  // overlay and its directories, the bundle. Each is idempotent, so a failure is retried whole.
+  const removeRuntime = handlerOf(ctx, container).removeContainer(container.id);
+  // A container that never started keeps the runtime's init process in its overlay until then.
+  if (container.state === 'created') await removeRuntime;
+  const removals = await Promise.allSettled([
+    removeRuntime,
+    removeRootfs(rootfsPaths(container.dir)),
+    rm(containerBundle(ctx, container.id), { recursive: true, force: true }),
+  ]);
+  for (const removal of removals) if (removal.status === 'rejected') throw removal.reason;
   // The last state it had (exited, after the stop above) goes with the deletion event.
   const last = ctx.state.containers.find(container.id) ?? container;
   await ctx.state.containers.remove(container.id);
