@@ -14,7 +14,7 @@ import { conmonCgroupPath, removeConmonCgroup, recordConmonCgroup } from './conm
 import { readSyncMessage } from './conmon-sync';
 import { execInContainer, type ExecResult } from './container-exec';
 import { listExitFiles, readExitFile, waitForExitFile, watchExitFiles, type ContainerExit } from './exit-files';
-import { enterHelperCgroup } from './pod-cgroup';
+import { enterHelperCgroup, makeHelperCgroup } from './pod-cgroup';
 import { runcDelete, runcGlobalArgs, runcKill, runcStart, runcState, runcUpdate, type RuncTarget } from './runc';
 import type { OciResources } from './spec/oci-types';
 import type { StreamIO } from './stream-io';
@@ -120,20 +120,25 @@ export class ConmonRuntime {
       persistDir,
     });
     // CRI-O's conmon_cgroup = "pod". A systemd pod would need a scope unit; conmon stays put there.
-    const cgroup = this.options.cgroupManager === 'cgroupfs' ? conmonCgroupPath(create.podCgroupPath, create.id) : undefined;
+    const path = this.options.cgroupManager === 'cgroupfs' ? conmonCgroupPath(create.podCgroupPath, create.id) : undefined;
+    // Made while conmon starts up: it waits on the start pipe until it has been moved in.
+    const cgroup = path === undefined ? undefined : { path, made: recordConmonCgroup(persistDir, path).then(() => makeHelperCgroup(path)) };
+    // Its failure is met where it is awaited, which may come only after it failed.
+    cgroup?.made.catch(() => undefined);
     try {
-      if (cgroup !== undefined) await recordConmonCgroup(persistDir, cgroup);
       const pid = await this.launchConmon(args, persistDir, create.timeoutMs, cgroup);
       const conmonPid = await this.readConmonPid(create.id);
       this.options.logger.debug('container created', { container_id: create.id, pid, conmon_pid: conmonPid });
       return { pid, conmonPid };
     } catch (error) {
+      // discard removes the recorded cgroup: it must not race the making of it.
+      await cgroup?.made.catch(() => undefined);
       await this.discard(create.id);
       throw error;
     }
   }
 
-  private async launchConmon(args: string[], persistDir: string, timeoutMs: number, cgroup: string | undefined): Promise<number> {
+  private async launchConmon(args: string[], persistDir: string, timeoutMs: number, cgroup: { path: string; made: Promise<void> } | undefined): Promise<number> {
     const stderrPath = conmonStderrFile(persistDir);
     const stderr = await open(stderrPath, 'w');
     try {
@@ -155,7 +160,10 @@ export class ConmonRuntime {
       startPipe.on('error', () => undefined);
       const release = async (): Promise<void> => {
         try {
-          if (cgroup !== undefined && child.pid !== undefined) await enterHelperCgroup(cgroup, child.pid);
+          if (cgroup !== undefined && child.pid !== undefined) {
+            await cgroup.made;
+            await enterHelperCgroup(cgroup.path, child.pid);
+          }
         } catch (error) {
           // Killed before it reads the start pipe, conmon has started nothing.
           child.kill('SIGKILL');

@@ -188,16 +188,18 @@ async function podProcessDir(cgroup: PodCgroup, hierarchy: CgroupHierarchy, unif
   return leaf;
 }
 
-/** Moves a process into the cgroup directory `dirs` names in each hierarchy. */
+/** Moves a process into the cgroup directory `dirs` names in each hierarchy, all at once. */
 async function moveProcess(dirs: string[], pid: number): Promise<void> {
-  for (const dir of dirs) {
-    const procs = join(dir, 'cgroup.procs');
-    try {
-      await writeFile(procs, String(pid));
-    } catch (error) {
-      throw new InternalError(`moving process ${pid} into ${procs}: ${errorMessage(error)}`);
-    }
-  }
+  await Promise.all(
+    dirs.map(async (dir) => {
+      const procs = join(dir, 'cgroup.procs');
+      try {
+        await writeFile(procs, String(pid));
+      } catch (error) {
+        throw new InternalError(`moving process ${pid} into ${procs}: ${errorMessage(error)}`);
+      }
+    }),
+  );
 }
 
 /** Moves a process into the pod cgroup in every hierarchy, so all of its resources count for the pod. */
@@ -210,21 +212,24 @@ export async function joinPodCgroup(cgroup: PodCgroup, pid: number): Promise<voi
 
 /**
  * Makes the cgroup `path` (below an existing pod cgroup, for a helper process of the pod) in
- * every pod hierarchy and moves `pid` into it; on failure nothing made is left.
+ * every pod hierarchy, all hierarchies at once; on failure nothing made is left.
  */
-export async function enterHelperCgroup(path: string, pid: number): Promise<void> {
-  const hierarchies = await podHierarchies();
-  const unifiedOnly = (await cgroupVersion()) === 'v2';
+export async function makeHelperCgroup(path: string): Promise<void> {
+  const [hierarchies, version] = await Promise.all([podHierarchies(), cgroupVersion()]);
   try {
-    for (const hierarchy of hierarchies) await makeCgroupPath(hierarchy, path, unifiedOnly);
-    await moveProcess(hierarchies.map((hierarchy) => join(hierarchy.mountPoint, path)), pid);
+    await Promise.all(hierarchies.map((hierarchy) => makeCgroupPath(hierarchy, path, version === 'v2')));
   } catch (error) {
     await removeHelperCgroup(path).catch(() => undefined);
     throw error;
   }
 }
 
-/** Removes what enterHelperCgroup made, once its processes are gone; removing twice is fine. */
+/** Moves `pid` into the cgroup makeHelperCgroup made, in every pod hierarchy. */
+export async function enterHelperCgroup(path: string, pid: number): Promise<void> {
+  await moveProcess((await podHierarchies()).map((hierarchy) => join(hierarchy.mountPoint, path)), pid);
+}
+
+/** Removes what makeHelperCgroup made, once its processes are gone; removing twice is fine. */
 export async function removeHelperCgroup(path: string): Promise<void> {
   await removeCgroupDirs((await podHierarchies()).map((hierarchy) => join(hierarchy.mountPoint, path)));
 }
