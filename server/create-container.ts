@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { generateSpec, prepareMountSources } from '../oci/spec/generate-spec';
 import { hostCapabilities, oomScoreAdjFloor } from '../oci/spec/host-capabilities';
@@ -6,9 +6,9 @@ import type { ImageConfigJson } from '../oci/spec/image-config';
 import { ContainerEventType, type CreateContainerRequest, type CreateContainerResponse } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';
 import { newId } from '../state/ids';
-import { mountRootfs, removeRootfs } from '../storage/rootfs';
-import { writeFileAtomic } from '../system/atomic-file';
+import { mountRootfs, removeRootfs, rootfsPaths } from '../storage/rootfs';
 import { CleanupStack } from '../system/cleanup-stack';
+import { settleAll } from '../system/settle-all';
 import { FailedPreconditionError, NotFoundError } from '../system/errors';
 import { containerBundle, containerName, nowNanos, storedContainerConfig, validContainerConfig } from './container-config';
 import type { ServerContext } from './context';
@@ -37,10 +37,21 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
   cleanup.push('name', async () => ctx.state.containers.names.release(name));
   try {
     const dir = join(ctx.config.root, 'storage', 'containers', id);
-    const rootfs = await mountRootfs(dir, ctx.images.layerDirs(image));
-    cleanup.push('rootfs', () => removeRootfs(rootfs));
-    const imageConfig = (await ctx.images.config(image)) as ImageConfigJson;
-    const mountedConfig = await prepareMountSources(config);
+    const bundle = containerBundle(ctx, id);
+    const logDirectory = podConfig.logDirectory || join(ctx.config.runroot, 'logs', pod.id);
+    const logPath = join(logDirectory, config.logPath || `${metadata.name}_${metadata.attempt}.log`);
+    // Both removals are idempotent, so they are armed before the steps below run side by side.
+    cleanup.push('rootfs', () => removeRootfs(rootfsPaths(dir)));
+    cleanup.push('bundle', () => rm(bundle, { recursive: true, force: true }));
+    const [rootfs, imageConfig, mountedConfig, oomFloor, capabilities] = await settleAll([
+      mountRootfs(dir, ctx.images.layerDirs(image)),
+      ctx.images.config(image) as Promise<ImageConfigJson>,
+      prepareMountSources(config),
+      oomScoreAdjFloor(),
+      hostCapabilities(),
+      mkdir(bundle, { recursive: true, mode: 0o700 }),
+      mkdir(dirname(logPath), { recursive: true }),
+    ]);
     const spec = await generateSpec({
       containerId: id,
       config: mountedConfig,
@@ -59,19 +70,16 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
         seccompProfileRoot: '/var/lib/kubelet/seccomp',
         apparmorDefaultProfile: ctx.security.apparmorDefaultProfile,
         selinuxEnabled: ctx.security.selinux,
-        oomScoreAdjFloor: await oomScoreAdjFloor(),
-        availableCapabilities: await hostCapabilities(),
+        oomScoreAdjFloor: oomFloor,
+        availableCapabilities: capabilities,
       },
     });
     await ctx.security.prepareContainer(spec.process.apparmorProfile, spec.linux.mountLabel, mountedConfig.mounts);
-    const bundle = containerBundle(ctx, id);
-    await mkdir(bundle, { recursive: true, mode: 0o700 });
-    cleanup.push('bundle', () => rm(bundle, { recursive: true, force: true }));
-    await writeFileAtomic(join(bundle, 'config.json'), JSON.stringify({ ...spec, root: { ...spec.root, path: rootfs.mountPoint } }));
+    // Neither atomic nor synced: only the runtime's create below reads it, after this write, and
+    // the bundle lives under runroot, which does not outlive a reboot. A crash mid-write leaves
+    // the same unused bundle a crash just before it would.
+    await writeFile(join(bundle, 'config.json'), JSON.stringify({ ...spec, root: { ...spec.root, path: rootfs.mountPoint } }), { mode: 0o600 });
 
-    const logDirectory = podConfig.logDirectory || join(ctx.config.runroot, 'logs', pod.id);
-    const logPath = join(logDirectory, config.logPath || `${metadata.name}_${metadata.attempt}.log`);
-    await mkdir(dirname(logPath), { recursive: true });
     await handler.createContainer({
       id,
       bundle,
