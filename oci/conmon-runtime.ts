@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FailedPreconditionError, InternalError, NotFoundError, errorMessage } from '../system/errors';
 import type { Logger } from '../system/logger';
+import { settleAll } from '../system/settle-all';
 import { pathExists } from '../system/path-exists';
 import { isProcessRunning } from '../system/process-stat';
 import { relayAttachSocket } from './attach-socket';
@@ -192,11 +193,19 @@ export class ConmonRuntime {
 
   /** Tears down whatever a container left: its runc state, its conmon and conmon's cgroup, its files. */
   private async discard(id: string): Promise<void> {
-    await runcDelete(this.target, id);
-    const conmonPid = await this.readConmonPid(id);
-    // conmon writes the exit file as it sees the container die; removing files first would race it.
-    if (!(await waitUntil(async () => !(await isConmonRunning(conmonPid, id)), EXIT_FILE_WAIT_MS))) process.kill(conmonPid, 'SIGKILL');
-    await removeConmonCgroup(this.persistDirOf(id));
+    const endConmon = async (): Promise<void> => {
+      const conmonPid = await this.readConmonPid(id);
+      // conmon writes the exit file as it sees the container die; removing files first would race it.
+      if (!(await waitUntil(async () => !(await isConmonRunning(conmonPid, id)), EXIT_FILE_WAIT_MS))) process.kill(conmonPid, 'SIGKILL');
+      await removeConmonCgroup(this.persistDirOf(id));
+    };
+    // Once the exit is recorded conmon is leaving by itself, so it is seen off while runc
+    // deletes; a container still alive must first be gone, or conmon would wait on it in vain.
+    if ((await readExitFile(this.options.exitsDir, id)) !== undefined) await settleAll([runcDelete(this.target, id), endConmon()]);
+    else {
+      await runcDelete(this.target, id);
+      await endConmon();
+    }
     await rm(this.persistDirOf(id), { recursive: true, force: true });
     await rm(join(this.options.exitsDir, id), { force: true });
   }
