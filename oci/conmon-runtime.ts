@@ -39,6 +39,11 @@ export interface CreateOptions {
   id: string;
   /** Holds config.json and the rootfs it names. */
   bundle: string;
+  /**
+   * When given, config.json is complete only once this resolves, and the runtime must not read
+   * it before; it may prepare everything else meanwhile. Its failure fails the create.
+   */
+  bundleWritten?: Promise<unknown>;
   /** The CRI log file, written by conmon in the CRI (k8s-file) format. */
   logPath: string;
   terminal: boolean;
@@ -126,8 +131,12 @@ export class ConmonRuntime {
     const cgroup = path === undefined ? undefined : { path, made: recordConmonCgroup(persistDir, path).then(() => makeHelperCgroup(path)) };
     // Its failure is met where it is awaited, which may come only after it failed.
     cgroup?.made.catch(() => undefined);
+    // Run while conmon waits on the start pipe: it reads the bundle only once let go.
+    const beforeStart = async (conmonPid: number): Promise<void> => {
+      await settleAll([cgroup?.made.then(() => enterHelperCgroup(cgroup.path, conmonPid)), create.bundleWritten]);
+    };
     try {
-      const pid = await this.launchConmon(args, persistDir, create.timeoutMs, cgroup);
+      const pid = await this.launchConmon(args, persistDir, create.timeoutMs, beforeStart);
       const conmonPid = await this.readConmonPid(create.id);
       this.options.logger.debug('container created', { container_id: create.id, pid, conmon_pid: conmonPid });
       return { pid, conmonPid };
@@ -139,7 +148,7 @@ export class ConmonRuntime {
     }
   }
 
-  private async launchConmon(args: string[], persistDir: string, timeoutMs: number, cgroup: { path: string; made: Promise<void> } | undefined): Promise<number> {
+  private async launchConmon(args: string[], persistDir: string, timeoutMs: number, beforeStart: (conmonPid: number) => Promise<void>): Promise<number> {
     const stderrPath = conmonStderrFile(persistDir);
     const stderr = await open(stderrPath, 'w');
     try {
@@ -161,10 +170,7 @@ export class ConmonRuntime {
       startPipe.on('error', () => undefined);
       const release = async (): Promise<void> => {
         try {
-          if (cgroup !== undefined && child.pid !== undefined) {
-            await cgroup.made;
-            await enterHelperCgroup(cgroup.path, child.pid);
-          }
+          if (child.pid !== undefined) await beforeStart(child.pid);
         } catch (error) {
           // Killed before it reads the start pipe, conmon has started nothing.
           child.kill('SIGKILL');

@@ -3,9 +3,12 @@ import { dirname, join } from 'node:path';
 import { generateSpec, prepareMountSources } from '../oci/spec/generate-spec';
 import { hostCapabilities, oomScoreAdjFloor } from '../oci/spec/host-capabilities';
 import type { ImageConfigJson } from '../oci/spec/image-config';
-import { ContainerEventType, type CreateContainerRequest, type CreateContainerResponse } from '../proto/gen/cri-api-v1';
+import type { OciSpec } from '../oci/spec/oci-types';
+import { ContainerEventType, type ContainerConfig, type CreateContainerRequest, type CreateContainerResponse, type PodSandboxConfig } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';
 import { newId } from '../state/ids';
+import type { PodRecord } from '../state/pod-record';
+import type { ImageRecord } from '../storage/image-record';
 import { mountRootfs, removeRootfs, rootfsPaths } from '../storage/rootfs';
 import { CleanupStack } from '../system/cleanup-stack';
 import { settleAll } from '../system/settle-all';
@@ -43,46 +46,12 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
     // Both removals are idempotent, so they are armed before the steps below run side by side.
     cleanup.push('rootfs', () => removeRootfs(rootfsPaths(dir)));
     cleanup.push('bundle', () => rm(bundle, { recursive: true, force: true }));
-    const [rootfs, imageConfig, mountedConfig, oomFloor, capabilities] = await settleAll([
-      mountRootfs(dir, ctx.images.layerDirs(image)),
-      ctx.images.config(image) as Promise<ImageConfigJson>,
-      prepareMountSources(config),
-      oomScoreAdjFloor(),
-      hostCapabilities(),
-      mkdir(bundle, { recursive: true, mode: 0o700 }),
-      mkdir(dirname(logPath), { recursive: true }),
-    ]);
-    const spec = await generateSpec({
-      containerId: id,
-      config: mountedConfig,
-      pod: {
-        id: pod.id,
-        config: podConfig,
-        namespaces: pod.namespaces,
-        pidNamespace: pod.infra?.pidNamespace,
-        files: pod.files,
-        cgroupPath: pod.cgroup.path,
-        cgroupManager: ctx.config.cgroup_manager,
-      },
-      image: { config: imageConfig, rootfs: rootfs.mountPoint, name: imageName },
-      options: {
-        defaultCapabilities: ctx.config.container.default_capabilities,
-        seccompProfileRoot: '/var/lib/kubelet/seccomp',
-        apparmorDefaultProfile: ctx.security.apparmorDefaultProfile,
-        selinuxEnabled: ctx.security.selinux,
-        oomScoreAdjFloor: oomFloor,
-        availableCapabilities: capabilities,
-      },
-    });
-    await ctx.security.prepareContainer(spec.process.apparmorProfile, spec.linux.mountLabel, mountedConfig.mounts);
-    // Neither atomic nor synced: only the runtime's create below reads it, after this write, and
-    // the bundle lives under runroot, which does not outlive a reboot. A crash mid-write leaves
-    // the same unused bundle a crash just before it would.
-    await writeFile(join(bundle, 'config.json'), JSON.stringify({ ...spec, root: { ...spec.root, path: rootfs.mountPoint } }), { mode: 0o600 });
-
-    await handler.createContainer({
+    const bundleWritten = writeBundle(ctx, { id, config, pod, podConfig, image, imageName, dir, bundle, logPath });
+    // The handler prepares its side (conmon, its cgroup) meanwhile and reads the bundle once written.
+    const created = handler.createContainer({
       id,
       bundle,
+      bundleWritten,
       logPath,
       terminal: config.tty,
       stdin: config.stdin,
@@ -90,6 +59,7 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
       podCgroupPath: pod.cgroup.path,
       timeoutMs: CREATE_TIMEOUT_MS,
     });
+    const [{ spec, imageConfig }] = await settleAll([bundleWritten, created]);
     cleanup.push('runtime', () => handler.removeContainer(id));
 
     const record: ContainerRecord = {
@@ -118,4 +88,59 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
     await cleanup.unwind();
     throw error;
   }
+}
+
+interface BundleSource {
+  id: string;
+  config: ContainerConfig;
+  pod: PodRecord;
+  podConfig: PodSandboxConfig;
+  image: ImageRecord;
+  imageName: string;
+  /** Holds the root filesystem. */
+  dir: string;
+  bundle: string;
+  logPath: string;
+}
+
+/** Mounts the root filesystem and writes the OCI spec into the bundle; makes the log directory. */
+async function writeBundle(ctx: ServerContext, source: BundleSource): Promise<{ spec: OciSpec; imageConfig: ImageConfigJson }> {
+  const { id, config, pod, podConfig, bundle } = source;
+  const [rootfs, imageConfig, mountedConfig, oomFloor, capabilities] = await settleAll([
+    mountRootfs(source.dir, ctx.images.layerDirs(source.image)),
+    ctx.images.config(source.image) as Promise<ImageConfigJson>,
+    prepareMountSources(config),
+    oomScoreAdjFloor(),
+    hostCapabilities(),
+    mkdir(bundle, { recursive: true, mode: 0o700 }),
+    mkdir(dirname(source.logPath), { recursive: true }),
+  ]);
+  const spec = await generateSpec({
+    containerId: id,
+    config: mountedConfig,
+    pod: {
+      id: pod.id,
+      config: podConfig,
+      namespaces: pod.namespaces,
+      pidNamespace: pod.infra?.pidNamespace,
+      files: pod.files,
+      cgroupPath: pod.cgroup.path,
+      cgroupManager: ctx.config.cgroup_manager,
+    },
+    image: { config: imageConfig, rootfs: rootfs.mountPoint, name: source.imageName },
+    options: {
+      defaultCapabilities: ctx.config.container.default_capabilities,
+      seccompProfileRoot: '/var/lib/kubelet/seccomp',
+      apparmorDefaultProfile: ctx.security.apparmorDefaultProfile,
+      selinuxEnabled: ctx.security.selinux,
+      oomScoreAdjFloor: oomFloor,
+      availableCapabilities: capabilities,
+    },
+  });
+  await ctx.security.prepareContainer(spec.process.apparmorProfile, spec.linux.mountLabel, mountedConfig.mounts);
+  // Neither atomic nor synced: only the runtime's create reads it, after this write, and the
+  // bundle lives under runroot, which does not outlive a reboot. A crash mid-write leaves the
+  // same unused bundle a crash just before it would.
+  await writeFile(join(bundle, 'config.json'), JSON.stringify({ ...spec, root: { ...spec.root, path: rootfs.mountPoint } }), { mode: 0o600 });
+  return { spec, imageConfig };
 }

@@ -1,7 +1,7 @@
 // Containers through the real daemon: an image from a real registry, overlay root
 // filesystems, conmon and runc, in a pod on a real bridge.
 import { status as Code, type Client } from '@grpc/grpc-js';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -19,6 +19,7 @@ import { unary } from '../testbed/cri-client';
 import type { DaemonProcess, TestDirs } from '../testbed/daemon-process';
 import { ContainerDaemon } from './support/container-daemon';
 import { grpcFailure } from './support/grpc-failure';
+import { CGROUP_ROOT } from './support/runc-containers';
 
 describe('containers', () => {
   let fixture: ContainerDaemon | undefined;
@@ -219,10 +220,16 @@ describe('containers', () => {
   test('AppArmor asked for on a host without it is refused, and leaves nothing behind', async () => {
     // This daemon's mounts only: other processes on the host may mount meanwhile.
     const ownMounts = async () => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((line) => line.includes(dirs.dir)).length;
-    const mountsBefore = await ownMounts();
+    // conmon starts while the bundle is written; the refusal must take it and its cgroup away.
+    const ownConmons = async () => {
+      const cmdlines = await Promise.all((await readdir('/proc')).filter((name) => /^\d+$/.test(name)).map((pid) => readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')));
+      return cmdlines.filter((cmdline) => cmdline.startsWith('/usr/bin/conmon\0') && cmdline.includes(dirs.dir)).length;
+    };
+    const conmonCgroups = async () => (await readdir(join(CGROUP_ROOT, 'memory', 'podvisor', `pod-${podId}`))).filter((name) => name.startsWith('podvisor-conmon-')).length;
+    const [mountsBefore, conmonsBefore, cgroupsBefore] = [await ownMounts(), await ownConmons(), await conmonCgroups()];
     const refused = await grpcFailure(create('armored', ['sleep', '300'], { linux: { securityContext: { apparmor: { profileType: SecurityProfile_ProfileType.RuntimeDefault } } } }));
     expect([refused.code, refused.details]).toEqual([Code.FAILED_PRECONDITION, 'AppArmor is not enabled on this host']);
-    expect(await ownMounts()).toBe(mountsBefore);
+    expect([await ownMounts(), await ownConmons(), await conmonCgroups()]).toEqual([mountsBefore, conmonsBefore, cgroupsBefore]);
     // The name is free again, and an unconfined container is fine.
     await remove(await create('armored', ['sleep', '300'], { linux: { securityContext: { apparmor: { profileType: SecurityProfile_ProfileType.Unconfined } } } }));
   });
