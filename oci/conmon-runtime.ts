@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { errorCode } from '../system/error-code';
 import { FailedPreconditionError, InternalError, NotFoundError, errorMessage } from '../system/errors';
 import type { Logger } from '../system/logger';
-import { settleAll } from '../system/settle-all';
+import { settle } from '../system/settle';
 import { pathExists } from '../system/path-exists';
 import { isProcessRunning, readStat } from '../system/process-stat';
 import { relayAttachSocket } from './attach-socket';
@@ -141,7 +141,7 @@ export class ConmonRuntime {
     cgroup?.made.catch(() => undefined);
     // Run while conmon waits on the start pipe: it reads the bundle only once let go.
     const beforeStart = async (conmonPid: number): Promise<void> => {
-      await settleAll([cgroup?.made.then(() => enterHelperCgroup(cgroup.path, conmonPid)), create.bundleWritten]);
+      await settle([cgroup?.made.then(() => enterHelperCgroup(cgroup.path, conmonPid)), create.bundleWritten]);
     };
     try {
       const pid = await this.launchConmon(args, persistDir, create.timeoutMs, beforeStart);
@@ -214,7 +214,7 @@ export class ConmonRuntime {
     };
     // Once the exit is recorded conmon is leaving by itself, so it is seen off while runc
     // deletes; a container still alive must first be gone, or conmon would wait on it in vain.
-    if ((await readExitFile(this.options.exitsDir, id)) !== undefined) await settleAll([runcDelete(this.target, id), endConmon()]);
+    if ((await readExitFile(this.options.exitsDir, id)) !== undefined) await settle([runcDelete(this.target, id), endConmon()]);
     else {
       await runcDelete(this.target, id);
       await endConmon();

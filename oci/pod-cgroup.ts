@@ -2,7 +2,7 @@ import { mkdir, readFile, readdir, rmdir, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorCode } from '../system/error-code';
-import { settleAll } from '../system/settle-all';
+import { settle } from '../system/settle';
 import { FailedPreconditionError, InternalError, InvalidArgumentError, errorMessage } from '../system/errors';
 import { type CgroupHierarchy, allHierarchyRoots, cgroupVersion, podHierarchies } from './cgroup-hierarchies';
 import { podSliceName, slicePath, startSlice, stopSlice } from './systemd-slice';
@@ -121,7 +121,7 @@ async function removeCgroupDir(dir: string): Promise<void> {
 
 // Each directory is in a hierarchy of its own, so they go at once.
 async function removeCgroupDirs(dirs: string[]): Promise<void> {
-  await settleAll(dirs.map((dir) => removeCgroupDir(dir)));
+  await settle(dirs.map((dir) => removeCgroupDir(dir)));
 }
 
 async function createCgroupfsPod(cgroupParent: string, podId: string): Promise<PodCgroup> {

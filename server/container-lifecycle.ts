@@ -6,7 +6,7 @@ import type { RuntimeHandler } from '../oci/runtime-handler';
 import { ContainerEventType } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';
 import { removeRootfs, rootfsPaths } from '../storage/rootfs';
-import { settleAll } from '../system/settle-all';
+import { settle } from '../system/settle';
 import { containerBundle, nowNanos } from './container-config';
 import { forgetCpuReading } from './container-stats-view';
 import type { ServerContext } from './context';
@@ -56,7 +56,7 @@ export async function removeContainerRecord(ctx: ServerContext, container: Conta
   const removeRuntime = handlerOf(ctx, container).removeContainer(container.id);
   // A container that never started keeps the runtime's init process in its overlay until then.
   if (container.state === 'created') await removeRuntime;
-  await settleAll([removeRuntime, removeRootfs(rootfsPaths(container.dir)), rm(containerBundle(ctx, container.id), { recursive: true, force: true })]);
+  await settle([removeRuntime, removeRootfs(rootfsPaths(container.dir)), rm(containerBundle(ctx, container.id), { recursive: true, force: true })]);
   // The last state it had (exited, after the stop above) goes with the deletion event.
   const last = ctx.state.containers.find(container.id) ?? container;
   await ctx.state.containers.remove(container.id);

@@ -11,7 +11,7 @@ import type { PodRecord } from '../state/pod-record';
 import type { ImageRecord } from '../storage/image-record';
 import { mountRootfs, removeRootfs, rootfsPaths } from '../storage/rootfs';
 import { CleanupStack } from '../system/cleanup-stack';
-import { settleAll } from '../system/settle-all';
+import { settle } from '../system/settle';
 import { FailedPreconditionError, NotFoundError } from '../system/errors';
 import { containerBundle, containerName, nowNanos, storedContainerConfig, validContainerConfig } from './container-config';
 import type { ServerContext } from './context';
@@ -59,7 +59,7 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
       podCgroupPath: pod.cgroup.path,
       timeoutMs: CREATE_TIMEOUT_MS,
     });
-    const [{ spec, imageConfig }] = await settleAll([bundleWritten, created]);
+    const [{ spec, imageConfig }] = await settle([bundleWritten, created]);
     cleanup.push('runtime', () => handler.removeContainer(id));
 
     const record: ContainerRecord = {
@@ -106,7 +106,7 @@ interface BundleSource {
 /** Mounts the root filesystem and writes the OCI spec into the bundle; makes the log directory. */
 async function writeBundle(ctx: ServerContext, source: BundleSource): Promise<{ spec: OciSpec; imageConfig: ImageConfigJson }> {
   const { id, config, pod, podConfig, bundle } = source;
-  const [rootfs, imageConfig, mountedConfig, oomFloor, capabilities] = await settleAll([
+  const [rootfs, imageConfig, mountedConfig, oomFloor, capabilities] = await settle([
     mountRootfs(source.dir, ctx.images.layerDirs(source.image)),
     ctx.images.config(source.image) as Promise<ImageConfigJson>,
     prepareMountSources(config),
