@@ -1,15 +1,8 @@
 import { join } from 'node:path';
+import type { CreateOptions } from './conmon-runtime';
 
 /** Everything conmon needs to create one container and watch it. */
-export interface ConmonLaunch {
-  id: string;
-  bundle: string;
-  /** Written by conmon in the CRI log format. */
-  logPath: string;
-  terminal: boolean;
-  stdin: boolean;
-  /** CRI stdin_once: the container's stdin closes when the first attach session ends. */
-  stdinOnce: boolean;
+export interface ConmonLaunch extends Pick<CreateOptions, 'id' | 'bundle' | 'logPath' | 'terminal' | 'stdin' | 'stdinOnce'> {
   runtimePath: string;
   /** Global flags conmon hands the runtime ahead of each subcommand (`--root`...). */
   runtimeArgs: string[];

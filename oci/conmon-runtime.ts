@@ -50,6 +50,7 @@ export interface CreateOptions {
   logPath: string;
   terminal: boolean;
   stdin: boolean;
+  /** CRI stdin_once: the container's stdin closes when the first attach session ends. */
   stdinOnce: boolean;
   /** The pod's cgroup path; with cgroupfs, conmon runs in a child of it so the pod pays for it. */
   podCgroupPath: string;
