@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
+// The flag above keeps V8's young generation at 2 MiB per semi-space instead of 16: a daemon
+// answering many small calls otherwise holds ~25 MiB more RSS for no measurable speed. Run the
+// script itself (the systemd unit, npm start and the tests do) so it applies.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseCommandLine, usage, type CommandLine } from '../config/flags';

@@ -3,9 +3,9 @@
 // it acts, so a second run on a machine already set up takes seconds.
 //
 // Plain Node with no dependencies: it runs before node_modules exists.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -105,11 +105,25 @@ function ensureCHelpers() {
   }
 }
 
+const DAEMON_SCRIPT = join(projectDir, 'dist', 'bin', 'podvisord.js');
+
 function build() {
   ensureNodeModules();
   ensureProtoTypes();
   run(join(projectDir, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json']);
+  // An executable, so its first line gives node the daemon's flags.
+  chmodSync(DAEMON_SCRIPT, 0o755);
   ensureCHelpers();
+}
+
+// The daemon as a child of this process, so it gets its own node flags. SIGTERM and SIGHUP
+// (reload) sent to this process are passed on; Ctrl-C reaches the daemon from the terminal
+// itself, and only waits for its exit here.
+function runDaemon(args) {
+  const daemon = spawn(DAEMON_SCRIPT, args, { stdio: 'inherit' });
+  process.on('SIGINT', () => undefined);
+  for (const signal of ['SIGTERM', 'SIGHUP']) process.on(signal, () => daemon.kill(signal));
+  return new Promise((resolve) => daemon.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
 // The pod network installed on first start, in podvisord's default CNI config directory.
@@ -190,8 +204,7 @@ async function main() {
       build();
       installConfigFiles();
       installDefaultCniNetwork();
-      const { main: podvisord } = await import(join(projectDir, 'dist', 'bin', 'podvisord.js'));
-      return podvisord(rest);
+      return runDaemon(rest);
     }
     case 'test':
       ensureDebianPackages([...DAEMON_PACKAGES, ...TEST_PACKAGES]);

@@ -65,12 +65,14 @@ export class DaemonProcess {
    * `nodeFlags` go to node itself (e.g. --cpu-prof).
    */
   static spawn(args: string[], ownSession = false, nodeFlags: string[] = []): DaemonProcess {
-    return DaemonProcess.spawnProgram(process.execPath, [...nodeFlags, PODVISORD, ...args], ownSession, 'podvisord');
+    // Run as an executable, so node gets the flags podvisord's own first line gives it.
+    const env = nodeFlags.length > 0 ? { ...process.env, NODE_OPTIONS: [process.env.NODE_OPTIONS ?? '', ...nodeFlags].join(' ').trim() } : process.env;
+    return DaemonProcess.spawnProgram(PODVISORD, args, ownSession, 'podvisord', env);
   }
 
   /** Runs another program as a daemon and returns at once. */
-  static spawnProgram(file: string, args: string[], ownSession = false, name = file): DaemonProcess {
-    return new DaemonProcess(spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: ownSession }), name);
+  static spawnProgram(file: string, args: string[], ownSession = false, name = file, env: NodeJS.ProcessEnv = process.env): DaemonProcess {
+    return new DaemonProcess(spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: ownSession, env }), name);
   }
 
   /** Runs podvisord and waits until it serves (rejects with its output if it exits first). */
