@@ -1,9 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const PODVISORD = join(__dirname, '..', 'bin', 'podvisord.js');
+
+/** The node flags on podvisord's first line (`#!/usr/bin/env -S node FLAGS`). */
+function daemonNodeFlags(): string[] {
+  const words = readFileSync(PODVISORD, 'utf8').split('\n', 1)[0].split(/\s+/);
+  return words.slice(words.indexOf('node') + 1);
+}
 const START_TIMEOUT_MS = 15000;
 const EXIT_TIMEOUT_MS = 20000;
 
@@ -65,14 +72,15 @@ export class DaemonProcess {
    * `nodeFlags` go to node itself (e.g. --cpu-prof).
    */
   static spawn(args: string[], ownSession = false, nodeFlags: string[] = []): DaemonProcess {
-    // Run as an executable, so node gets the flags podvisord's own first line gives it.
-    const env = nodeFlags.length > 0 ? { ...process.env, NODE_OPTIONS: [process.env.NODE_OPTIONS ?? '', ...nodeFlags].join(' ').trim() } : process.env;
-    return DaemonProcess.spawnProgram(PODVISORD, args, ownSession, 'podvisord', env);
+    // Run as an executable, so node gets the flags podvisord's own first line gives it; extra
+    // node flags (some are refused in NODE_OPTIONS) need node named, with those flags repeated.
+    if (nodeFlags.length === 0) return DaemonProcess.spawnProgram(PODVISORD, args, ownSession, 'podvisord');
+    return DaemonProcess.spawnProgram(process.execPath, [...daemonNodeFlags(), ...nodeFlags, PODVISORD, ...args], ownSession, 'podvisord');
   }
 
   /** Runs another program as a daemon and returns at once. */
-  static spawnProgram(file: string, args: string[], ownSession = false, name = file, env: NodeJS.ProcessEnv = process.env): DaemonProcess {
-    return new DaemonProcess(spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: ownSession, env }), name);
+  static spawnProgram(file: string, args: string[], ownSession = false, name = file): DaemonProcess {
+    return new DaemonProcess(spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: ownSession }), name);
   }
 
   /** Runs podvisord and waits until it serves (rejects with its output if it exits first). */
