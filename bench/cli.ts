@@ -5,7 +5,7 @@ import { describeRun } from './machine';
 import { parseBenchArgs, USAGE, UsageError, type BenchOptions } from './options';
 import { README_PATH, resultText, writeReadme, type RunRecord } from './readme';
 import type { RuntimeResult } from './report';
-import { runSession } from './session';
+import { runSession, runtimeRecorder, runtimeResult } from './session';
 
 function say(message: string): void {
   process.stderr.write(`bench: ${message}\n`);
@@ -23,13 +23,25 @@ function abortOnSignals(): AbortController {
   return controller;
 }
 
+/**
+ * Every runtime, round after round, the order reversed each round so that a machine getting
+ * faster or slower weighs on all of them alike; the work is shared out over the rounds, and
+ * the scale figures are taken in the last.
+ */
 async function measureAll(options: BenchOptions, images: BenchImages, signal: AbortSignal): Promise<RuntimeResult[]> {
-  const results: RuntimeResult[] = [];
-  for (const name of options.runtimes) {
-    signal.throwIfAborted();
-    results.push(await runSession(name, images, options, signal, (message) => say(`${name}: ${message}`)));
+  const runs = options.runtimes.map((name) => ({ name, recorder: runtimeRecorder() }));
+  const share = (total: number): number => Math.ceil(total / options.rounds);
+  for (let round = 0; round < options.rounds; round++) {
+    const last = round === options.rounds - 1;
+    const roundOptions = { ...options, pods: share(options.pods), loops: share(options.loops), pulls: share(options.pulls), scale: options.scale && last };
+    const order = round % 2 === 0 ? runs : [...runs].reverse();
+    for (const { name, recorder } of order) {
+      signal.throwIfAborted();
+      const label = options.rounds > 1 ? `${name} (round ${round + 1} of ${options.rounds})` : name;
+      await runSession(name, images, roundOptions, signal, (message) => say(`${label}: ${message}`), recorder);
+    }
   }
-  return results;
+  return runs.map(({ name, recorder }) => runtimeResult(name, recorder));
 }
 
 async function bench(argv: string[], options: BenchOptions): Promise<void> {

@@ -5,6 +5,8 @@ import { RUNTIME_NAMES, type RuntimeName } from './runtime';
 export interface BenchOptions {
   pods: number;
   parallel: number;
+  /** Rounds that alternate the runtimes; the lifecycles, loops and pulls are split across them. */
+  rounds: number;
   loops: number;
   pulls: number;
   runtimes: RuntimeName[];
@@ -23,6 +25,7 @@ export class UsageError extends Error {}
 const INTEGER_FLAGS = {
   pods: { default: 40, help: 'pod lifecycles to time' },
   parallel: { default: 2, help: 'calls in flight at once' },
+  rounds: { default: 1, help: 'rounds alternating the runtimes, sharing out the work (drift hits both alike)' },
   loops: { default: 100, help: 'calls per status and list loop' },
   pulls: { default: 20, help: 'PullImage + RemoveImage rounds' },
   'scale-pods': { default: 100, help: 'pods running for the memory and CPU figures (with --scale)' },
@@ -72,6 +75,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   const options: BenchOptions = {
     pods: integer(values, 'pods'),
     parallel: integer(values, 'parallel'),
+    rounds: integer(values, 'rounds'),
     loops: integer(values, 'loops'),
     pulls: integer(values, 'pulls'),
     runtimes: runtimes(values.only),

@@ -25,8 +25,10 @@ export function readmeText(run: RunRecord): string {
 
 \`npm run bench\` (from the repository root, as root, after the setup in the top-level README)
 installs Debian's containerd if it is missing, builds, and then measures podvisord and
-containerd 1.6 one after the other on this machine, each driven through its CRI socket by the
-bench's own gRPC client with identical requests. It starts everything it uses and removes it
+containerd 1.6 one after the other on this machine (with \`--rounds N\`, in N rounds that
+alternate which goes first and share out the work, so drift in the machine's speed weighs on
+both alike), each driven through its CRI socket by the bench's own gRPC client with identical
+requests. It starts everything it uses and removes it
 again, also on Ctrl-C or a failure: a docker-registry on a free loopback port holding a busybox
 image, an image pulled in the pull loop and a pause image (containerd's sandbox image, built
 from \`oci/pause/pause.c\`); podvisord from \`dist/\` and containerd, each with its own scratch

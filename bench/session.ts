@@ -33,13 +33,28 @@ function start(name: RuntimeName, images: BenchImages, network: BenchNetwork, op
   return name === 'podvisor' ? startPodvisord(images.registry.host, network, onDir, options.cpuProfileDir) : startContainerd(images.registry.host, images.pause, network, onDir);
 }
 
-/** Everything measured on one runtime; `progress` hears each phase as it starts. */
-async function measure(runtime: RuntimeUnderTest, cri: CriCalls, images: BenchImages, options: BenchOptions, signal: AbortSignal, progress: (message: string) => void): Promise<RuntimeResult> {
+/** What one runtime's rounds add their measurements to. */
+export interface RuntimeRecorder {
+  timings: Timings;
+  figures: Figures;
+  version: string;
+}
+
+export function runtimeRecorder(): RuntimeRecorder {
+  return { timings: new Timings(), figures: new Figures(), version: '' };
+}
+
+export function runtimeResult(name: RuntimeName, recorder: RuntimeRecorder): RuntimeResult {
+  return { name, version: recorder.version, latencies: recorder.timings.summaries(), figures: recorder.figures.list() };
+}
+
+/** One round's measurements of one runtime; `progress` hears each phase as it starts. */
+async function measure(runtime: RuntimeUnderTest, cri: CriCalls, images: BenchImages, options: BenchOptions, signal: AbortSignal, progress: (message: string) => void, recorder: RuntimeRecorder): Promise<void> {
   await mkdir(join(runtime.dir, 'logs'), { recursive: true });
   const version = await cri.version();
+  recorder.version = `${version.runtimeName} ${version.runtimeVersion}`;
   const daemonPid = runtime.daemon.child.pid ?? 0;
-  const timings = new Timings();
-  const figures = new Figures();
+  const { timings, figures } = recorder;
   const population = { parallel: options.parallel, image: images.busybox, signal };
 
   // The kubelet pulls the sandbox image ahead of time; so does the bench, for a fair first pod.
@@ -58,7 +73,6 @@ async function measure(runtime: RuntimeUnderTest, cri: CriCalls, images: BenchIm
     const scale = { ...population, pods: options.scalePods, containers: options.scaleContainers, idleSeconds: options.idleSeconds, iterations: options.loops };
     await measureScale(cri, { daemonPid, marker: runtime.dir }, timings, figures, scale);
   }
-  return { name: runtime.name, version: `${version.runtimeName} ${version.runtimeVersion}`, latencies: timings.summaries(), figures: figures.list() };
 }
 
 const LOG_TAIL_LINES = 40;
@@ -114,7 +128,7 @@ async function cleanUp(name: RuntimeName, runtime: RuntimeUnderTest | undefined,
  * succeeded, failed or was aborted. A failure to clean up is reported, and does not hide
  * the failure that came before it.
  */
-export async function runSession(name: RuntimeName, images: BenchImages, options: BenchOptions, signal: AbortSignal, progress: (message: string) => void): Promise<RuntimeResult> {
+export async function runSession(name: RuntimeName, images: BenchImages, options: BenchOptions, signal: AbortSignal, progress: (message: string) => void, recorder: RuntimeRecorder): Promise<void> {
   const network = benchNetwork(name);
   let dir: string | undefined;
   let runtime: RuntimeUnderTest | undefined;
@@ -124,7 +138,7 @@ export async function runSession(name: RuntimeName, images: BenchImages, options
     runtime = await start(name, images, network, options, (made) => (dir = made));
     const client = criClient(runtime.socket);
     try {
-      return await measure(runtime, new CriCalls(client, join(runtime.dir, 'logs')), images, options, signal, progress);
+      await measure(runtime, new CriCalls(client, join(runtime.dir, 'logs')), images, options, signal, progress, recorder);
     } finally {
       client.close();
     }

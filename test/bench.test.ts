@@ -63,7 +63,8 @@ describe('report', () => {
 
 describe('flags', () => {
   test('defaults are 40 pods two at a time against both runtimes', () => {
-    expect(parseBenchArgs([])).toMatchObject({ pods: 40, parallel: 2, runtimes: ['podvisor', 'containerd'], scale: false, scalePods: 100, scaleContainers: 500 });
+    expect(parseBenchArgs([])).toMatchObject({ pods: 40, parallel: 2, rounds: 1, runtimes: ['podvisor', 'containerd'], scale: false, scalePods: 100, scaleContainers: 500 });
+    expect(parseBenchArgs(['--rounds', '4'])).toMatchObject({ rounds: 4 });
     expect(parseBenchArgs(['--pods', '6', '--only', 'containerd', '--scale'])).toMatchObject({ pods: 6, runtimes: ['containerd'], scale: true });
     expect(parseBenchArgs(['--', '--pods', '6'])).toMatchObject({ pods: 6 });
     expect(parseBenchArgs([]).cpuProfileDir).toBeUndefined();
