@@ -3,6 +3,9 @@ import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TEMP_PREFIX } from '../system/atomic-file';
 
+// How often the exits directory is listed in case the watch missed a file.
+const SWEEP_INTERVAL_MS = 5_000;
+
 /** What conmon recorded when a container's first process ended. */
 export interface ContainerExit {
   id: string;
@@ -57,6 +60,8 @@ export function watchExitFiles(exitsDir: string, onExit: (exit: ContainerExit) =
   const pendingNames: string[] = [];
   const check = async (name: string): Promise<void> => {
     const exit = await readExitFile(exitsDir, name);
+    // A file gone (its container removed) needs remembering no more.
+    if (exit === undefined) reported.delete(name);
     if (exit === undefined || reported.get(name) === exit.at.getTime()) return;
     reported.set(name, exit.at.getTime());
     if (!stopped) onExit(exit);
@@ -82,9 +87,17 @@ export function watchExitFiles(exitsDir: string, onExit: (exit: ContainerExit) =
       checkSafely(name);
     }
   };
+  // inotify can drop events (a full queue): a slow look at the directory catches what it missed.
+  const sweep = async (): Promise<void> => {
+    if (!primed) return;
+    for (const name of await readdir(exitsDir)) if (isExitFileName(name) && !reported.has(name)) checkSafely(name);
+  };
+  const sweeper = setInterval(() => sweep().catch(onError), SWEEP_INTERVAL_MS);
+  sweeper.unref();
   begin().catch(onError);
   return () => {
     stopped = true;
+    clearInterval(sweeper);
     watcher?.close();
   };
 }
