@@ -229,6 +229,9 @@ describe('exec and attach streams through conmon', () => {
     } finally {
       clearInterval(watchBuffered);
     }
+    // The caller ends stdout once exec settles, as the streaming server does; the reader may
+    // still be working through what it was handed.
+    await new Promise<void>((resolve) => slow.end(resolve));
     expect(received).toBe(size);
     expect(wrong).toBe(0);
     // Back-pressure held: the reader never had more than a packet or two waiting for it.
