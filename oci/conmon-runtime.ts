@@ -9,6 +9,7 @@ import type { Logger } from '../system/logger';
 import { settle } from '../system/settle';
 import { pathExists } from '../system/path-exists';
 import { isProcessRunning, readStat } from '../system/process-stat';
+import { waitUntil } from '../system/wait-until';
 import { relayAttachSocket } from './attach-socket';
 import { conmonArgs, conmonPidFile, conmonStderrFile, containerPidFile, oomFile } from './conmon-args';
 import { REOPEN_LOG_MESSAGE, controlFifo, forwardResizes, sendControlMessage } from './conmon-control';
@@ -89,15 +90,6 @@ async function isConmonRunning(pid: number, id: string): Promise<boolean> {
 async function readPidFile(path: string): Promise<number> {
   const text = await readFile(path, 'utf8').catch(() => '');
   return Number.parseInt(text, 10) || 0;
-}
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(POLL_MS);
-  }
 }
 
 function runtimeStatus(status: string): RuntimeStatus {
@@ -210,7 +202,7 @@ export class ConmonRuntime {
     const endConmon = async (): Promise<void> => {
       const conmonPid = await this.readConmonPid(id);
       // conmon writes the exit file as it sees the container die; removing files first would race it.
-      if (!(await waitUntil(async () => !(await isConmonRunning(conmonPid, id)), EXIT_FILE_WAIT_MS))) process.kill(conmonPid, 'SIGKILL');
+      if (!(await waitUntil(async () => !(await isConmonRunning(conmonPid, id)), EXIT_FILE_WAIT_MS, POLL_MS))) process.kill(conmonPid, 'SIGKILL');
       await removeConmonCgroup(this.persistDirOf(id));
     };
     // Once the exit is recorded conmon is leaving by itself, so it is seen off while runc

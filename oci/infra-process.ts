@@ -1,8 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { errorCode } from '../system/error-code';
 import { InternalError, InvalidArgumentError } from '../system/errors';
 import { readStat } from '../system/process-stat';
 import { runToolChecked } from '../system/run-tool';
+import { waitUntil } from '../system/wait-until';
 import { type PodCgroup, joinPodCgroup } from './pod-cgroup';
 
 export interface InfraProcess {
@@ -77,13 +77,8 @@ export async function isInfraRunning(infra: InfraProcess): Promise<boolean> {
   return stat !== undefined && stat.startTime === infra.startTime && stat.state !== 'Z' && stat.state !== 'X';
 }
 
-async function waitForExit(infra: InfraProcess, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (await isInfraRunning(infra)) {
-    if (Date.now() >= deadline) return false;
-    await sleep(POLL_MS);
-  }
-  return true;
+function waitForExit(infra: InfraProcess, timeoutMs: number): Promise<boolean> {
+  return waitUntil(async () => !(await isInfraRunning(infra)), timeoutMs, POLL_MS);
 }
 
 function signal(pid: number, name: NodeJS.Signals): void {

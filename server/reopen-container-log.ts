@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReopenContainerLogRequest, ReopenContainerLogResponse } from '../proto/gen/cri-api-v1';
 import { DeadlineExceededError, FailedPreconditionError } from '../system/errors';
 import { pathExists } from '../system/path-exists';
+import { waitUntil } from '../system/wait-until';
 import { handlerOf } from './container-lifecycle';
 import type { ServerContext } from './context';
 
@@ -13,8 +13,8 @@ export async function reopenContainerLog(ctx: ServerContext, request: ReopenCont
   const container = ctx.state.containers.get(request.containerId);
   if (container.state !== 'running') throw new FailedPreconditionError(`container ${container.id} is not running`);
   await handlerOf(ctx, container).reopenLog(container.id);
-  for (const deadline = Date.now() + REOPEN_WAIT_MS; !(await pathExists(container.logPath)); await sleep(POLL_MS)) {
-    if (Date.now() > deadline) throw new DeadlineExceededError(`conmon did not reopen ${container.logPath} within ${REOPEN_WAIT_MS} ms`);
+  if (!(await waitUntil(() => pathExists(container.logPath), REOPEN_WAIT_MS, POLL_MS))) {
+    throw new DeadlineExceededError(`conmon did not reopen ${container.logPath} within ${REOPEN_WAIT_MS} ms`);
   }
   return {};
 }

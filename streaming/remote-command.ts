@@ -5,6 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { StreamIO } from '../oci/stream-io';
 import { errorMessage } from '../system/errors';
 import type { Logger } from '../system/logger';
+import { withTimeout } from '../system/with-timeout';
 import { encodeOutcome, type Outcome } from './exec-status';
 import { readResizes } from './resize-reader';
 import type { RemoteCommandRequest } from './stream-request';
@@ -32,14 +33,9 @@ function endAndWait(stream: Writable, data?: Buffer): Promise<void> {
   return finished(stream, { readable: false }).catch(() => undefined);
 }
 
-function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    void work.finally(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+/** Waits for `work`, but no longer than FLUSH_TIMEOUT_MS: a client that stopped reading must not hold the session. */
+function flushed(work: Promise<unknown>): Promise<unknown> {
+  return withTimeout(work, FLUSH_TIMEOUT_MS, 'the streaming client took no more output').catch(() => undefined);
 }
 
 export async function runRemoteCommand(request: RemoteCommandRequest, channels: CommandChannels, logger: Logger): Promise<void> {
@@ -66,7 +62,7 @@ export async function runRemoteCommand(request: RemoteCommandRequest, channels: 
   }
   // Output first: client-go reads stdout and stderr to their end before it looks at the outcome.
   const outputs = [channels.stdout, channels.stderr].filter((stream): stream is Writable => stream !== undefined);
-  await withTimeout(Promise.all(outputs.map((stream) => endAndWait(stream))), FLUSH_TIMEOUT_MS);
-  await withTimeout(endAndWait(channels.error, encodeOutcome(outcome, channels.jsonStatus)), FLUSH_TIMEOUT_MS);
+  await flushed(Promise.all(outputs.map((stream) => endAndWait(stream))));
+  await flushed(endAndWait(channels.error, encodeOutcome(outcome, channels.jsonStatus)));
   channels.close();
 }

@@ -1,16 +1,11 @@
 import { open, readFile, unlink } from 'node:fs/promises';
+import { readStat } from './process-stat';
 
 export class LockHeldError extends Error {}
 
 /** Start time of a process in clock ticks since boot, to tell it from a later one with its PID. */
 async function processStartTime(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Field 22; the command name (field 2) may hold spaces, so count from its closing paren.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
+  return (await readStat(pid).catch(() => undefined))?.startTime;
 }
 
 /**
