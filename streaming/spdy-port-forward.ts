@@ -1,8 +1,8 @@
 // Port forwarding over SPDY: every forwarded connection is a pair of streams, data and error,
 // sharing a `requestid` and naming the pod's `port`. Once both are in, the connection is
 // forwarded; a failure is written on the error stream as text, then both streams end.
-import { errorMessage } from '../system/errors';
 import type { Logger } from '../system/logger';
+import { forwardReportingFailure, parsePort } from './forwarded-connection';
 import { headerValue } from './spdy-frames';
 import type { SpdySession, SpdyStream } from './spdy-session';
 import type { PortForwardRequest } from './stream-request';
@@ -11,12 +11,6 @@ interface Pair {
   data?: SpdyStream;
   error?: SpdyStream;
   timer: NodeJS.Timeout;
-}
-
-function parsePort(text: string | undefined): number | undefined {
-  if (!text || !/^\d{1,5}$/.test(text)) return undefined;
-  const port = Number(text);
-  return port >= 1 && port <= 65535 ? port : undefined;
 }
 
 /** Serves pairs until the client hangs up. */
@@ -29,13 +23,7 @@ export function serveSpdyPortForward(session: SpdySession, request: PortForwardR
     const stop = (): void => abort.abort(new Error('the port-forward client closed the connection'));
     data.once('close', stop);
     session.once('close', stop);
-    try {
-      await request.forward({ port, stream: data, signal: abort.signal });
-    } catch (failure) {
-      const message = `error forwarding port ${port} to pod ${request.podId}: ${errorMessage(failure)}`;
-      logger.info('port forward failed', { podId: request.podId, port, requestId, error: errorMessage(failure) });
-      if (!error.writableEnded) error.write(message);
-    }
+    await forwardReportingFailure(request, { port, stream: data, signal: abort.signal }, error, logger, requestId);
     session.off('close', stop);
     if (!error.writableEnded) error.end();
     if (!data.writableEnded) data.end();

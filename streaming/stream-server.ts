@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { InvalidArgumentError, errorMessage } from '../system/errors';
 import type { Logger } from '../system/logger';
+import { parsePort } from './forwarded-connection';
 import {
   SPDY_PORT_FORWARD_PROTOCOLS,
   SPDY_REMOTE_COMMAND_PROTOCOLS,
@@ -224,6 +225,6 @@ export class StreamServer {
 function queryPorts(req: IncomingMessage): number[] | undefined {
   const values = new URL(req.url ?? '/', 'http://host').searchParams.getAll('port').flatMap((value) => value.split(','));
   if (values.length === 0) return undefined;
-  const ports = values.map((value) => (/^\d{1,5}$/.test(value) ? Number(value) : 0));
-  return ports.every((port) => port >= 1 && port <= 65535) ? ports : undefined;
+  const ports = values.map(parsePort);
+  return ports.every((port) => port !== undefined) ? ports : undefined;
 }

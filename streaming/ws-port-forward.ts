@@ -1,8 +1,8 @@
 // Port forwarding over WebSocket: one connection per port named up front, port i on channels
 // 2i (data, both ways) and 2i+1 (errors, server to client). The first message on each
 // channel is the port, two bytes little-endian, so the client can tell them apart.
-import { errorMessage } from '../system/errors';
 import type { Logger } from '../system/logger';
+import { forwardReportingFailure } from './forwarded-connection';
 import type { WsChannelMux } from './ws-channels';
 import type { PortForwardRequest } from './stream-request';
 
@@ -21,12 +21,7 @@ export async function serveWsPortForward(mux: WsChannelMux, request: PortForward
       error.write(portBytes(port));
       const abort = new AbortController();
       data.once('close', () => abort.abort(new Error('the port-forward client disconnected')));
-      try {
-        await request.forward({ port, stream: data, signal: abort.signal });
-      } catch (failure) {
-        logger.info('port forward failed', { podId: request.podId, port, error: errorMessage(failure) });
-        error.write(`error forwarding port ${port} to pod ${request.podId}: ${errorMessage(failure)}`);
-      }
+      await forwardReportingFailure(request, { port, stream: data, signal: abort.signal }, error, logger);
     }),
   );
   mux.close();
