@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { ContainerConfig, type ContainerMetadata, type PodSandboxMetadata } from '../proto/gen/cri-api-v1';
 import { InvalidArgumentError } from '../system/errors';
+import { cachedParse } from '../system/per-object-cache';
 import type { ServerContext } from './context';
 
 /** The config with the fields every container needs, or InvalidArgument naming what is missing. */
@@ -22,9 +23,8 @@ export function storedContainerConfig(config: ContainerConfig): unknown {
   return ContainerConfig.toJSON(config);
 }
 
-export function loadedContainerConfig(stored: unknown): ContainerConfig {
-  return ContainerConfig.fromJSON(stored);
-}
+/** The config stored in a container record, parsed once per stored object. */
+export const loadedContainerConfig: (stored: unknown) => ContainerConfig = cachedParse((stored) => ContainerConfig.fromJSON(stored));
 
 /** Where a container's OCI bundle (config.json) lives. */
 export function containerBundle(ctx: ServerContext, id: string): string {

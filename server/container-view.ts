@@ -11,8 +11,7 @@ const STATES: Record<ContainerRecord['state'], ContainerState> = {
   exited: ContainerState.CONTAINER_EXITED,
 };
 
-// Parsing the stored config is most of a view's cost; a record's views are made once, as
-// records are replaced whenever a container changes.
+// A record's views are made once, as records are replaced whenever a container changes.
 
 /** A container as ListContainers shows it. */
 export const criContainer = cachedPerObject((container: ContainerRecord): Container => {

@@ -2,6 +2,7 @@
 // the facts about the pod the other pod verbs need.
 import { NamespaceMode, PodSandboxConfig, Protocol, type NamespaceOption, type PodSandboxMetadata } from '../proto/gen/cri-api-v1';
 import { InvalidArgumentError } from '../system/errors';
+import { cachedParse } from '../system/per-object-cache';
 import type { PortMapping } from '../network/network-manager';
 
 /** The config with the metadata every pod must have, or InvalidArgument naming what is missing. */
@@ -53,6 +54,5 @@ export function storedConfig(config: PodSandboxConfig): unknown {
   return PodSandboxConfig.toJSON(config);
 }
 
-export function loadedConfig(stored: unknown): PodSandboxConfig {
-  return PodSandboxConfig.fromJSON(stored);
-}
+/** The config stored in a pod record, parsed once per stored object. */
+export const loadedConfig: (stored: unknown) => PodSandboxConfig = cachedParse((stored) => PodSandboxConfig.fromJSON(stored));

@@ -14,3 +14,12 @@ export function cachedPerObject<K extends object, V>(make: (key: K) => V): (key:
     return value;
   };
 }
+
+/**
+ * `parse` memoized per stored object, for records' stored configs: a change stores a new
+ * object, so one object always parses to the same value (shared; callers must not change it).
+ */
+export function cachedParse<V>(parse: (stored: unknown) => V): (stored: unknown) => V {
+  const parseObject = cachedPerObject((stored: object) => parse(stored));
+  return (stored) => (typeof stored === 'object' && stored !== null ? parseObject(stored) : parse(stored));
+}
