@@ -10,6 +10,8 @@ export const STREAM_RELAY_PATH = join(__dirname, '..', 'stream-relay');
 const NO_CONNECTION = 2;
 // It says why it failed in a line or two; more would only be noise held in memory.
 const MAX_STDERR_BYTES = 4096;
+// How long a stopped relay may take to pass its input's end on before it is killed.
+const STOP_GRACE_MS = 1_000;
 
 export interface RelayStreams {
   /** The relay's working directory (an attach socket is found there by a relative name). */
@@ -18,7 +20,10 @@ export interface RelayStreams {
   input: Readable | undefined;
   /** What comes back; ended when the far end closes. */
   output: Writable;
-  /** Aborting kills the relay: the session ends, without an error. */
+  /**
+   * Aborting ends the session without an error: the far end first sees the input end, then the
+   * relay is killed once it has exited by itself or after a grace period.
+   */
   stop: AbortSignal;
   /** The far end, for error messages: "port 80 in pod P". */
   target: string;
@@ -27,7 +32,7 @@ export interface RelayStreams {
 /**
  * Runs the stream relay (see stream-relay.c) between `input`/`output` and a socket. Data moves
  * through pipes with back-pressure both ways. Resolves once the far end closed and `output` took
- * everything, or as soon as `stop` aborts; rejects with FailedPreconditionError when the far end
+ * everything, or once the relay is gone after `stop` aborted; rejects with FailedPreconditionError when the far end
  * cannot be reached.
  */
 export function runRelay(args: string[], streams: RelayStreams): Promise<void> {
@@ -37,11 +42,21 @@ export function runRelay(args: string[], streams: RelayStreams): Promise<void> {
     child.stderr?.on('data', (chunk: Buffer) => {
       if (stderr.length < MAX_STDERR_BYTES) stderr += chunk.toString('utf8');
     });
+    let graceTimer: NodeJS.Timeout | undefined;
     const kill = (): void => {
       child.kill('SIGKILL');
     };
-    if (streams.stop.aborted) kill();
-    else streams.stop.addEventListener('abort', kill, { once: true });
+    // A client that left sent no end of its input, but the far end must see one before the socket
+    // closes: conmon 2.1.6 may leave a stdin_once container's stdin open when a write to a closed
+    // attach socket fails before it reads the end (it uses the connection after freeing it).
+    const stop = (): void => {
+      if (streams.input === undefined || child.stdin === null) return kill();
+      streams.input.unpipe(child.stdin);
+      child.stdin.end();
+      graceTimer = setTimeout(kill, STOP_GRACE_MS);
+    };
+    if (streams.stop.aborted) stop();
+    else streams.stop.addEventListener('abort', stop, { once: true });
     if (streams.input !== undefined && child.stdin !== null) {
       // The relay may be gone (the far end closed) while input still arrives.
       child.stdin.on('error', () => undefined);
@@ -50,7 +65,8 @@ export function runRelay(args: string[], streams: RelayStreams): Promise<void> {
     child.stdout?.pipe(streams.output);
     child.on('error', (error) => reject(new InternalError(`cannot run ${STREAM_RELAY_PATH}: ${errorMessage(error)}`)));
     child.on('close', (code) => {
-      streams.stop.removeEventListener('abort', kill);
+      clearTimeout(graceTimer);
+      streams.stop.removeEventListener('abort', stop);
       if (streams.input !== undefined && child.stdin !== null) streams.input.unpipe(child.stdin);
       const why = stderr.trim().replace(/^stream-relay: /, '');
       if (streams.stop.aborted) resolve();

@@ -17,9 +17,8 @@ const projectDir = dirname(dirname(fileURLToPath(import.meta.url)));
 const DAEMON_PACKAGES = ['runc', 'crun', 'conmon', 'containernetworking-plugins', 'iproute2', 'iptables', 'util-linux', 'zstd', 'attr', 'apparmor', 'gcc', 'libc6-dev'];
 
 // What the tests run besides the daemon's own tools: a real registry to pull from, bcrypt
-// htpasswd files and certificates for it, a static busybox to build test images from, and socat
-// to talk to conmon's attach socket (a SOCK_SEQPACKET, which Node cannot open).
-const TEST_PACKAGES = ['docker-registry', 'apache2-utils', 'openssl', 'busybox-static', 'socat'];
+// htpasswd files and certificates for it, and a static busybox to build test images from.
+const TEST_PACKAGES = ['docker-registry', 'apache2-utils', 'openssl', 'busybox-static'];
 
 // What `npm run bench` runs besides the daemon's own tools: the peer runtime it compares
 // against, and a registry holding a busybox image for both.

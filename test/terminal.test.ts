@@ -1,34 +1,12 @@
 // Containers with a terminal and with stdin, through the real daemon, on runc and on crun.
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { relayAttachSocket } from '../oci/attach-socket';
 import { ContainerState, RuntimeServiceService } from '../proto/gen/cri-api-v1';
 import { unary } from '../testbed/cri-client';
 import { ContainerDaemon, type ContainerOptions } from './support/container-daemon';
-
-const SOCAT_TIMEOUT_MS = 10_000;
-
-/**
- * One attach session on conmon's attach socket in `socketDir` (a SOCK_SEQPACKET, which Node cannot open):
- * sends `input` to the container's stdin, then leaves, as a client ending `crictl attach` does.
- */
-function attachSession(socketDir: string, input: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    // Relative to its directory: the full path is longer than a socket address may be.
-    const socat = spawn('socat', ['-u', '-', 'UNIX-CONNECT:attach,socktype=5'], { cwd: socketDir, stdio: ['pipe', 'ignore', 'pipe'] });
-    let stderr = '';
-    socat.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => socat.kill('SIGKILL'), SOCAT_TIMEOUT_MS);
-    socat.on('error', reject);
-    socat.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else reject(new Error(`socat exited with ${code}: ${stderr}`));
-    });
-    socat.stdin.end(input);
-  });
-}
 
 describe.each(['runc', 'crun'])('terminal and stdin on %s', (handler) => {
   let daemon: ContainerDaemon;
@@ -48,10 +26,26 @@ describe.each(['runc', 'crun'])('terminal and stdin on %s', (handler) => {
     return id;
   }
 
+  /**
+   * The first `count` complete lines of the container's CRI log, as `<stream> <line>`. conmon
+   * logs what one read gave it: a line read in pieces is in several records, all but the last
+   * tagged P (partial), so they are joined as `crictl logs` joins them.
+   */
   async function logLines(name: string, count: number): Promise<string[]> {
     for (let attempt = 0; attempt < 50; attempt++) {
-      const lines = (await readFile(daemon.logFile(pod, name), 'utf8').catch(() => '')).split('\n').filter((line) => line !== '');
-      if (lines.length >= count) return lines.map((line) => line.replace(/^\S+ /, ''));
+      const lines: string[] = [];
+      let partial = '';
+      for (const record of (await readFile(daemon.logFile(pod, name), 'utf8').catch(() => '')).split('\n')) {
+        // /s: a terminal line ends in CR, which `.` matches only with it.
+        const [, stream, tag, content] = /^\S+ (\S+) ([PF]) (.*)$/s.exec(record) ?? [];
+        if (tag === 'P') {
+          partial += content;
+        } else if (tag === 'F') {
+          lines.push(`${stream} ${partial}${content}`);
+          partial = '';
+        }
+      }
+      if (lines.length >= count) return lines;
       await sleep(100);
     }
     throw new Error(`${name} never logged ${count} lines`);
@@ -61,10 +55,26 @@ describe.each(['runc', 'crun'])('terminal and stdin on %s', (handler) => {
   // conmon links the bundle, where its attach socket is, into its socket directory by container ID.
   const attachDir = (id: string) => join(daemon.dirs.runroot, 'handlers', handler, 'containers', id, id);
 
+  /**
+   * One attach session through the daemon's own relay, as `crictl attach` ends one with Ctrl-C:
+   * the client sends `input`, sees it logged as line `line` of `name`, and leaves without ending its input.
+   */
+  async function attachSession(id: string, input: string, name: string, line: number): Promise<string[]> {
+    const stdin = new PassThrough();
+    const leave = new AbortController();
+    const session = relayAttachSocket(attachDir(id), { stdin, stdout: undefined, stderr: undefined, signal: leave.signal }, leave.signal);
+    await session.connected;
+    stdin.write(input);
+    const lines = await logLines(name, line);
+    leave.abort();
+    await session.finished;
+    return lines;
+  }
+
   test('tty: the container runs on a terminal, and its output is logged as stdout', async () => {
     const id = await run('term', ['sh', '-c', 'tty; [ -t 0 ] && echo stdin-is-a-terminal; sleep 300'], { tty: true });
     // A terminal ends lines with CR LF; conmon logs the line, CR and all, as stdout.
-    expect(await logLines('term', 2)).toEqual([expect.stringMatching(/^stdout F \/dev\/pts\/\d+\r$/), 'stdout F stdin-is-a-terminal\r']);
+    expect(await logLines('term', 2)).toEqual([expect.stringMatching(/^stdout \/dev\/pts\/\d+\r$/), 'stdout stdin-is-a-terminal\r']);
     await remove(id);
   });
 
@@ -81,15 +91,12 @@ describe.each(['runc', 'crun'])('terminal and stdin on %s', (handler) => {
   test('stdin_once: stdin closes when the first attach session ends; otherwise it stays open', async () => {
     const once = await run('once', ['cat'], { stdin: true, stdinOnce: true });
     const kept = await run('kept', ['cat'], { stdin: true, stdinOnce: false });
-    await attachSession(attachDir(once), 'first session\n');
-    await attachSession(attachDir(kept), 'first session\n');
-    expect(await logLines('once', 1)).toEqual(['stdout F first session']);
-    expect(await logLines('kept', 1)).toEqual(['stdout F first session']);
+    expect(await attachSession(once, 'first session\n', 'once', 1)).toEqual(['stdout first session']);
+    expect(await attachSession(kept, 'first session\n', 'kept', 1)).toEqual(['stdout first session']);
     await daemon.waitForState(once, ContainerState.CONTAINER_EXITED);
     expect((await daemon.status(once)).exitCode).toBe(0);
     // The second session still reaches the container whose stdin was left open.
-    await attachSession(attachDir(kept), 'second session\n');
-    expect(await logLines('kept', 2)).toEqual(['stdout F first session', 'stdout F second session']);
+    expect(await attachSession(kept, 'second session\n', 'kept', 2)).toEqual(['stdout first session', 'stdout second session']);
     expect((await daemon.status(kept)).state).toBe(ContainerState.CONTAINER_RUNNING);
     await Promise.all([remove(once), remove(kept)]);
   });
