@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { WARMUP_CALLS } from './loops';
 import { figureTable, latencyTable, type RuntimeResult } from './report';
 
 // The source tree's bench/README.md, from dist/bench/.
@@ -43,8 +44,9 @@ What it measures, per runtime:
   "pod lifecycle" is Run + Stop + Remove PodSandbox and "container lifecycle" Create + Start +
   Stop + Remove of each pod, so their medians are medians of whole lifecycles;
 - PullImage and RemoveImage of an image with a layer no other image has (\`--pulls\` rounds,
-  one at a time), then ImageStatus, ListImages, and with 10 running pods ContainerStatus,
-  ListContainers and ListPodSandbox (\`--loops\` calls each);
+  one at a time, after one untimed pull), then ImageStatus, ListImages, and with 10 running
+  pods ContainerStatus, ListContainers and ListPodSandbox (\`--loops\` calls each, after
+  ${WARMUP_CALLS} untimed ones: the kubelet calls these all the time, so it meets a warm daemon);
 - with \`--scale\`: daemon RSS idle and with 100 pods of one \`sleep\` container each, host
   memory per pod (the daemon's growth plus every process the runtime keeps per pod, PSS from
   /proc/PID/smaps_rollup; the containers' own processes are left out), the daemon's CPU over

@@ -2,8 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readStat } from '../system/process-stat';
 import type { CriCalls } from './cri-calls';
 import type { Figures } from './figures';
+import { timedLoop } from './loops';
 import { addContainers, startPods, WORKLOAD_EXECUTABLES, type PopulationOptions } from './population';
-import { runPool } from './pool';
 import { clockTicksPerSecond, listProcesses, perPodProcesses, pssKib, rssKib } from './processes';
 import { removeAllPods } from './sweep';
 import type { Timings } from './timings';
@@ -38,10 +38,8 @@ async function cpuTicks(pids: number[]): Promise<number> {
 
 async function listLatencies(cri: CriCalls, timings: Timings, containers: number, options: ScaleOptions): Promise<void> {
   const population = `(${options.pods} pods, ${containers} containers)`;
-  await runPool(options.iterations, options.parallel, options.signal, async () => {
-    await timings.measure(`ListContainers ${population}`, () => cri.listContainers());
-    await timings.measure(`ListPodSandbox ${population}`, () => cri.listPods());
-  });
+  await timedLoop(timings, `ListContainers ${population}`, () => cri.listContainers(), options);
+  await timedLoop(timings, `ListPodSandbox ${population}`, () => cri.listPods(), options);
 }
 
 /**
