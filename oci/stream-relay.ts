@@ -22,7 +22,7 @@ export interface RelayStreams {
   output: Writable;
   /**
    * Aborting ends the session without an error: the far end first sees the input end, then the
-   * relay is killed once it has exited by itself or after a grace period.
+   * relay has a grace period to exit by itself before it is killed.
    */
   stop: AbortSignal;
   /** The far end, for error messages: "port 80 in pod P". */
@@ -32,8 +32,8 @@ export interface RelayStreams {
 /**
  * Runs the stream relay (see stream-relay.c) between `input`/`output` and a socket. Data moves
  * through pipes with back-pressure both ways. Resolves once the far end closed and `output` took
- * everything, or once the relay is gone after `stop` aborted; rejects with FailedPreconditionError when the far end
- * cannot be reached.
+ * everything, or once the relay is gone after `stop` aborted; rejects with
+ * FailedPreconditionError when the far end cannot be reached.
  */
 export function runRelay(args: string[], streams: RelayStreams): Promise<void> {
   return new Promise((resolve, reject) => {
