@@ -13,6 +13,7 @@ import { runcCgroupDir } from '../oci/runc-cgroup-dir';
 import { containerCgroupsPath } from '../oci/spec/cgroups-path';
 import { slicePath } from '../oci/systemd-slice';
 import { runToolChecked } from '../system/run-tool';
+import { waitUntil } from '../system/wait-until';
 import { criCgroupStats } from '../server/container-stats-view';
 
 // memory.stat of a v1 cgroup on this kind of host, as the kernel writes it.
@@ -276,10 +277,8 @@ describe('cgroup stats from a real cgroup2 mount', () => {
       busy.kill('SIGKILL');
       await exited;
     }
-    for (let attempt = 0; attempt < 20; attempt += 1) {
-      if (await rmdir(join(mountPoint, cgroup)).then(() => true, () => false)) break;
-      await sleep(100);
-    }
+    // The kernel frees a cgroup a moment after its last process is gone.
+    await waitUntil(() => rmdir(join(mountPoint, cgroup)).then(() => true, () => false), 2_000, 100);
     await runToolChecked('umount', [mountPoint], { timeoutMs: 10_000 });
     await rmdir(mountPoint);
   });

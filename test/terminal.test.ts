@@ -4,9 +4,34 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { relayAttachSocket } from '../oci/attach-socket';
+import { waitUntil } from '../system/wait-until';
 import { ContainerState, RuntimeServiceService } from '../proto/gen/cri-api-v1';
 import { unary } from '../testbed/cri-client';
 import { ContainerDaemon, type ContainerOptions } from './support/container-daemon';
+
+const LOG_WAIT_MS = 5_000;
+const POLL_MS = 100;
+
+/**
+ * A CRI log's complete lines, as `<stream> <line>`. conmon logs what one read gave it: a line
+ * read in pieces is in several records, all but the last tagged P (partial), so they are
+ * joined as `crictl logs` joins them.
+ */
+function completeLines(log: string): string[] {
+  const lines: string[] = [];
+  let partial = '';
+  for (const record of log.split('\n')) {
+    // /s: a terminal line ends in CR, which `.` matches only with it.
+    const [, stream, tag, content] = /^\S+ (\S+) ([PF]) (.*)$/s.exec(record) ?? [];
+    if (tag === 'P') {
+      partial += content;
+    } else if (tag === 'F') {
+      lines.push(`${stream} ${partial}${content}`);
+      partial = '';
+    }
+  }
+  return lines;
+}
 
 describe.each(['runc', 'crun'])('terminal and stdin on %s', (handler) => {
   let daemon: ContainerDaemon;
@@ -26,29 +51,15 @@ describe.each(['runc', 'crun'])('terminal and stdin on %s', (handler) => {
     return id;
   }
 
-  /**
-   * The first `count` complete lines of the container's CRI log, as `<stream> <line>`. conmon
-   * logs what one read gave it: a line read in pieces is in several records, all but the last
-   * tagged P (partial), so they are joined as `crictl logs` joins them.
-   */
+  /** The first `count` complete lines of the container's CRI log (see completeLines), waiting up to 5 s for them. */
   async function logLines(name: string, count: number): Promise<string[]> {
-    for (let attempt = 0; attempt < 50; attempt++) {
-      const lines: string[] = [];
-      let partial = '';
-      for (const record of (await readFile(daemon.logFile(pod, name), 'utf8').catch(() => '')).split('\n')) {
-        // /s: a terminal line ends in CR, which `.` matches only with it.
-        const [, stream, tag, content] = /^\S+ (\S+) ([PF]) (.*)$/s.exec(record) ?? [];
-        if (tag === 'P') {
-          partial += content;
-        } else if (tag === 'F') {
-          lines.push(`${stream} ${partial}${content}`);
-          partial = '';
-        }
-      }
-      if (lines.length >= count) return lines;
-      await sleep(100);
-    }
-    throw new Error(`${name} never logged ${count} lines`);
+    let lines: string[] = [];
+    const read = async (): Promise<boolean> => {
+      lines = completeLines(await readFile(daemon.logFile(pod, name), 'utf8').catch(() => ''));
+      return lines.length >= count;
+    };
+    if (!(await waitUntil(read, LOG_WAIT_MS, POLL_MS))) throw new Error(`${name} never logged ${count} lines`);
+    return lines;
   }
 
   const remove = (id: string) => unary(daemon.client, RuntimeServiceService.removeContainer, { containerId: id });

@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ContainerConfig, type ContainerState, ImageServiceService, ImageSpec, PodSandboxConfig, RuntimeServiceService } from '../../proto/gen/cri-api-v1';
+import { waitUntil } from '../../system/wait-until';
 import { criClient, unary } from '../../testbed/cri-client';
 import { DaemonProcess, isolatingFlags, removeDirs, testDirs, type TestDirs } from '../../testbed/daemon-process';
 import { busyboxLayer, pushImage } from '../../testbed/test-images';
@@ -74,11 +75,8 @@ export class ContainerDaemon {
   }
 
   async waitForState(containerId: string, state: ContainerState): Promise<void> {
-    for (let attempt = 0; attempt < 100; attempt++) {
-      if ((await this.status(containerId)).state === state) return;
-      await sleep(100);
-    }
-    throw new Error(`container ${containerId} never reached state ${state}`);
+    const reached = await waitUntil(async () => (await this.status(containerId)).state === state, 10_000, 100);
+    if (!reached) throw new Error(`container ${containerId} never reached state ${state}`);
   }
 
   /** Stops the daemon, waits `downMs` with it down, and starts it again on the same state. */
