@@ -1,6 +1,8 @@
-import { mkdir, open, readFile, realpath, rm } from 'node:fs/promises';
+import { mkdir, open, realpath, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isId } from '../state/ids';
+import { errorCode } from '../system/error-code';
+import { readMountInfo } from '../system/mountinfo';
 import { AlreadyExistsError, InternalError, InvalidArgumentError, errorMessage } from '../system/errors';
 import { runTool, runToolChecked } from '../system/run-tool';
 import { settle } from '../system/settle';
@@ -137,33 +139,25 @@ export async function pinPodNamespaces(request: NamespaceRequest): Promise<PodNa
   return made;
 }
 
-/** /proc/self/mountinfo writes space, tab, newline and backslash in paths as \ooo. */
-function unescapeMountPath(text: string): string {
-  return text.replace(/\\([0-7]{3})/g, (_match, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-}
-
-/** How many mounts sit on `file`; mountinfo names it by its real path (/var/run is a symlink to /run). */
-async function mountCount(file: string): Promise<number> {
-  let path: string;
+/** The real path of a namespace file, as mountinfo names it (/var/run is a symlink to /run); undefined once it is gone. */
+async function realFile(file: string): Promise<string | undefined> {
   try {
-    path = await realpath(file);
+    return await realpath(file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    if (errorCode(error) === 'ENOENT') return undefined;
     throw error;
   }
-  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
-  return mountinfo.split('\n').filter((line) => unescapeMountPath(line.split(' ')[4] ?? '') === path).length;
 }
 
-async function releaseNamespaceFile(file: string): Promise<void> {
-  // A bind may be stacked more than once on a file (a retried pin); each needs its own umount.
-  for (let mounts = await mountCount(file); mounts > 0; mounts -= 1) {
-    await runToolChecked('umount', [file], { timeoutMs: TOOL_TIMEOUT_MS });
-  }
-  await rm(file, { force: true });
-}
-
-/** Unmounts and removes the pod's namespace files, side by side; anything already gone counts as done. */
+/**
+ * Unmounts and removes the pod's namespace files; anything already gone counts as done. One
+ * umount takes them all, each named once per bind stacked on it (a retried pin stacks more).
+ */
 export async function releasePodNamespaces(namespaces: PodNamespaces): Promise<void> {
-  await settle(entriesOf(namespaces).map(([, file]) => releaseNamespaceFile(file)));
+  const files = entriesOf(namespaces).map(([, file]) => file);
+  if (files.length === 0) return;
+  const [reals, mounts] = await Promise.all([Promise.all(files.map(realFile)), readMountInfo()]);
+  const targets = reals.flatMap((real) => (real === undefined ? [] : mounts.filter((mount) => mount.mountPoint === real).map(() => real)));
+  if (targets.length > 0) await runToolChecked('umount', targets, { timeoutMs: TOOL_TIMEOUT_MS });
+  await settle(files.map((file) => rm(file, { force: true })));
 }

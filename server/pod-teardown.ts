@@ -1,7 +1,8 @@
 // Stopping and removing a pod, shared by StopPodSandbox and RemovePodSandbox. Every step is
 // idempotent, because the kubelet repeats these calls and a daemon may die halfway.
 import { releasePodNamespaces } from '../network/namespaces';
-import type { PodNetworkRequest } from '../network/network-manager';
+import type { PodNetworkRequest, PortMapping } from '../network/network-manager';
+import type { PodSandboxMetadata } from '../proto/gen/cri-api-v1';
 import { stopInfraProcess } from '../oci/infra-process';
 import { removePodCgroup } from '../oci/pod-cgroup';
 import { removePodFiles, unmountPodShm } from '../oci/pod-files';
@@ -19,16 +20,13 @@ export function podFilesDir(ctx: ServerContext, podId: string): string {
   return join(ctx.config.runroot, 'pods', podId);
 }
 
+/** What CNI is told about a pod: the same at ADD (before the record exists) and at DEL. */
+export function podNetworkRequest(podId: string, metadata: PodSandboxMetadata | undefined, netns: string, portMappings: PortMapping[]): PodNetworkRequest {
+  return { podId, name: metadata?.name ?? '', namespace: metadata?.namespace ?? '', uid: metadata?.uid ?? '', netns, portMappings };
+}
+
 export function networkRequest(pod: PodRecord): PodNetworkRequest {
-  const metadata = loadedConfig(pod.config).metadata;
-  return {
-    podId: pod.id,
-    name: metadata?.name ?? '',
-    namespace: metadata?.namespace ?? '',
-    uid: metadata?.uid ?? '',
-    netns: pod.namespaces.network ?? '',
-    portMappings: pod.portMappings,
-  };
+  return podNetworkRequest(pod.id, loadedConfig(pod.config).metadata, pod.namespaces.network ?? '', pod.portMappings);
 }
 
 function podContainers(ctx: ServerContext, pod: PodRecord): ContainerRecord[] {

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { pinPodNamespaces, releasePodNamespaces } from '../network/namespaces';
+import type { PodNetworkAttachment, PodNetworkRequest } from '../network/network-manager';
 import { validateSysctls } from '../network/sysctls';
 import { startInfraProcess, stopInfraProcess } from '../oci/infra-process';
 import { createPodCgroup, removePodCgroup } from '../oci/pod-cgroup';
@@ -9,9 +10,16 @@ import { newId } from '../state/ids';
 import type { PodRecord } from '../state/pod-record';
 import { CleanupStack } from '../system/cleanup-stack';
 import { FailedPreconditionError } from '../system/errors';
+import { settle } from '../system/settle';
 import type { ServerContext } from './context';
 import { namespaceOptions, podName, portMappings, storedConfig, validPodConfig } from './pod-config';
-import { networkRequest, podFilesDir } from './pod-teardown';
+import { podFilesDir, podNetworkRequest } from './pod-teardown';
+
+/** Holds the pod's host ports, then runs CNI ADD in its network namespace. */
+async function connectPod(ctx: ServerContext, cleanup: CleanupStack, request: PodNetworkRequest): Promise<PodNetworkAttachment> {
+  await cleanup.track('host ports', ctx.hostPorts.hold(request.podId, request.portMappings), () => ctx.hostPorts.release(request.podId));
+  return cleanup.track('network', ctx.network.attach(request), (attachment) => ctx.network.detach(request, attachment));
+}
 
 /**
  * Creates a pod: its cgroup, pinned namespaces (network wired by CNI before anything runs in
@@ -39,27 +47,42 @@ export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRe
   const cleanup = new CleanupStack(ctx.logger, { pod_id: id, pod_name: name });
   cleanup.push('name', async () => ctx.state.pods.names.release(name));
   try {
-    const cgroup = await createPodCgroup(ctx.config.cgroup_manager, config.linux?.cgroupParent ?? '', id);
-    cleanup.push('cgroup', () => removePodCgroup(cgroup));
-    const namespaces = await pinPodNamespaces({
-      podId: id,
-      runroot: ctx.config.runroot,
-      network: !hostNetwork,
-      ipc: !hostIpc,
-      uts: !hostNetwork,
-      hostname: podHostname,
-      sysctls,
-    });
-    cleanup.push('namespaces', () => releasePodNamespaces(namespaces));
+    // The cgroup, the namespaces and the pod's files need nothing of each other, so they are
+    // made side by side; the network waits only for its namespace. Each records its undo as it
+    // succeeds, and settle lets every step finish before a failure unwinds them.
+    const namespacesPinned = cleanup.track(
+      'namespaces',
+      pinPodNamespaces({
+        podId: id,
+        runroot: ctx.config.runroot,
+        network: !hostNetwork,
+        ipc: !hostIpc,
+        uts: !hostNetwork,
+        hostname: podHostname,
+        sysctls,
+      }),
+      releasePodNamespaces,
+    );
+    const networkConnected = namespacesPinned.then((pinned) =>
+      pinned.network === undefined ? undefined : connectPod(ctx, cleanup, podNetworkRequest(id, metadata, pinned.network, mappings)),
+    );
     const filesDir = podFilesDir(ctx, id);
-    const files = await createPodFiles({
-      dir: filesDir,
-      hostname: podHostname,
-      dns: config.dnsConfig,
-      hostNetwork,
-      shmSizeBytes: hostIpc ? 0 : ctx.config.pod.shm_size_bytes,
-    });
-    cleanup.push('files', () => removePodFiles(filesDir));
+    const [cgroup, namespaces, files, network] = await settle([
+      cleanup.track('cgroup', createPodCgroup(ctx.config.cgroup_manager, config.linux?.cgroupParent ?? '', id), removePodCgroup),
+      namespacesPinned,
+      cleanup.track(
+        'files',
+        createPodFiles({
+          dir: filesDir,
+          hostname: podHostname,
+          dns: config.dnsConfig,
+          hostNetwork,
+          shmSizeBytes: hostIpc ? 0 : ctx.config.pod.shm_size_bytes,
+        }),
+        () => removePodFiles(filesDir),
+      ),
+      networkConnected,
+    ]);
 
     const record: PodRecord = {
       id,
@@ -71,17 +94,10 @@ export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRe
       namespaces,
       cgroup,
       files,
-      portMappings: hostNetwork ? [] : mappings,
-      network: undefined,
+      portMappings: network === undefined ? [] : mappings,
+      network,
       infra: undefined,
     };
-    if (namespaces.network) {
-      await ctx.hostPorts.hold(id, record.portMappings);
-      cleanup.push('host ports', () => ctx.hostPorts.release(id));
-      record.network = await ctx.network.attach(networkRequest(record));
-      const attachment = record.network;
-      cleanup.push('network', () => ctx.network.detach(networkRequest(record), attachment));
-    }
     if (options.pid === NamespaceMode.POD) {
       // The hostname is the pod's own only in its own UTS namespace; with the host's it stays as is.
       const infraHostname = namespaces.uts ? podHostname : undefined;

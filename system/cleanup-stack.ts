@@ -17,6 +17,16 @@ export class CleanupStack {
     this.steps.push({ what, undo });
   }
 
+  /**
+   * Pushes `undo` for what `work` made once it succeeds, so steps running side by side each
+   * record their own undo; one started after another (chained on it) is undone before it.
+   */
+  async track<T>(what: string, work: Promise<T>, undo: (made: T) => Promise<void>): Promise<T> {
+    const made = await work;
+    this.push(what, () => undo(made));
+    return made;
+  }
+
   /** Runs every undo step; one failing is logged and does not stop the others. */
   async unwind(): Promise<void> {
     for (const step of this.steps.reverse()) {
