@@ -27,18 +27,22 @@ export function handOffConnection(socket: Socket, serve: (connection: Duplex) =>
     socket.off('error', onEarlyError);
     socket.pause();
   };
+  // A client that resets its connection (crictl does after each command, or before its first
+  // request on its unused second connection) failed nothing.
+  const onConnectionError = (error: Error): void => {
+    if (errorCode(error) !== 'ECONNRESET') onError(error);
+  };
   const handOff = (connection: Duplex): void => {
-    connection.on('error', onError);
+    connection.on('error', onConnectionError);
     serve(connection);
   };
   const serveRewritten = (): void => {
     stopWatching();
     handOff(new RewrittenConnection(socket, rewriter, received));
   };
-  // A client that goes away before its first request (crictl's unused second connection) failed nothing.
   const onEarlyError = (error: Error): void => {
     stopWatching();
-    if (errorCode(error) !== 'ECONNRESET') onError(error);
+    onConnectionError(error);
   };
   const onData = (chunk: Buffer): void => {
     try {
