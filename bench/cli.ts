@@ -4,7 +4,10 @@ import { startBenchRegistry, type BenchImages } from './bench-images';
 import { describeRun } from './machine';
 import { parseBenchArgs, USAGE, UsageError, type BenchOptions } from './options';
 import { README_PATH, resultText, writeReadme, type RunRecord } from './readme';
+import { measureNetworkFloor } from './network-floor';
 import type { RuntimeResult } from './report';
+import type { Summary } from './stats';
+import { Timings } from './timings';
 import { runSession, runtimeRecorder, runtimeResult } from './session';
 
 function say(message: string): void {
@@ -28,8 +31,9 @@ function abortOnSignals(): AbortController {
  * faster or slower weighs on all of them alike; the work is shared out over the rounds, and
  * the scale figures are taken in the last.
  */
-async function measureAll(options: BenchOptions, images: BenchImages, signal: AbortSignal): Promise<RuntimeResult[]> {
+async function measureAll(options: BenchOptions, images: BenchImages, signal: AbortSignal): Promise<{ results: RuntimeResult[]; floor: Map<string, Summary> }> {
   const runs = options.runtimes.map((name) => ({ name, recorder: runtimeRecorder() }));
+  const floor = new Timings();
   const share = (total: number): number => Math.ceil(total / options.rounds);
   for (let round = 0; round < options.rounds; round++) {
     const last = round === options.rounds - 1;
@@ -40,23 +44,25 @@ async function measureAll(options: BenchOptions, images: BenchImages, signal: Ab
       const label = options.rounds > 1 ? `${name} (round ${round + 1} of ${options.rounds})` : name;
       await runSession(name, images, roundOptions, signal, (message) => say(`${label}: ${message}`), recorder);
     }
+    say(`the pod network alone: ${roundOptions.pods} times, ${options.parallel} at a time`);
+    await measureNetworkFloor(floor, { pods: roundOptions.pods, parallel: options.parallel, signal });
   }
-  return runs.map(({ name, recorder }) => runtimeResult(name, recorder));
+  return { results: runs.map(({ name, recorder }) => runtimeResult(name, recorder)), floor: floor.summaries() };
 }
 
 async function bench(argv: string[], options: BenchOptions): Promise<void> {
   const controller = abortOnSignals();
   say('starting a registry and pushing the bench images');
   const images = await startBenchRegistry();
-  let results: RuntimeResult[];
+  let measured: Awaited<ReturnType<typeof measureAll>>;
   try {
-    results = await measureAll(options, images, controller.signal);
+    measured = await measureAll(options, images, controller.signal);
   } finally {
     await images.registry.stop();
   }
   const flags = argv.filter((arg, index) => index > 0 || arg !== '--');
   const command = ['npm run bench', ...(flags.length > 0 ? ['--', ...flags] : [])].join(' ');
-  const run: RunRecord = { date: new Date().toISOString().slice(0, 10), machine: await describeRun(), command, results };
+  const run: RunRecord = { date: new Date().toISOString().slice(0, 10), machine: await describeRun(), command, ...measured };
   process.stdout.write(`\n${resultText(run)}`);
   if (options.writeReadme) {
     await writeReadme(run);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runTool } from '../system/run-tool';
@@ -9,6 +10,12 @@ export interface BenchNetwork {
   name: string;
   bridge: string;
   subnet: string;
+}
+
+/** A network named for `label`, with a random suffix so a run never meets an earlier run's leftovers. */
+export function benchNetwork(label: string, bridgePrefix: string, subnet: string): BenchNetwork {
+  const suffix = randomBytes(3).toString('hex');
+  return { name: `bench-${label}-${suffix}`, bridge: `${bridgePrefix}${suffix}`, subnet };
 }
 
 /**

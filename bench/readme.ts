@@ -1,7 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WARMUP_CALLS } from './loops';
-import { figureTable, latencyTable, type RuntimeResult } from './report';
+import { POD_LIFECYCLE } from './lifecycle';
+import { figureTable, floorTable, latencyTable, type RuntimeResult } from './report';
+import type { Summary } from './stats';
 
 // The source tree's bench/README.md, from dist/bench/.
 export const README_PATH = join(__dirname, '..', '..', 'bench', 'README.md');
@@ -11,13 +13,16 @@ export interface RunRecord {
   machine: string;
   command: string;
   results: RuntimeResult[];
+  /** The pod network alone, per step (network-floor.ts). */
+  floor: Map<string, Summary>;
 }
 
 /** The tables as printed after a run, each runtime's version first. */
 export function resultText(run: RunRecord): string {
   const versions = run.results.map((result) => `${result.name}: ${result.version}`).join('; ');
   const figures = run.results.some((result) => result.figures.length > 0) ? `\n\n${figureTable(run.results)}` : '';
-  return `${versions}\n\n${latencyTable(run.results)}${figures}\n`;
+  const floor = run.floor.size > 0 ? `\n\n${floorTable(run.floor, run.results, POD_LIFECYCLE)}` : '';
+  return `${versions}\n\n${latencyTable(run.results)}${figures}${floor}\n`;
 }
 
 /** bench/README.md: what the bench does and how to run it, then the last results written. */
@@ -51,6 +56,12 @@ What it measures, per runtime:
   memory per pod (the daemon's growth plus every process the runtime keeps per pod, PSS from
   /proc/PID/smaps_rollup; the containers' own processes are left out), the daemon's CPU over
   10 s while those pods idle, ListContainers and ListPodSandbox with 100 and then 500 containers.
+
+And once per round, with no runtime at all: the pod network alone, as many times and as many
+at a time as the pod lifecycles (a network namespace with loopback up, the same conflist's ADD
+and DEL run by Podvisor's CNI code, the namespace deleted). Every runtime pays that much per pod
+whatever else it does, so the last column shows how far below containerd's pod lifecycle any
+pod lifecycle can go here.
 
 Medians and 90th percentiles are in milliseconds; ratios are Podvisor over containerd (below 1:
 Podvisor is faster or smaller). \`npm run bench -- --help\` lists the flags; \`--write-readme\`

@@ -71,3 +71,13 @@ export function figureTable(results: RuntimeResult[]): string {
   });
   return formatTable(['figure', 'unit', ...results.map((result) => result.name), ...ratioTitle(results, 'ratio')], rows);
 }
+
+/**
+ * The pod network alone (see network-floor.ts), each step beside containerd's pod lifecycle:
+ * a share of it that Podvisor's whole pod lifecycle cannot go below.
+ */
+export function floorTable(floor: Map<string, Summary>, results: RuntimeResult[], podLifecycle: string): string {
+  const containerd = results.find((result) => result.name === 'containerd')?.latencies.get(podLifecycle)?.median;
+  const rows = [...floor].map(([label, summary]) => [label, String(summary.count), ms(summary.median), ms(summary.p90), ratio(summary.median, containerd)]);
+  return formatTable(['pod network alone, no runtime (ms)', 'n', 'median', 'p90', `median / containerd's ${podLifecycle}`], rows);
+}

@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../system/errors';
 import { criClient } from '../testbed/cri-client';
 import type { DaemonProcess } from '../testbed/daemon-process';
 import type { BenchImages } from './bench-images';
-import type { BenchNetwork } from './cni-network';
+import { benchNetwork, type BenchNetwork } from './cni-network';
 import { removeContainerdLeftovers, startContainerd } from './containerd';
 import { CriCalls } from './cri-calls';
 import { Figures } from './figures';
@@ -20,14 +19,10 @@ import { removeAllPods } from './sweep';
 import { removeRuntimeTraces } from './teardown';
 import { Timings } from './timings';
 
-// Distinct from each other and from the default 10.88.0.0/16 and the tests' 10.219.x.0/24.
+// Distinct from each other, from the network floor's and from the default 10.88.0.0/16 and the
+// tests' 10.219.x.0/24.
 const SUBNETS: Record<RuntimeName, string> = { podvisor: '10.240.0.0/16', containerd: '10.241.0.0/16' };
 const BRIDGE_PREFIXES: Record<RuntimeName, string> = { podvisor: 'pvb', containerd: 'ctb' };
-
-function benchNetwork(name: RuntimeName): BenchNetwork {
-  const suffix = randomBytes(3).toString('hex');
-  return { name: `bench-${name}-${suffix}`, bridge: `${BRIDGE_PREFIXES[name]}${suffix}`, subnet: SUBNETS[name] };
-}
 
 function start(name: RuntimeName, images: BenchImages, network: BenchNetwork, options: BenchOptions, onDir: (dir: string) => void): Promise<RuntimeUnderTest> {
   return name === 'podvisor' ? startPodvisord(images.registry.host, network, onDir, options.cpuProfileDir) : startContainerd(images.registry.host, images.pause, network, onDir);
@@ -129,7 +124,7 @@ async function cleanUp(name: RuntimeName, runtime: RuntimeUnderTest | undefined,
  * the failure that came before it.
  */
 export async function runSession(name: RuntimeName, images: BenchImages, options: BenchOptions, signal: AbortSignal, progress: (message: string) => void, recorder: RuntimeRecorder): Promise<void> {
-  const network = benchNetwork(name);
+  const network = benchNetwork(name, BRIDGE_PREFIXES[name], SUBNETS[name]);
   let dir: string | undefined;
   let runtime: RuntimeUnderTest | undefined;
   let failed = false;

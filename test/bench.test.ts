@@ -6,7 +6,7 @@ import { conflist } from '../bench/cni-network';
 import { containerdConfig, containerdPaths } from '../bench/containerd';
 import { parseBenchArgs, UsageError } from '../bench/options';
 import { perPodProcesses, type ProcessInfo } from '../bench/processes';
-import { figureTable, formatTable, latencyTable, ratio, type RuntimeResult } from '../bench/report';
+import { figureTable, floorTable, formatTable, latencyTable, ratio, type RuntimeResult } from '../bench/report';
 import { quantile, summarize } from '../bench/stats';
 
 describe('statistics', () => {
@@ -58,6 +58,21 @@ describe('report', () => {
     expect(header).not.toContain('podvisor');
     expect(header).not.toContain('ratio');
     expect(figureTable([result('podvisor', [], [['daemon RSS idle', 70]])]).split('\n')[2]).toMatch(/^\| daemon RSS idle \| MiB +\| 70 +\|$/);
+  });
+
+  test("the pod network's steps are set beside containerd's pod lifecycle, a dash without containerd", () => {
+    const floor = new Map([
+      ['CNI DEL', { count: 4, median: 60, p90: 70 }],
+      ['netns + CNI ADD + CNI DEL', { count: 4, median: 100, p90: 120 }],
+    ]);
+    const rows = (table: string): string[][] => table.split('\n').map((line) => line.split('|').map((cell) => cell.trim()).filter((cell) => cell !== ''));
+    const both = rows(floorTable(floor, [result('podvisor', [['pod lifecycle', 150, 160]]), result('containerd', [['pod lifecycle', 250, 300]])], 'pod lifecycle'));
+    expect(both[0]).toEqual(['pod network alone, no runtime (ms)', 'n', 'median', 'p90', "median / containerd's pod lifecycle"]);
+    expect(both.slice(2)).toEqual([
+      ['CNI DEL', '4', '60.0', '70.0', '0.24x'],
+      ['netns + CNI ADD + CNI DEL', '4', '100.0', '120.0', '0.40x'],
+    ]);
+    expect(rows(floorTable(floor, [result('podvisor', [['pod lifecycle', 150, 160]])], 'pod lifecycle'))[3][4]).toBe('–');
   });
 });
 
