@@ -54,8 +54,10 @@ What it measures, per runtime:
   ${WARMUP_CALLS} untimed ones: the kubelet calls these all the time, so it meets a warm daemon);
 - with \`--scale\`: daemon RSS idle and with 100 pods of one \`sleep\` container each, host
   memory per pod (the daemon's growth plus every process the runtime keeps per pod, PSS from
-  /proc/PID/smaps_rollup; the containers' own processes are left out), the daemon's CPU over
-  10 s while those pods idle, ListContainers and ListPodSandbox with 100 and then 500 containers.
+  /proc/PID/smaps_rollup, 3 s after the pods started; the containers' own processes are left
+  out), the daemon's CPU over 10 s while those pods idle (from 20 s after they started, once
+  the garbage collection their starting set off is done), ListContainers and ListPodSandbox
+  with 100 and then 500 containers.
 
 And once per round, with no runtime at all: the pod network alone, as many times and as many
 at a time as the pod lifecycles (a network namespace with loopback up, the same conflist's ADD
