@@ -5,8 +5,6 @@ import { describeRun } from './machine';
 import { parseBenchArgs, USAGE, UsageError, type BenchOptions } from './options';
 import { README_PATH, resultText, writeReadme, type RunRecord } from './readme';
 import { measureNetworkFloor } from './network-floor';
-import type { RuntimeResult } from './report';
-import type { Summary } from './stats';
 import { Timings } from './timings';
 import { runSession, runtimeRecorder, runtimeResult } from './session';
 
@@ -31,7 +29,7 @@ function abortOnSignals(): AbortController {
  * faster or slower weighs on all of them alike; the work is shared out over the rounds, and
  * the scale figures are taken in the last.
  */
-async function measureAll(options: BenchOptions, images: BenchImages, signal: AbortSignal): Promise<{ results: RuntimeResult[]; floor: Map<string, Summary> }> {
+async function measureAll(options: BenchOptions, images: BenchImages, signal: AbortSignal): Promise<Pick<RunRecord, 'results' | 'floor'>> {
   const runs = options.runtimes.map((name) => ({ name, recorder: runtimeRecorder() }));
   const floor = new Timings();
   const share = (total: number): number => Math.ceil(total / options.rounds);
@@ -54,7 +52,7 @@ async function bench(argv: string[], options: BenchOptions): Promise<void> {
   const controller = abortOnSignals();
   say('starting a registry and pushing the bench images');
   const images = await startBenchRegistry();
-  let measured: Awaited<ReturnType<typeof measureAll>>;
+  let measured: Pick<RunRecord, 'results' | 'floor'>;
   try {
     measured = await measureAll(options, images, controller.signal);
   } finally {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runTool } from '../system/run-tool';
+import { runTool, runToolChecked } from '../system/run-tool';
 
 const IP_TIMEOUT_MS = 10_000;
 
@@ -48,6 +48,11 @@ export function conflist(network: BenchNetwork, leaseDir: string): string {
 export async function installNetwork(network: BenchNetwork, configDir: string, leaseDir: string): Promise<void> {
   await mkdir(configDir, { recursive: true });
   await writeFile(join(configDir, `10-${network.name}.conflist`), conflist(network, leaseDir));
+}
+
+/** Runs `ip` with `args`; a failure is an error. */
+export function runIp(args: string[]): Promise<string> {
+  return runToolChecked('ip', args, { timeoutMs: IP_TIMEOUT_MS });
 }
 
 /** The bridge plugin leaves its bridge behind when the last pod goes; the bench removes it. */

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { defaultConfig } from '../config/config';
+import { NETNS_DIR } from '../network/namespaces';
 import { NetworkManager } from '../network/network-manager';
 import { createLogger } from '../system/logger';
-import { runToolChecked } from '../system/run-tool';
-import { benchNetwork, installNetwork, removeBridge } from './cni-network';
+import { benchNetwork, installNetwork, removeBridge, runIp } from './cni-network';
 import { runPool } from './pool';
 import type { Timings } from './timings';
 
@@ -15,7 +15,6 @@ export const NETWORK_FLOOR = 'netns + CNI ADD + CNI DEL';
 
 // Beside the runtimes' 10.240 and 10.241.
 const FLOOR_SUBNET = '10.242.0.0/16';
-const IP_TIMEOUT_MS = 10_000;
 
 export interface FloorOptions {
   pods: number;
@@ -23,23 +22,19 @@ export interface FloorOptions {
   signal: AbortSignal;
 }
 
-function ip(args: string[]): Promise<string> {
-  return runToolChecked('ip', args, { timeoutMs: IP_TIMEOUT_MS });
-}
-
 /** One pod's network and nothing else: a netns with loopback up, ADD, DEL, the netns gone. */
 async function podNetwork(manager: NetworkManager, timings: Timings): Promise<void> {
   const id = randomBytes(32).toString('hex');
   const name = `podvisor-floor-${id.slice(0, 12)}`;
   const started = performance.now();
-  await ip(['netns', 'add', name]);
+  await runIp(['netns', 'add', name]);
   try {
-    await ip(['-n', name, 'link', 'set', 'lo', 'up']);
-    const request = { podId: id, name, namespace: 'bench', uid: id, netns: join('/var/run/netns', name), portMappings: [] };
+    await runIp(['-n', name, 'link', 'set', 'lo', 'up']);
+    const request = { podId: id, name, namespace: 'bench', uid: id, netns: join(NETNS_DIR, name), portMappings: [] };
     const { value: attachment } = await timings.measure('CNI ADD', () => manager.attach(request));
     await timings.measure('CNI DEL', () => manager.detach(request, attachment));
   } finally {
-    await ip(['netns', 'delete', name]);
+    await runIp(['netns', 'delete', name]);
   }
   timings.record(NETWORK_FLOOR, performance.now() - started);
 }
