@@ -1,16 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { errorCode } from '../system/error-code';
+import { unlessAbsent } from '../system/unless-absent';
 
 export const HOST_RESOLV_CONF = '/etc/resolv.conf';
 export const RESOLVED_UPSTREAM_CONF = '/run/systemd/resolve/resolv.conf';
 
-async function readIfPresent(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return undefined;
-    throw error;
-  }
+function readIfPresent(path: string): Promise<string | undefined> {
+  return unlessAbsent(readFile(path, 'utf8'), undefined);
 }
 
 function nameservers(text: string): string[] {

@@ -3,6 +3,7 @@ import { join, posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorCode } from '../system/error-code';
 import { settle } from '../system/settle';
+import { unlessAbsent } from '../system/unless-absent';
 import { FailedPreconditionError, InternalError, InvalidArgumentError, errorMessage } from '../system/errors';
 import { type CgroupHierarchy, allHierarchyRoots, cgroupVersion, podHierarchies } from './cgroup-hierarchies';
 import { podSliceName, slicePath, startSlice, stopSlice } from './systemd-slice';
@@ -92,13 +93,8 @@ async function makeCgroupPath(hierarchy: CgroupHierarchy, path: string, unifiedO
 }
 
 async function childCgroups(dir: string): Promise<string[]> {
-  try {
-    const entries = await readdir(dir, { withFileTypes: true });
-    return entries.filter((entry) => entry.isDirectory()).map((entry) => join(dir, entry.name));
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return [];
-    throw error;
-  }
+  const entries = await unlessAbsent(readdir(dir, { withFileTypes: true }), []);
+  return entries.filter((entry) => entry.isDirectory()).map((entry) => join(dir, entry.name));
 }
 
 /** Removes a cgroup directory and any child cgroups left in it (a container runtime that crashed). */

@@ -1,4 +1,4 @@
-import type { StoredObject } from './record-files';
+import type { StoredObject } from './object-store';
 
 export type ContainerLifecycle = 'created' | 'running' | 'exited';
 

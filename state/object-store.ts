@@ -1,8 +1,16 @@
 import { NotFoundError } from '../system/errors';
 import type { Logger } from '../system/logger';
+import { RecordFiles } from '../system/record-files';
 import { IdIndex } from './id-index';
+import { isId } from './ids';
 import { NameRegistrar } from './name-registrar';
-import { RecordFiles, type StoredObject } from './record-files';
+
+/** Every persisted pod or container record carries at least these. */
+export interface StoredObject {
+  id: string;
+  /** The name reserved for it, released when it is removed. */
+  name: string;
+}
 
 /**
  * The pods (or the containers) the daemon knows: records in memory, found by ID prefix, with
@@ -16,7 +24,8 @@ export class ObjectStore<T extends StoredObject> {
 
   constructor(kind: string, dir: string, isRecord: (value: unknown) => value is T, logger: Logger) {
     this.index = new IdIndex(kind);
-    this.files = new RecordFiles(dir, isRecord, logger);
+    const isStored = (value: unknown): value is T => isRecord(value) && isId(value.id);
+    this.files = new RecordFiles(dir, isStored, (record) => record.id, logger);
   }
 
   async load(): Promise<void> {

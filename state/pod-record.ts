@@ -3,7 +3,7 @@ import type { PodNetworkAttachment, PortMapping } from '../network/network-manag
 import type { InfraProcess } from '../oci/infra-process';
 import type { PodCgroup } from '../oci/pod-cgroup';
 import type { PodFiles } from '../oci/pod-files';
-import type { StoredObject } from './record-files';
+import type { StoredObject } from './object-store';
 
 export type PodState = 'ready' | 'notready';
 

@@ -1,13 +1,10 @@
-import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { TEMP_PREFIX, writeFileAtomic } from '../system/atomic-file';
-import { InvalidArgumentError, errorMessage } from '../system/errors';
+import { InvalidArgumentError } from '../system/errors';
 import type { Logger } from '../system/logger';
+import { RecordFiles } from '../system/record-files';
 import { digestHex, isDigest } from './digest';
 import { isImageRecord, type ImageRecord } from './image-record';
 import { parseImageReference, referenceString, repositoryOf } from './image-reference';
 
-const SUFFIX = '.json';
 // Shorter hex strings are too likely to be a tag or name; the same floor docker uses.
 const MIN_ID_PREFIX = 3;
 const HEX = /^[0-9a-f]+$/;
@@ -15,30 +12,14 @@ const HEX = /^[0-9a-f]+$/;
 /** The images podvisord holds, found by ID, ID prefix, tag or repository digest. */
 export class ImageStore {
   private readonly images = new Map<string, ImageRecord>();
+  private readonly files: RecordFiles<ImageRecord>;
 
-  constructor(
-    private readonly dir: string,
-    private readonly logger: Logger,
-  ) {}
+  constructor(dir: string, logger: Logger) {
+    this.files = new RecordFiles(dir, isImageRecord, (image) => digestHex(image.id), logger);
+  }
 
   async load(): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    for (const entry of await readdir(this.dir)) {
-      const path = join(this.dir, entry);
-      if (entry.startsWith(TEMP_PREFIX)) {
-        await rm(path, { force: true });
-        continue;
-      }
-      if (!entry.endsWith(SUFFIX)) continue;
-      try {
-        const value: unknown = JSON.parse(await readFile(path, 'utf8'));
-        if (!isImageRecord(value) || `${digestHex(value.id)}${SUFFIX}` !== entry) throw new Error('not an image record');
-        this.images.set(value.id, value);
-      } catch (error) {
-        this.logger.error('image record set aside', { file: path, problem: errorMessage(error) });
-        await rename(path, `${path}.corrupt`);
-      }
-    }
+    for (const image of await this.files.readAll()) this.images.set(image.id, image);
   }
 
   list(): ImageRecord[] {
@@ -99,12 +80,12 @@ export class ImageStore {
   }
 
   async delete(id: string): Promise<void> {
-    await rm(join(this.dir, `${digestHex(id)}${SUFFIX}`), { force: true });
+    await this.files.delete(digestHex(id));
     this.images.delete(id);
   }
 
   private async write(image: ImageRecord): Promise<void> {
-    await writeFileAtomic(join(this.dir, `${digestHex(image.id)}${SUFFIX}`), JSON.stringify(image));
+    await this.files.write(image);
     this.images.set(image.id, image);
   }
 }

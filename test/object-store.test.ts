@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ObjectStore } from '../state/object-store';
 import { newId } from '../state/ids';
-import type { StoredObject } from '../state/record-files';
+import type { StoredObject } from '../state/object-store';
 import { AlreadyExistsError, NotFoundError } from '../system/errors';
 import { createLogger } from '../system/logger';
 

@@ -1,41 +1,35 @@
 import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TEMP_PREFIX, syncDirectory, writeFileAtomic } from '../system/atomic-file';
-import { errorMessage } from '../system/errors';
-import type { Logger } from '../system/logger';
-import { isId } from './ids';
-
-/** Every persisted pod or container record carries at least these. */
-export interface StoredObject {
-  id: string;
-  /** The name reserved for it, released when it is removed. */
-  name: string;
-}
+import { TEMP_PREFIX, syncDirectory, writeFileAtomic } from './atomic-file';
+import { errorMessage } from './errors';
+import type { Logger } from './logger';
 
 const SUFFIX = '.json';
 
 /**
- * One JSON file per record in a directory under root, each written atomically, so a crash
- * leaves every record whole: old or new, never half-written.
+ * One JSON file per record in a directory, named `<stem>.json` after the record, each written
+ * atomically, so a crash leaves every record whole: old or new, never half-written.
  */
-export class RecordFiles<T extends StoredObject> {
+export class RecordFiles<T> {
   constructor(
     private readonly dir: string,
     private readonly isRecord: (value: unknown) => value is T,
+    /** The file name of a record, without `.json`. */
+    private readonly stemOf: (record: T) => string,
     private readonly logger: Logger,
   ) {}
 
-  private file(id: string): string {
-    return join(this.dir, id + SUFFIX);
+  private file(stem: string): string {
+    return join(this.dir, stem + SUFFIX);
   }
 
   async write(record: T): Promise<void> {
-    await writeFileAtomic(this.file(record.id), JSON.stringify(record));
+    await writeFileAtomic(this.file(this.stemOf(record)), JSON.stringify(record));
   }
 
-  async delete(id: string): Promise<void> {
+  async delete(stem: string): Promise<void> {
     try {
-      await unlink(this.file(id));
+      await unlink(this.file(stem));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       return;
@@ -45,7 +39,8 @@ export class RecordFiles<T extends StoredObject> {
 
   /**
    * Reads every record. Leftover temp files from an interrupted write are removed; a file
-   * that does not parse as a record is set aside as NAME.corrupt and reported, not loaded.
+   * that does not parse as a record of its own name is set aside as NAME.corrupt and
+   * reported, not loaded.
    */
   async readAll(): Promise<T[]> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
@@ -57,11 +52,10 @@ export class RecordFiles<T extends StoredObject> {
         continue;
       }
       if (!entry.endsWith(SUFFIX)) continue;
-      const id = entry.slice(0, -SUFFIX.length);
       let problem: string | undefined;
       try {
         const value: unknown = JSON.parse(await readFile(path, 'utf8'));
-        if (isId(id) && this.isRecord(value) && value.id === id) records.push(value);
+        if (this.isRecord(value) && this.stemOf(value) + SUFFIX === entry) records.push(value);
         else problem = 'not a valid record';
       } catch (error) {
         problem = errorMessage(error);
