@@ -31,6 +31,16 @@ export function containerBundle(ctx: ServerContext, id: string): string {
   return join(ctx.config.runroot, 'containers', id);
 }
 
+/** Where containers' root filesystems live, one directory each. */
+export function containersStorage(ctx: ServerContext): string {
+  return join(ctx.config.root, 'storage', 'containers');
+}
+
+/** Where the container's root filesystem lives: its overlay mount and writable layer. */
+export function containerStorage(ctx: ServerContext, id: string): string {
+  return join(containersStorage(ctx), id);
+}
+
 export function nowNanos(): string {
   return (BigInt(Date.now()) * 1_000_000n).toString();
 }

@@ -60,6 +60,8 @@ export async function removeContainerRecord(ctx: ServerContext, container: Conta
   // The last state it had (exited, after the stop above) goes with the deletion event.
   const last = ctx.state.containers.find(container.id) ?? container;
   await ctx.state.containers.remove(container.id);
+  // Last: its image's layers may go now, and a crash before this is swept at start.
+  await ctx.images.release(container.id);
   forgetCpuReading(container.id);
   ctx.events.publish(ctx, last, ContainerEventType.CONTAINER_DELETED_EVENT);
   ctx.logger.info('container removed', { container_id: container.id, pod_id: container.podId });

@@ -8,12 +8,12 @@ import { ContainerEventType, type ContainerConfig, type CreateContainerRequest, 
 import type { ContainerRecord } from '../state/container-record';
 import { newId } from '../state/ids';
 import type { PodRecord } from '../state/pod-record';
-import type { ImageRecord } from '../storage/image-record';
+import type { LeasedImage } from '../storage/image-manager';
 import { mountRootfs, removeRootfs, rootfsPaths } from '../storage/rootfs';
 import { CleanupStack } from '../system/cleanup-stack';
 import { settle } from '../system/settle';
-import { FailedPreconditionError, NotFoundError } from '../system/errors';
-import { containerBundle, containerName, nowNanos, storedContainerConfig, validContainerConfig } from './container-config';
+import { FailedPreconditionError } from '../system/errors';
+import { containerBundle, containerName, containerStorage, nowNanos, storedContainerConfig, validContainerConfig } from './container-config';
 import type { ServerContext } from './context';
 import { loadedConfig } from './pod-config';
 
@@ -28,8 +28,6 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
   const { config, metadata, image: imageName } = validContainerConfig(request.config);
   const pod = ctx.state.pods.get(request.podSandboxId);
   if (pod.state !== 'ready') throw new FailedPreconditionError(`pod sandbox ${pod.id} is not ready`);
-  const image = ctx.images.find(imageName);
-  if (!image) throw new NotFoundError(`image "${imageName}" not found; pull it first`);
   const podConfig = loadedConfig(pod.config);
   const handler = ctx.handlers.resolve(pod.runtimeHandler);
 
@@ -39,7 +37,12 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
   const cleanup = new CleanupStack(ctx.logger, { container_id: id, pod_id: pod.id });
   cleanup.push('name', async () => ctx.state.containers.names.release(name));
   try {
-    const dir = join(ctx.config.root, 'storage', 'containers', id);
+    // The lease keeps the image's layers while the container is made and runs, even if the
+    // image is removed meanwhile; the record names them too, and it is released last, after
+    // the root filesystem is gone.
+    const image = await ctx.images.lease(id, imageName);
+    cleanup.push('image lease', () => ctx.images.release(id));
+    const dir = containerStorage(ctx, id);
     const bundle = containerBundle(ctx, id);
     const logDirectory = podConfig.logDirectory || join(ctx.config.runroot, 'logs', pod.id);
     const logPath = join(logDirectory, config.logPath || `${metadata.name}_${metadata.attempt}.log`);
@@ -73,7 +76,8 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
       exitCode: 0,
       reason: '',
       image: imageName,
-      imageId: image.id,
+      imageId: image.image.id,
+      imageLayers: image.parts.layers,
       config: storedContainerConfig(config),
       logPath,
       dir,
@@ -95,7 +99,7 @@ interface BundleSource {
   config: ContainerConfig;
   pod: PodRecord;
   podConfig: PodSandboxConfig;
-  image: ImageRecord;
+  image: LeasedImage;
   imageName: string;
   /** Holds the root filesystem. */
   dir: string;
@@ -107,8 +111,8 @@ interface BundleSource {
 async function writeBundle(ctx: ServerContext, source: BundleSource): Promise<{ spec: OciSpec; imageConfig: ImageConfigJson }> {
   const { id, config, pod, podConfig, bundle } = source;
   const [rootfs, imageConfig, mountedConfig, oomFloor, capabilities] = await settle([
-    mountRootfs(source.dir, ctx.images.layerDirs(source.image)),
-    ctx.images.config(source.image) as Promise<ImageConfigJson>,
+    mountRootfs(source.dir, source.image.layerDirs),
+    ctx.images.config(source.image.image) as Promise<ImageConfigJson>,
     prepareMountSources(config),
     oomScoreAdjFloor(),
     hostCapabilities(),

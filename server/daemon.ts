@@ -21,6 +21,7 @@ import type { ServerContext } from './context';
 import { CallMetrics } from './metrics';
 import { ContainerEvents } from './container-events';
 import { followContainerExits } from './container-exits';
+import { recordedLeases, sweepOrphanContainers } from './orphan-containers';
 import { criServices } from './services';
 import { claimSocketPath } from './socket';
 
@@ -125,7 +126,7 @@ export class Daemon {
       await streams.start();
       const state = new DaemonState(config.root, logger);
       await state.load();
-      const images = await ImageManager.open(config, logger);
+      const images = await ImageManager.open(config, logger, recordedLeases(state));
       const ctx: ServerContext = {
         config,
         version: options.version,
@@ -146,6 +147,7 @@ export class Daemon {
         pauseBinary: join(__dirname, '..', 'pause'),
       };
       await holdRunningPodsPorts(ctx);
+      await sweepOrphanContainers(ctx);
       const stopFollowingExits = await followContainerExits(ctx);
       const metrics = new CallMetrics();
       const server = new Server({

@@ -16,6 +16,11 @@ export interface ContainerRecord extends StoredObject {
   /** The image as the kubelet named it, and the ID it resolved to. */
   image: string;
   imageId: string;
+  /**
+   * The diff_ids of the layers its root filesystem is made of, held from removal while this
+   * record exists; absent in records made before containers held their layers.
+   */
+  imageLayers?: string[];
   /** The ContainerConfig in ts-proto's JSON form. */
   config: unknown;
   logPath: string;
@@ -37,6 +42,7 @@ export function isContainerRecord(value: unknown): value is ContainerRecord {
     (record.state === 'created' || record.state === 'running' || record.state === 'exited') &&
     typeof record.createdAt === 'string' &&
     typeof record.imageId === 'string' &&
+    (record.imageLayers === undefined || (Array.isArray(record.imageLayers) && record.imageLayers.every((layer) => typeof layer === 'string'))) &&
     typeof record.dir === 'string' &&
     typeof record.user === 'object'
   );

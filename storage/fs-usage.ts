@@ -1,6 +1,7 @@
 import { lstat, readdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readMountInfo } from '../system/mountinfo';
+import { unlessAbsent } from '../system/unless-absent';
 
 export interface FsUsage {
   /** The mount point of the filesystem holding the directory. */
@@ -20,17 +21,22 @@ export async function mountPointOf(dir: string): Promise<string> {
   return best;
 }
 
-/** Bytes allocated on disk and inodes used by everything under `dir` (hard links counted once). */
+/**
+ * Bytes allocated on disk and inodes used by everything under `dir` (hard links counted once),
+ * on `dir`'s own filesystem only: a container's overlay mounted inside is not counted again.
+ * Entries removed while the walk runs are passed over.
+ */
 export async function diskUsage(dir: string): Promise<{ bytes: number; inodes: number }> {
   const seen = new Set<number>();
+  const { dev } = await lstat(dir);
   let bytes = 0;
   const walk = async (path: string): Promise<void> => {
-    const stats = await lstat(path);
-    if (seen.has(stats.ino)) return;
+    const stats = await unlessAbsent(lstat(path), undefined);
+    if (!stats || stats.dev !== dev || seen.has(stats.ino)) return;
     seen.add(stats.ino);
     bytes += stats.blocks * 512;
     if (!stats.isDirectory()) return;
-    for (const entry of await readdir(path)) await walk(join(path, entry));
+    for (const entry of await unlessAbsent(readdir(path), [])) await walk(join(path, entry));
   };
   await walk(dir);
   return { bytes, inodes: seen.size };

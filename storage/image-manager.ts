@@ -1,9 +1,11 @@
 import { join } from 'node:path';
 import type { Config } from '../config/config';
-import { errorMessage } from '../system/errors';
+import { NotFoundError } from '../system/errors';
 import type { Logger } from '../system/logger';
 import { ContentStore } from './content-store';
 import { diskUsage, mountPointOf, type FsUsage } from './fs-usage';
+import { ImageCollector } from './image-collector';
+import { partsOf, type ImageParts } from './image-leases';
 import type { ImageRecord } from './image-record';
 import { parseImageReference, referenceString } from './image-reference';
 import { ImagePuller, type PullAuth } from './image-puller';
@@ -11,9 +13,26 @@ import { ImageStore } from './image-store';
 import { LayerStore } from './layer-store';
 import { loadRegistriesConf, type RegistriesConf } from './registries-conf';
 
+/** An image as a container holds it through its lease. */
+export interface LeasedImage {
+  image: ImageRecord;
+  /** What the lease holds; the container's record names the same parts. */
+  parts: ImageParts;
+  /** The unpacked layer directories, base layer first. */
+  layerDirs: string[];
+}
+
+/** A lease as a container's record names it: the image, and the layers (absent in records older than leases). */
+export interface RecordedLease {
+  owner: string;
+  image: string;
+  layers?: string[];
+}
+
 /**
- * The image side of podvisord: pulls, lookups, removal with garbage collection of layers and
- * blobs no image uses any more, pinning, and the image filesystem's usage.
+ * The image side of podvisord: pulls, lookups, removal, the leases containers hold on the
+ * layers they run on, collection of what nothing references, pinning, and the image
+ * filesystem's usage.
  */
 export class ImageManager {
   private readonly pinned: Set<string>;
@@ -25,6 +44,7 @@ export class ImageManager {
     private readonly content: ContentStore,
     private readonly layers: LayerStore,
     private readonly images: ImageStore,
+    private readonly collector: ImageCollector,
     private registries: RegistriesConf,
     private readonly imageConfig: Config['image'],
     private readonly logger: Logger,
@@ -33,7 +53,8 @@ export class ImageManager {
     this.puller = new ImagePuller({
       content,
       layers,
-      images,
+      hold: (parts) => collector.holdForPull(parts),
+      record: (image) => collector.exclusive(() => images.put(image)),
       registries: () => this.registries,
       logger,
       maxParallelDownloads: imageConfig.max_parallel_downloads,
@@ -41,7 +62,12 @@ export class ImageManager {
     });
   }
 
-  static async open(config: Config, logger: Logger): Promise<ImageManager> {
+  /**
+   * Opens the stores, takes back the leases of the containers that exist (from their records),
+   * and collects what nothing references: a crash can leave layers of a pull, of a removal, or
+   * of a container that was being created or removed.
+   */
+  static async open(config: Config, logger: Logger, leases: RecordedLease[]): Promise<ImageManager> {
     const dir = join(config.root, 'storage');
     const content = new ContentStore(dir);
     const layers = new LayerStore(join(dir, 'layers'));
@@ -49,8 +75,15 @@ export class ImageManager {
     await Promise.all([content.init(), layers.init(), images.load()]);
     // Read now so a broken file stops the daemon at start.
     const registries = await loadRegistriesConf(config.image.registries_conf, config.image.registries_conf_dir);
-    const manager = new ImageManager(dir, content, layers, images, registries, config.image, logger);
-    await manager.collectGarbage();
+    const collector = new ImageCollector(content, layers, images, logger);
+    for (const { owner, image, layers: held } of leases) {
+      const record = images.get(image);
+      if (held) collector.lease({ owner, image, layers: held, blobs: [image] });
+      else if (record) collector.lease({ owner, image, ...partsOf(record) });
+      else logger.warn('a container names no layers and its image is gone', { container_id: owner, image_id: image });
+    }
+    const manager = new ImageManager(dir, content, layers, images, collector, registries, config.image, logger);
+    await manager.collect();
     return manager;
   }
 
@@ -58,11 +91,40 @@ export class ImageManager {
     // Read afresh for every pull, so edits to mirrors take effect without a restart.
     this.registries = await loadRegistriesConf(this.imageConfig.registries_conf, this.imageConfig.registries_conf_dir);
     try {
-      return await this.puller.pull(image, auth);
-    } finally {
+      const pulled = await this.puller.pull(image, auth);
       this.usage = undefined;
-      await this.collectGarbage();
+      return pulled;
+    } catch (error) {
+      // What the failed pull left: everything a successful one brought, its image now holds.
+      await this.collect();
+      throw error;
     }
+  }
+
+  /**
+   * Gives `owner` (a container being made) a lease on the image `name` names: its layers and
+   * config stay, even if the image is removed, until `release(owner)`. NotFound when no image
+   * has that name.
+   *
+   * The name is resolved as the call arrives. A removal of that image already under way is
+   * then ordered after this call, as it may be for two calls at once: the lease is taken on
+   * the parts the removal has not collected yet, and keeps them.
+   */
+  async lease(owner: string, name: string): Promise<LeasedImage> {
+    const image = this.images.find(name);
+    if (!image) throw new NotFoundError(`image "${name}" not found; pull it first`);
+    const parts = partsOf(image);
+    return this.collector.exclusive(async () => {
+      if (!this.images.get(image.id) && !(await this.collector.present(parts))) throw new NotFoundError(`image "${name}" was removed`);
+      this.collector.lease({ owner, image: image.id, ...parts });
+      return { image, parts, layerDirs: parts.layers.map((diffId) => this.layers.path(diffId)) };
+    });
+  }
+
+  /** Drops `owner`'s lease, once nothing of it reads the layers any more; idempotent. */
+  async release(owner: string): Promise<void> {
+    await this.collector.release(owner);
+    await this.collect();
   }
 
   list(): ImageRecord[] {
@@ -71,11 +133,6 @@ export class ImageManager {
 
   find(name: string): ImageRecord | undefined {
     return this.images.find(name);
-  }
-
-  /** The unpacked layer directories of an image, base layer first. */
-  layerDirs(image: ImageRecord): string[] {
-    return image.layers.map((layer) => this.layers.path(layer.diffId));
   }
 
   isPinned(image: ImageRecord): boolean {
@@ -88,21 +145,24 @@ export class ImageManager {
 
   /**
    * Removes what `name` names. A tag of an image that has others loses only that tag; an ID,
-   * a digest or an image's last tag removes the image. Nothing found is not an error.
+   * a digest or an image's last tag removes the image, and its layers go once no container
+   * holds them. Nothing found is not an error.
    */
   async remove(name: string): Promise<void> {
-    const image = this.images.find(name);
-    if (!image) return;
-    const tag = image.repoTags.find((held) => held === safeReference(name));
-    if (tag && image.repoTags.length > 1) {
-      await this.images.untag(image, tag);
-      this.logger.info('image untagged', { id: image.id, tag });
-      return;
-    }
-    await this.images.delete(image.id);
-    this.logger.info('image removed', { id: image.id, tags: image.repoTags.join(',') });
-    this.usage = undefined;
-    await this.collectGarbage();
+    const removed = await this.collector.exclusive(async () => {
+      const image = this.images.find(name);
+      if (!image) return false;
+      const tag = image.repoTags.find((held) => held === safeReference(name));
+      if (tag && image.repoTags.length > 1) {
+        await this.images.untag(image, tag);
+        this.logger.info('image untagged', { id: image.id, tag });
+        return false;
+      }
+      await this.images.delete(image.id);
+      this.logger.info('image removed', { id: image.id, tags: image.repoTags.join(','), containers_holding_layers: this.collector.holders(image.id) });
+      return true;
+    });
+    if (removed) await this.collect();
   }
 
   /** Bytes and inodes the image store uses, computed again only after it changed. */
@@ -111,18 +171,9 @@ export class ImageManager {
     return this.usage;
   }
 
-  /** Drops layers and blobs no image refers to; waits for a moment when no pull is running. */
-  private async collectGarbage(): Promise<void> {
-    if (this.puller.busy()) return;
-    const images = this.images.list();
-    const diffIds = new Set(images.flatMap((image) => image.layers.map((layer) => layer.diffId)));
-    const blobs = new Set(images.flatMap((image) => [image.id, image.manifestDigest]));
-    try {
-      for (const diffId of await this.layers.list()) if (!diffIds.has(diffId)) await this.layers.remove(diffId);
-      for (const digest of await this.content.list()) if (!blobs.has(digest)) await this.content.remove(digest);
-    } catch (error) {
-      this.logger.error('image garbage collection failed', { error: errorMessage(error) });
-    }
+  private async collect(): Promise<void> {
+    await this.collector.collect();
+    this.usage = undefined;
   }
 }
 

@@ -4,9 +4,9 @@ import { Limiter } from '../system/limiter';
 import type { Logger } from '../system/logger';
 import { SingleFlight } from '../system/single-flight';
 import type { ContentStore } from './content-store';
+import type { ImageParts } from './image-leases';
 import type { ImageRecord, LayerRecord } from './image-record';
 import { parseImageReference, referenceString, repositoryOf, type ImageReference } from './image-reference';
-import type { ImageStore } from './image-store';
 import { compressionOfMediaType, unpackLayer } from './layer-unpack';
 import type { LayerStore } from './layer-store';
 import { pullSources, type PullSource, type RegistriesConf } from './registries-conf';
@@ -18,7 +18,13 @@ const PROGRESS_LOG_INTERVAL_MS = 5000;
 export interface PullerOptions {
   content: ContentStore;
   layers: LayerStore;
-  images: ImageStore;
+  /**
+   * Keeps parts from collection until the returned release; a part is held before the pull
+   * looks whether it is there, so a present one cannot vanish before the image is recorded.
+   */
+  hold: (parts: ImageParts) => Promise<() => void>;
+  /** Stores the pulled image record (its tags moved to it) and returns it as stored. */
+  record: (image: ImageRecord) => Promise<ImageRecord>;
   registries: () => RegistriesConf;
   logger: Logger;
   maxParallelDownloads: number;
@@ -69,11 +75,6 @@ export class ImagePuller {
     this.downloads = new Limiter(options.maxParallelDownloads);
   }
 
-  /** Whether any pull is under way: garbage collection waits for none to be. */
-  busy(): boolean {
-    return this.pulls.keys().length > 0;
-  }
-
   async pull(image: string, auth: PullAuth | undefined): Promise<ImageRecord> {
     const reference = parseImageReference(image);
     const name = referenceString(reference);
@@ -91,41 +92,47 @@ export class ImagePuller {
   }
 
   private async pullOnce(reference: ImageReference, name: string, auth: PullAuth | undefined): Promise<ImageRecord> {
-    const { logger, content, images } = this.options;
+    const { logger, content } = this.options;
     const started = Date.now();
     const sources = pullSources(this.options.registries(), reference);
     const client = this.client(reference, auth);
     const resolved = await client.resolve(sources, reference);
     logger.info('pulling image', { image: name, source: resolved.source.host, manifest: resolved.manifestDigest, layers: resolved.layers.length });
 
-    await this.fetchBlob(client, resolved.source, resolved.config);
-    const config = JSON.parse((await content.read(resolved.config.digest)).toString('utf8')) as ImageConfig;
-    const diffIds = config.rootfs?.diff_ids ?? [];
-    if (diffIds.length !== resolved.layers.length) {
-      throw new InvalidArgumentError(`image "${name}": manifest has ${resolved.layers.length} layers but its config lists ${diffIds.length} diff_ids`);
-    }
-    const layers: LayerRecord[] = resolved.layers.map((layer, i) => ({ digest: layer.digest, diffId: diffIds[i], size: layer.size, mediaType: layer.mediaType }));
-
-    const progress = setInterval(() => this.logProgress(name, layers), PROGRESS_LOG_INTERVAL_MS);
+    const releases = [await this.options.hold({ layers: [], blobs: [resolved.config.digest, resolved.manifestDigest] })];
     try {
-      await Promise.all(layers.map((layer) => this.fetchLayer(client, resolved.source, layer)));
-    } finally {
-      clearInterval(progress);
-    }
-    await this.keepManifest(resolved);
+      await this.fetchBlob(client, resolved.source, resolved.config);
+      const config = JSON.parse((await content.read(resolved.config.digest)).toString('utf8')) as ImageConfig;
+      const diffIds = config.rootfs?.diff_ids ?? [];
+      if (diffIds.length !== resolved.layers.length) {
+        throw new InvalidArgumentError(`image "${name}": manifest has ${resolved.layers.length} layers but its config lists ${diffIds.length} diff_ids`);
+      }
+      const layers: LayerRecord[] = resolved.layers.map((layer, i) => ({ digest: layer.digest, diffId: diffIds[i], size: layer.size, mediaType: layer.mediaType }));
+      releases.push(await this.options.hold({ layers: diffIds, blobs: [] }));
 
-    const record = await images.put({
-      id: resolved.config.digest,
-      repoTags: reference.tag ? [referenceString({ ...reference, digest: undefined })] : [],
-      repoDigests: [`${repositoryOf(reference)}@${resolved.topDigest}`],
-      manifestDigest: resolved.manifestDigest,
-      layers,
-      size: resolved.config.size + layers.reduce((sum, layer) => sum + layer.size, 0),
-      user: config.config?.User ?? '',
-      pulledAt: new Date().toISOString(),
-    });
-    logger.info('image pulled', { image: name, id: record.id, bytes: record.size, duration_ms: Date.now() - started });
-    return record;
+      const progress = setInterval(() => this.logProgress(name, layers), PROGRESS_LOG_INTERVAL_MS);
+      try {
+        await Promise.all(layers.map((layer) => this.fetchLayer(client, resolved.source, layer)));
+      } finally {
+        clearInterval(progress);
+      }
+      await this.keepManifest(resolved);
+
+      const record = await this.options.record({
+        id: resolved.config.digest,
+        repoTags: reference.tag ? [referenceString({ ...reference, digest: undefined })] : [],
+        repoDigests: [`${repositoryOf(reference)}@${resolved.topDigest}`],
+        manifestDigest: resolved.manifestDigest,
+        layers,
+        size: resolved.config.size + layers.reduce((sum, layer) => sum + layer.size, 0),
+        user: config.config?.User ?? '',
+        pulledAt: new Date().toISOString(),
+      });
+      logger.info('image pulled', { image: name, id: record.id, bytes: record.size, duration_ms: Date.now() - started });
+      return record;
+    } finally {
+      for (const release of releases) release();
+    }
   }
 
   private logProgress(name: string, layers: LayerRecord[]): void {

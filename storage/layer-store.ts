@@ -49,8 +49,18 @@ export class LayerStore {
     }
   }
 
-  async remove(diffId: string): Promise<void> {
-    await rm(this.path(diffId), { recursive: true, force: true });
+  /**
+   * Takes a layer out of the store at once, under a temporary name that `purge` (or the next
+   * `init`) deletes; returns that name.
+   */
+  async detach(diffId: string): Promise<string> {
+    const trash = join(this.dir, `${TEMP_PREFIX}gc-${digestHex(diffId)}-${randomBytes(4).toString('hex')}`);
+    await rename(this.path(diffId), trash);
+    return trash;
+  }
+
+  async purge(trash: string): Promise<void> {
+    await rm(trash, { recursive: true, force: true });
   }
 
   async list(): Promise<string[]> {

@@ -79,11 +79,15 @@ export class ContainerDaemon {
     if (!reached) throw new Error(`container ${containerId} never reached state ${state}`);
   }
 
-  /** Stops the daemon, waits `downMs` with it down, and starts it again on the same state. */
-  async restart(downMs: number): Promise<void> {
+  /**
+   * Stops the daemon (SIGKILL: as a crash would), waits `downMs` with it down, runs `whileDown`,
+   * and starts it again on the same state.
+   */
+  async restart(downMs: number, signal: NodeJS.Signals = 'SIGTERM', whileDown?: () => Promise<void>): Promise<void> {
     this.client.close();
-    await this.daemon.stop();
+    await this.daemon.stop(signal);
     await sleep(downMs);
+    await whileDown?.();
     this.daemon = await DaemonProcess.serving(this.flags);
     this.client = criClient(this.dirs.socket);
   }
