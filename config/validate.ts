@@ -1,8 +1,9 @@
 // Turns an untyped TOML table into a Config, or fails naming the first bad key. Every key
 // read is checked off, so a misspelt option is an error rather than silently ignored.
 import { isAbsolute } from 'node:path';
-import { ALL_CAPABILITIES } from '../oci/spec/capabilities';
+import { ALL_CAPABILITIES } from '../system/linux-capabilities';
 import { LOG_FORMATS, LOG_LEVELS } from '../system/logger';
+import { MAX_PORT } from '../system/tcp-port';
 import {
   CGROUP_MANAGERS,
   HANDLER_TYPES,
@@ -162,7 +163,7 @@ function socketPathProblem(value: string): string | undefined {
 /** host:port, with an IPv6 host in brackets; port 0 asks for any free port. */
 export function addressProblem(value: string): string | undefined {
   const match = /^(\[[0-9a-fA-F:.]+\]|[^:[\]\s]+):(\d{1,5})$/.exec(value);
-  if (!match || Number(match[2]) > 65535) return `expected host:port (e.g. 127.0.0.1:0 or [::1]:10010), got "${value}"`;
+  if (!match || Number(match[2]) > MAX_PORT) return `expected host:port (e.g. 127.0.0.1:0 or [::1]:10010), got "${value}"`;
   return undefined;
 }
 

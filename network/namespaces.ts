@@ -1,6 +1,6 @@
 import { mkdir, open, realpath, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { isId } from '../state/ids';
+import { isId } from '../system/ids';
 import { errorCode } from '../system/error-code';
 import { readMountInfo } from '../system/mountinfo';
 import { AlreadyExistsError, InternalError, InvalidArgumentError, errorMessage } from '../system/errors';

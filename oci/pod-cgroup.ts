@@ -1,6 +1,7 @@
 import { mkdir, readFile, readdir, rmdir, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { CgroupManager } from '../config/config';
 import { errorCode } from '../system/error-code';
 import { settle } from '../system/settle';
 import { unlessAbsent } from '../system/unless-absent';
@@ -9,8 +10,6 @@ import { type CgroupHierarchy, allHierarchyRoots, cgroupVersion, podHierarchies 
 import { podSliceName, slicePath, startSlice, stopSlice } from './systemd-slice';
 
 export { cgroupVersion } from './cgroup-hierarchies';
-
-export type CgroupManager = 'cgroupfs' | 'systemd';
 
 export interface PodCgroup {
   manager: CgroupManager;

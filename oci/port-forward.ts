@@ -1,9 +1,8 @@
 import { InvalidArgumentError } from '../system/errors';
 import type { PodSandboxInfo } from './runtime-handler';
 import type { ForwardedConnection } from './stream-io';
+import { isPort } from '../system/tcp-port';
 import { runRelay } from './stream-relay';
-
-const MAX_PORT = 65535;
 
 /**
  * Carries one connection to `connection.port` on localhost (127.0.0.1, else ::1) in the pod's
@@ -14,7 +13,7 @@ const MAX_PORT = 65535;
  */
 export function forwardPort(pod: PodSandboxInfo, connection: ForwardedConnection): Promise<void> {
   const { port } = connection;
-  if (!Number.isInteger(port) || port < 1 || port > MAX_PORT) return Promise.reject(new InvalidArgumentError(`cannot forward port ${port}: not a TCP port`));
+  if (!isPort(port)) return Promise.reject(new InvalidArgumentError(`cannot forward port ${port}: not a TCP port`));
   return runRelay(['tcp', String(port), ...(pod.netns === undefined ? [] : [pod.netns])], {
     input: connection.stream,
     output: connection.stream,

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, normalize } from 'node:path';
-import type { LinuxSeccomp } from '../oci/spec/oci-types';
+import type { LinuxSeccomp } from './seccomp-types';
 import { SecurityProfile_ProfileType, type SecurityProfile } from '../proto/gen/cri-api-v1';
 import { errorCode } from '../system/error-code';
 import { InvalidArgumentError, errorMessage } from '../system/errors';

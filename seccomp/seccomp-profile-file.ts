@@ -1,4 +1,4 @@
-import type { LinuxSeccomp, SeccompAction, SeccompArg, SeccompOperator, SeccompSyscall } from '../oci/spec/oci-types';
+import type { LinuxSeccomp, SeccompAction, SeccompArg, SeccompOperator, SeccompSyscall } from './seccomp-types';
 import { InvalidArgumentError, errorMessage } from '../system/errors';
 
 /** Capabilities a rule depends on: `requires` keeps it only when all are held, `excludes` drops it when any is. */

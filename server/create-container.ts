@@ -6,7 +6,7 @@ import type { ImageConfigJson } from '../oci/spec/image-config';
 import type { OciSpec } from '../oci/spec/oci-types';
 import { ContainerEventType, type ContainerConfig, type CreateContainerRequest, type CreateContainerResponse, type PodSandboxConfig } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';
-import { newId } from '../state/ids';
+import { newId } from '../system/ids';
 import type { PodRecord } from '../state/pod-record';
 import type { LeasedImage } from '../storage/image-manager';
 import { mountRootfs, removeRootfs, rootfsPaths } from '../storage/rootfs';

@@ -3,6 +3,7 @@
 import { NamespaceMode, PodSandboxConfig, Protocol, type NamespaceOption, type PodSandboxMetadata } from '../proto/gen/cri-api-v1';
 import { InvalidArgumentError } from '../system/errors';
 import { cachedParse } from '../system/per-object-cache';
+import { isPort } from '../system/tcp-port';
 import type { PortMapping } from '../network/network-manager';
 
 /** The config with the metadata every pod must have, or InvalidArgument naming what is missing. */
@@ -42,7 +43,7 @@ export function portMappings(config: PodSandboxConfig): PortMapping[] {
     .map((mapping) => {
       const protocol = PROTOCOLS[mapping.protocol];
       if (!protocol) throw new InvalidArgumentError(`RunPodSandbox: port mapping ${mapping.hostPort} has an unknown protocol`);
-      if (mapping.hostPort > 65535 || mapping.containerPort < 1 || mapping.containerPort > 65535) {
+      if (!isPort(mapping.hostPort) || !isPort(mapping.containerPort)) {
         throw new InvalidArgumentError(`RunPodSandbox: port mapping ${mapping.hostPort}:${mapping.containerPort} is out of range`);
       }
       return { protocol, containerPort: mapping.containerPort, hostPort: mapping.hostPort, hostIp: mapping.hostIp };

@@ -6,7 +6,7 @@ import { startInfraProcess, stopInfraProcess } from '../oci/infra-process';
 import { createPodCgroup, removePodCgroup } from '../oci/pod-cgroup';
 import { createPodFiles, removePodFiles } from '../oci/pod-files';
 import { NamespaceMode, type RunPodSandboxRequest, type RunPodSandboxResponse } from '../proto/gen/cri-api-v1';
-import { newId } from '../state/ids';
+import { newId } from '../system/ids';
 import type { PodRecord } from '../state/pod-record';
 import { CleanupStack } from '../system/cleanup-stack';
 import { FailedPreconditionError } from '../system/errors';

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, NotFoundError } from '../system/errors';
-import { isId } from './ids';
+import { isId } from '../system/ids';
 
 /**
  * The IDs of one kind of object (pods or containers), found by any unique prefix the way

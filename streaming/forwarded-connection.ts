@@ -3,6 +3,7 @@
 import type { Writable } from 'node:stream';
 import type { ForwardedConnection } from '../oci/stream-io';
 import { errorMessage } from '../system/errors';
+import { isPort } from '../system/tcp-port';
 import type { Logger } from '../system/logger';
 import type { PortForwardRequest } from './stream-request';
 
@@ -10,7 +11,7 @@ import type { PortForwardRequest } from './stream-request';
 export function parsePort(text: string | undefined): number | undefined {
   if (!text || !/^\d{1,5}$/.test(text)) return undefined;
   const port = Number(text);
-  return port >= 1 && port <= 65535 ? port : undefined;
+  return isPort(port) ? port : undefined;
 }
 
 /** Forwards one connection; a failure is logged and written, as text, on `error`. */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConmonRuntime } from '../oci/conmon-runtime';
-import { newId } from '../state/ids';
+import { newId } from '../system/ids';
 import { mountRootfs, removeRootfs, type ContainerRootfs } from '../storage/rootfs';
 import { DeadlineExceededError, InternalError } from '../system/errors';
 import { createLogger } from '../system/logger';

@@ -6,7 +6,7 @@ import { PassThrough, Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConmonHandler } from '../oci/conmon-handler';
 import type { StreamIO, TerminalSize } from '../oci/stream-io';
-import { newId } from '../state/ids';
+import { newId } from '../system/ids';
 import { mountRootfs, removeRootfs, type ContainerRootfs } from '../storage/rootfs';
 import { FailedPreconditionError, InternalError } from '../system/errors';
 import { createLogger } from '../system/logger';

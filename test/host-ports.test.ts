@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { HostPortHolder } from '../network/host-ports';
 import type { PortMapping } from '../network/port-mapping';
-import { newId } from '../state/ids';
+import { newId } from '../system/ids';
 import { FailedPreconditionError } from '../system/errors';
 import { freePort } from './support/net-tools';
 

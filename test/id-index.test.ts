@@ -1,5 +1,5 @@
 import { IdIndex } from '../state/id-index';
-import { isId, newId } from '../state/ids';
+import { isId, newId } from '../system/ids';
 import { InvalidArgumentError, NotFoundError } from '../system/errors';
 
 describe('IDs', () => {

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { isInfraRunning, startInfraProcess, stopInfraProcess, type InfraProcess } from '../oci/infra-process';
 import { createPodCgroup, removePodCgroup, type PodCgroup } from '../oci/pod-cgroup';
-import { newId } from '../state/ids';
+import { newId } from '../system/ids';
 import { InvalidArgumentError } from '../system/errors';
 
 const run = promisify(execFile);

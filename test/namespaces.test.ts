@@ -3,7 +3,7 @@ import { hostname, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { NETNS_DIR, type NamespaceRequest, type PodNamespaces, netnsName, pinPodNamespaces, releasePodNamespaces } from '../network/namespaces';
 import { validateSysctls } from '../network/sysctls';
-import { newId } from '../state/ids';
+import { newId } from '../system/ids';
 import { AlreadyExistsError, InvalidArgumentError } from '../system/errors';
 import { command, mountPoints, netnsNames } from './support/net-tools';
 

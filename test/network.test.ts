@@ -8,7 +8,7 @@ import { PassThrough } from 'node:stream';
 import { HostPortHolder } from '../network/host-ports';
 import { type PodNamespaces, pinPodNamespaces, releasePodNamespaces } from '../network/namespaces';
 import { type PodNetworkAttachment, type PodNetworkRequest, type PortMapping, NetworkManager } from '../network/network-manager';
-import { newId } from '../state/ids';
+import { newId } from '../system/ids';
 import { DeadlineExceededError, FailedPreconditionError, InternalError } from '../system/errors';
 import { createLogger } from '../system/logger';
 import { bridgePorts, command, freePort, inNetns, iptablesLinesWith, leasesOf, netnsNames } from './support/net-tools';

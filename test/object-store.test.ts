@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ObjectStore } from '../state/object-store';
-import { newId } from '../state/ids';
+import { newId } from '../system/ids';
 import type { StoredObject } from '../state/object-store';
 import { AlreadyExistsError, NotFoundError } from '../system/errors';
 import { createLogger } from '../system/logger';

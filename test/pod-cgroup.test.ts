@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { access, mkdir, readFile, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { newId } from '../state/ids';
+import { newId } from '../system/ids';
 import { FailedPreconditionError, InvalidArgumentError } from '../system/errors';
 import { readMountInfo } from '../system/mountinfo';
 import { cgroupVersion, createPodCgroup, joinPodCgroup, removePodCgroup } from '../oci/pod-cgroup';

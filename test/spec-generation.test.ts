@@ -9,7 +9,8 @@ import {
   SecurityProfile_ProfileType,
   SupplementalGroupsPolicy,
 } from '../proto/gen/cri-api-v1';
-import { ALL_CAPABILITIES, containerCapabilities } from '../oci/spec/capabilities';
+import { containerCapabilities } from '../oci/spec/capabilities';
+import { ALL_CAPABILITIES } from '../system/linux-capabilities';
 import { hostCapabilities } from '../oci/spec/host-capabilities';
 import { generateSpec, prepareMountSources, type SpecInput } from '../oci/spec/generate-spec';
 import type { ImageConfigJson } from '../oci/spec/image-config';

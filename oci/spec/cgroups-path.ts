@@ -1,7 +1,6 @@
 import { posix } from 'node:path';
+import type { CgroupManager } from '../../config/config';
 import { FailedPreconditionError } from '../../system/errors';
-
-export type CgroupManager = 'cgroupfs' | 'systemd';
 
 /**
  * runc's cgroupsPath for a container in the pod cgroup `podPath`. With cgroupfs it is a plain

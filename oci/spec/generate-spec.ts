@@ -1,9 +1,10 @@
 import { hostname as hostHostname } from 'node:os';
+import type { CgroupManager } from '../../config/config';
 import type { ContainerConfig, PodSandboxConfig } from '../../proto/gen/cri-api-v1';
 import { seccompFor } from '../../seccomp/profile';
 import { InvalidArgumentError } from '../../system/errors';
 import { containerCapabilities } from './capabilities';
-import { type CgroupManager, containerCgroupsPath } from './cgroups-path';
+import { containerCgroupsPath } from './cgroups-path';
 import { containerDevices } from './devices';
 import type { ImageConfigJson } from './image-config';
 import { resolveUser } from './image-user';

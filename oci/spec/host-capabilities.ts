@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ALL_CAPABILITIES } from './capabilities';
+import { ALL_CAPABILITIES } from '../../system/linux-capabilities';
 
 const CAP_SYS_RESOURCE = ALL_CAPABILITIES.indexOf('CAP_SYS_RESOURCE');
 const MIN_OOM_SCORE_ADJ = -1000;

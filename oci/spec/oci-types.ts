@@ -1,5 +1,6 @@
 // The part of the OCI runtime spec (config.json, runtime-spec v1.x) that podvisord writes.
 // Field names follow the spec exactly because runc reads this object as JSON.
+import type { LinuxSeccomp } from '../../seccomp/seccomp-types';
 
 export interface OciSpec {
   ociVersion: string;
@@ -89,48 +90,6 @@ export interface OciResources {
   pids?: { limit: number };
   hugepageLimits: { pageSize: string; limit: number }[];
   unified?: Record<string, string>;
-}
-
-export type SeccompAction =
-  | 'SCMP_ACT_KILL'
-  | 'SCMP_ACT_KILL_PROCESS'
-  | 'SCMP_ACT_KILL_THREAD'
-  | 'SCMP_ACT_TRAP'
-  | 'SCMP_ACT_ERRNO'
-  | 'SCMP_ACT_TRACE'
-  | 'SCMP_ACT_ALLOW'
-  | 'SCMP_ACT_LOG'
-  | 'SCMP_ACT_NOTIFY';
-
-export type SeccompOperator =
-  | 'SCMP_CMP_NE'
-  | 'SCMP_CMP_LT'
-  | 'SCMP_CMP_LE'
-  | 'SCMP_CMP_EQ'
-  | 'SCMP_CMP_GE'
-  | 'SCMP_CMP_GT'
-  | 'SCMP_CMP_MASKED_EQ';
-
-export interface SeccompArg {
-  index: number;
-  value: number;
-  valueTwo?: number;
-  op: SeccompOperator;
-}
-
-export interface SeccompSyscall {
-  names: string[];
-  action: SeccompAction;
-  errnoRet?: number;
-  args?: SeccompArg[];
-}
-
-export interface LinuxSeccomp {
-  defaultAction: SeccompAction;
-  defaultErrnoRet?: number;
-  architectures: string[];
-  flags?: string[];
-  syscalls: SeccompSyscall[];
 }
 
 export interface OciLinux {

@@ -1,4 +1,4 @@
-import type { LinuxSeccomp, SeccompArg } from '../../oci/spec/oci-types';
+import type { LinuxSeccomp, SeccompArg } from '../../seccomp/seccomp-types';
 
 export interface Verdict {
   action: string;
