@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { busyboxLayer, pushImage, type LayerSpec } from '../testbed/test-images';
 import { startRegistry, type TestRegistry } from '../testbed/test-registry';
 
-// Built next to the daemon by `setup.mjs build` (oci/pause/pause.c, linked statically).
+// Built next to the daemon by `setup.mjs build` (oci/conmon/pause/pause.c, linked statically).
 const PAUSE_BINARY = join(__dirname, '..', 'pause');
 
 /** The image references both runtimes pull, all from one local registry. */

@@ -37,7 +37,7 @@ both alike), each driven through its CRI socket by the bench's own gRPC client w
 requests. It starts everything it uses and removes it
 again, also on Ctrl-C or a failure: a docker-registry on a free loopback port holding a busybox
 image, an image pulled in the pull loop and a pause image (containerd's sandbox image, built
-from \`oci/pause/pause.c\`); podvisord from \`dist/\` and containerd, each with its own scratch
+from \`oci/conmon/pause/pause.c\`); podvisord from \`dist/\` and containerd, each with its own scratch
 directory, socket, CNI bridge network (the same conflist, different bridge and subnet) and the
 same registry as mirror; containerd with \`restrict_oom_score_adj\`.
 

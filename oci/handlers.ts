@@ -1,9 +1,8 @@
 import type { Config } from '../config/config';
-export type { HandlerEnvironment } from './conmon-handler';
 import { InvalidArgumentError } from '../system/errors';
-import { ConmonHandler, type HandlerEnvironment } from './conmon-handler';
-import type { RuntimeHandler } from './runtime-handler';
-import { VmHandler } from './vm-handler';
+import { ConmonHandler } from './conmon/conmon-handler';
+import type { HandlerEnvironment, RuntimeHandler } from './runtime-handler';
+import { VmHandler } from './vm/vm-handler';
 
 /** The configured runtime handlers, in configuration order, and which one is the default. */
 export class RuntimeHandlers {

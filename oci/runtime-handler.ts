@@ -1,9 +1,62 @@
-import type { HandlerType } from '../config/config';
-import type { ContainerLimits, ContainerRuntimeState, CreateOptions } from './conmon-runtime';
-import type { CgroupUsage } from './cgroup-usage';
-import type { ExecResult } from './container-exec';
-import type { ContainerExit } from './exit-files';
+import type { CgroupManager, HandlerType } from '../config/config';
+import type { Logger } from '../system/logger';
+import type { CgroupUsage } from './cgroups/cgroup-usage';
+import type { OciResources } from './spec/oci-types';
 import type { ForwardedConnection, StreamIO } from './stream-io';
+
+/** The cgroup limits of a container, as OCI writes them (devices are fixed at create). */
+export type ContainerLimits = Omit<OciResources, 'devices'>;
+
+export interface CreateOptions {
+  id: string;
+  /** Holds config.json and the rootfs it names. */
+  bundle: string;
+  /**
+   * When given, config.json is complete only once this resolves, and the runtime must not read
+   * it before; it may prepare everything else meanwhile. Its failure fails the create.
+   */
+  bundleWritten?: Promise<unknown>;
+  /** The CRI log file, written by conmon in the CRI (k8s-file) format. */
+  logPath: string;
+  terminal: boolean;
+  stdin: boolean;
+  /** CRI stdin_once: the container's stdin closes when the first attach session ends. */
+  stdinOnce: boolean;
+  /** The pod's cgroup path; with cgroupfs, conmon runs in a child of it so the pod pays for it. */
+  podCgroupPath: string;
+  timeoutMs: number;
+}
+
+export type RuntimeStatus = 'created' | 'running' | 'stopped' | 'unknown';
+
+export interface ContainerRuntimeState {
+  status: RuntimeStatus;
+  pid: number;
+  exitCode?: number;
+  finishedAt?: Date;
+  oomKilled?: boolean;
+}
+
+export interface ExecResult {
+  stdout: Buffer;
+  stderr: Buffer;
+  exitCode: number;
+}
+
+/** What a handler recorded when a container's first process ended. */
+export interface ContainerExit {
+  id: string;
+  exitCode: number;
+  /** When it ended, to within the handler's reaction time. */
+  at: Date;
+}
+
+/** What every handler is given besides its own config. */
+export interface HandlerEnvironment {
+  runroot: string;
+  cgroupManager: CgroupManager;
+  logger: Logger;
+}
 
 export interface HandlerReadiness {
   ready: boolean;

@@ -89,8 +89,8 @@ function ensureProtoTypes() {
 // The C helpers (the pod infra process, the stream relay) are linked statically so they run
 // whatever the host's libc; each is rebuilt only when its source is newer than the binary.
 const C_HELPERS = [
-  ['oci/pause/pause.c', 'dist/pause'],
-  ['oci/relay/stream-relay.c', 'dist/stream-relay'],
+  ['oci/conmon/pause/pause.c', 'dist/pause'],
+  ['oci/conmon/relay/stream-relay.c', 'dist/stream-relay'],
 ];
 
 function ensureCHelpers() {

@@ -1,5 +1,4 @@
-import type { ContainerExit } from '../oci/exit-files';
-import type { RuntimeHandler } from '../oci/runtime-handler';
+import type { ContainerExit, RuntimeHandler } from '../oci/runtime-handler';
 import { errorMessage } from '../system/errors';
 import { recordExit } from './container-lifecycle';
 import type { ServerContext } from './context';

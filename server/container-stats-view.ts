@@ -1,5 +1,5 @@
-import { hostStatsReader } from '../oci/cgroup-stats';
-import type { CgroupUsage, Psi, PsiFigures } from '../oci/cgroup-usage';
+import { hostStatsReader } from '../oci/cgroups/cgroup-stats';
+import type { CgroupUsage, Psi, PsiFigures } from '../oci/cgroups/cgroup-usage';
 import { containerCgroupsPath } from '../oci/spec/cgroups-path';
 import type { ContainerStats, CpuUsage, IoUsage, MemoryUsage, PsiData, PsiStats } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';

@@ -3,9 +3,9 @@
 import { releasePodNamespaces } from '../network/namespaces';
 import type { PodNetworkRequest, PortMapping } from '../network/network-manager';
 import type { PodSandboxMetadata } from '../proto/gen/cri-api-v1';
-import { stopInfraProcess } from '../oci/infra-process';
-import { removePodCgroup } from '../oci/pod-cgroup';
-import { removePodFiles, unmountPodShm } from '../oci/pod-files';
+import { stopInfraProcess } from '../oci/conmon/infra-process';
+import { removePodCgroup } from '../oci/cgroups/pod-cgroup';
+import { removePodFiles, unmountPodShm } from '../oci/conmon/pod-files';
 import { join } from 'node:path';
 import { settle } from '../system/settle';
 import type { ContainerRecord } from '../state/container-record';

@@ -1,8 +1,8 @@
 import type { PodNamespaces } from '../network/namespaces';
 import type { PodNetworkAttachment, PortMapping } from '../network/network-manager';
-import type { InfraProcess } from '../oci/infra-process';
-import type { PodCgroup } from '../oci/pod-cgroup';
-import type { PodFiles } from '../oci/pod-files';
+import type { InfraProcess } from '../oci/conmon/infra-process';
+import type { PodCgroup } from '../oci/cgroups/pod-cgroup';
+import type { PodFiles } from '../oci/conmon/pod-files';
 import type { StoredObject } from './object-store';
 
 export type PodState = 'ready' | 'notready';

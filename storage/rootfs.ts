@@ -1,6 +1,6 @@
 import { mkdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { unmountAll } from '../oci/mount-cleanup';
+import { unmountAll } from '../system/mount-cleanup';
 import { runToolChecked } from '../system/run-tool';
 import { diskUsage } from './fs-usage';
 

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConmonRuntime } from '../oci/conmon-runtime';
+import { ConmonRuntime } from '../oci/conmon/conmon-runtime';
 import { newId } from '../system/ids';
 import { mountRootfs, removeRootfs, type ContainerRootfs } from '../storage/rootfs';
 import { DeadlineExceededError, InternalError } from '../system/errors';

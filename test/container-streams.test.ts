@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConmonHandler } from '../oci/conmon-handler';
+import { ConmonHandler } from '../oci/conmon/conmon-handler';
 import type { StreamIO, TerminalSize } from '../oci/stream-io';
 import { newId } from '../system/ids';
 import { mountRootfs, removeRootfs, type ContainerRootfs } from '../storage/rootfs';

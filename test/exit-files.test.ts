@@ -2,7 +2,8 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { listExitFiles, waitForExitFile, watchExitFiles, type ContainerExit } from '../oci/exit-files';
+import { listExitFiles, waitForExitFile, watchExitFiles } from '../oci/conmon/exit-files';
+import type { ContainerExit } from '../oci/runtime-handler';
 
 describe('exit files', () => {
   let dir: string;

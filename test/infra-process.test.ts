@@ -4,15 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { isInfraRunning, startInfraProcess, stopInfraProcess, type InfraProcess } from '../oci/infra-process';
-import { createPodCgroup, removePodCgroup, type PodCgroup } from '../oci/pod-cgroup';
+import { isInfraRunning, startInfraProcess, stopInfraProcess, type InfraProcess } from '../oci/conmon/infra-process';
+import { createPodCgroup, removePodCgroup, type PodCgroup } from '../oci/cgroups/pod-cgroup';
 import { newId } from '../system/ids';
 import { InvalidArgumentError } from '../system/errors';
 
 const run = promisify(execFile);
 const PROJECT = join(__dirname, '..', '..');
 const PAUSE = join(PROJECT, 'dist', 'pause');
-const PAUSE_SOURCE = join(PROJECT, 'oci', 'pause', 'pause.c');
+const PAUSE_SOURCE = join(PROJECT, 'oci', 'conmon', 'pause', 'pause.c');
 
 async function statusField(pid: number, field: string): Promise<string | undefined> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
@@ -105,7 +105,7 @@ describe('pod infra process', () => {
   });
 
   test('outlives the process that started it', async () => {
-    const script = `require(${JSON.stringify(join(PROJECT, 'dist', 'oci', 'infra-process.js'))})
+    const script = `require(${JSON.stringify(join(PROJECT, 'dist', 'oci', 'conmon', 'infra-process.js'))})
       .startInfraProcess({ pauseBinary: ${JSON.stringify(PAUSE)}, namespaces: {} })
       .then((infra) => process.stdout.write(JSON.stringify(infra)))`;
     const { stdout } = await run(process.execPath, ['-e', script], { timeout: 20000 });

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { newId } from '../system/ids';
 import { FailedPreconditionError, InvalidArgumentError } from '../system/errors';
 import { readMountInfo } from '../system/mountinfo';
-import { cgroupVersion, createPodCgroup, joinPodCgroup, removePodCgroup } from '../oci/pod-cgroup';
-import { podSliceName, slicePath } from '../oci/systemd-slice';
+import { cgroupVersion, createPodCgroup, joinPodCgroup, removePodCgroup } from '../oci/cgroups/pod-cgroup';
+import { podSliceName, slicePath } from '../oci/cgroups/systemd-slice';
 
 // Worked out here from the mount table, not by the code under test: every controller
 // hierarchy and the unified one, but not the init system's name=systemd tracking hierarchy.

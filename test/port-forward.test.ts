@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { Duplex } from 'node:stream';
-import { forwardPort } from '../oci/port-forward';
+import { forwardPort } from '../oci/conmon/port-forward';
 import type { PodSandboxInfo } from '../oci/runtime-handler';
 import type { ForwardedConnection } from '../oci/stream-io';
 import { FailedPreconditionError } from '../system/errors';

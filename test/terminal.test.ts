@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { relayAttachSocket } from '../oci/attach-socket';
+import { relayAttachSocket } from '../oci/conmon/attach-socket';
 import { waitUntil } from '../system/wait-until';
 import { ContainerState, RuntimeServiceService } from '../proto/gen/cri-api-v1';
 import { unary } from '../testbed/cri-client';

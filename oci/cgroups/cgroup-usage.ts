@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { errorCode } from '../system/error-code';
+import { errorCode } from '../../system/error-code';
 
 /** One line of a pressure file: the share of time tasks stalled, as averages and a total. */
 export interface PsiFigures {

@@ -3,28 +3,27 @@ import { constants } from 'node:os';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorCode } from '../system/error-code';
-import { FailedPreconditionError, InternalError, NotFoundError, errorMessage } from '../system/errors';
-import type { Logger } from '../system/logger';
-import { settle } from '../system/settle';
-import { pathExists } from '../system/path-exists';
-import { isProcessRunning, readStat } from '../system/process-stat';
-import { waitUntil } from '../system/wait-until';
+import type { CgroupManager } from '../../config/config';
+import { errorCode } from '../../system/error-code';
+import { FailedPreconditionError, InternalError, NotFoundError, errorMessage } from '../../system/errors';
+import type { Logger } from '../../system/logger';
+import { settle } from '../../system/settle';
+import { pathExists } from '../../system/path-exists';
+import { isProcessRunning, readStat } from '../../system/process-stat';
+import { waitUntil } from '../../system/wait-until';
 import { relayAttachSocket } from './attach-socket';
 import { conmonArgs, conmonPidFile, conmonStderrFile, containerPidFile, oomFile } from './conmon-args';
 import { REOPEN_LOG_MESSAGE, controlFifo, forwardResizes, sendControlMessage } from './conmon-control';
 import { execWithConmon } from './conmon-exec';
 import { conmonCgroupPath, removeConmonCgroup, recordConmonCgroup } from './conmon-cgroup';
 import { readSyncMessage } from './conmon-sync';
-import { execInContainer, type ExecResult } from './container-exec';
-import { listExitFiles, readExitFile, waitForExitFile, watchExitFiles, type ContainerExit } from './exit-files';
-import { enterHelperCgroup, makeHelperCgroup } from './pod-cgroup';
+import { execInContainer } from './container-exec';
+import { listExitFiles, readExitFile, waitForExitFile, watchExitFiles } from './exit-files';
+import { enterHelperCgroup, makeHelperCgroup } from '../cgroups/pod-cgroup';
 import { runcDelete, runcGlobalArgs, runcKill, runcStart, runcState, runcUpdate, type RuncTarget } from './runc';
-import type { OciResources } from './spec/oci-types';
-import type { StreamIO } from './stream-io';
+import type { StreamIO } from '../stream-io';
+import type { ContainerExit, ContainerLimits, ContainerRuntimeState, CreateOptions, ExecResult, RuntimeStatus } from '../runtime-handler';
 
-/** The cgroup limits of a container, as OCI writes them (devices are fixed at create). */
-export type ContainerLimits = Omit<OciResources, 'devices'>;
 
 export interface ConmonRuntimeOptions {
   runtimePath: string;
@@ -35,38 +34,10 @@ export interface ConmonRuntimeOptions {
   /** Parent of the per-container directories conmon keeps its pid, oom and control files in. */
   persistDir: string;
   logger: Logger;
-  cgroupManager: 'cgroupfs' | 'systemd';
+  cgroupManager: CgroupManager;
 }
 
-export interface CreateOptions {
-  id: string;
-  /** Holds config.json and the rootfs it names. */
-  bundle: string;
-  /**
-   * When given, config.json is complete only once this resolves, and the runtime must not read
-   * it before; it may prepare everything else meanwhile. Its failure fails the create.
-   */
-  bundleWritten?: Promise<unknown>;
-  /** The CRI log file, written by conmon in the CRI (k8s-file) format. */
-  logPath: string;
-  terminal: boolean;
-  stdin: boolean;
-  /** CRI stdin_once: the container's stdin closes when the first attach session ends. */
-  stdinOnce: boolean;
-  /** The pod's cgroup path; with cgroupfs, conmon runs in a child of it so the pod pays for it. */
-  podCgroupPath: string;
-  timeoutMs: number;
-}
 
-export type RuntimeStatus = 'created' | 'running' | 'stopped' | 'unknown';
-
-export interface ContainerRuntimeState {
-  status: RuntimeStatus;
-  pid: number;
-  exitCode?: number;
-  finishedAt?: Date;
-  oomKilled?: boolean;
-}
 
 const POLL_MS = 50;
 // How often a stop asks runc whether the container still runs, in case conmon writes no exit file.

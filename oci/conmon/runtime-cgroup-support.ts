@@ -1,5 +1,5 @@
-import { runTool } from '../system/run-tool';
-import { hybridUnifiedControllers } from './cgroup-hierarchies';
+import { runTool } from '../../system/run-tool';
+import { hybridUnifiedControllers } from '../cgroups/cgroup-hierarchies';
 
 const VERSION_TIMEOUT_MS = 5_000;
 

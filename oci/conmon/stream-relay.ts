@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { finished, type Readable, type Writable } from 'node:stream';
-import { FailedPreconditionError, InternalError, errorMessage } from '../system/errors';
+import { FailedPreconditionError, InternalError, errorMessage } from '../../system/errors';
 
-/** The relay built from oci/relay/stream-relay.c next to the compiled code (dist/stream-relay). */
-export const STREAM_RELAY_PATH = join(__dirname, '..', 'stream-relay');
+/** The relay built from oci/conmon/relay/stream-relay.c beside the compiled code (dist/stream-relay). */
+export const STREAM_RELAY_PATH = join(__dirname, '..', '..', 'stream-relay');
 
 // The relay's exit status when it could not reach the far end.
 const NO_CONNECTION = 2;

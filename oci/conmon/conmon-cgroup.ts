@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { writeFileAtomic } from '../system/atomic-file';
-import { errorCode } from '../system/error-code';
-import { removeHelperCgroup } from './pod-cgroup';
+import { writeFileAtomic } from '../../system/atomic-file';
+import { errorCode } from '../../system/error-code';
+import { removeHelperCgroup } from '../cgroups/pod-cgroup';
 
 // The cgroup conmon runs in is kept beside its pid file, so a restarted daemon can remove it too.
 const CGROUP_FILE = 'conmon.cgroup';

@@ -1,4 +1,4 @@
-import { slicePath } from './systemd-slice';
+import { slicePath } from '../cgroups/systemd-slice';
 
 /**
  * The cgroup directory (relative to the hierarchy root, the same under v1 and v2) that runc makes

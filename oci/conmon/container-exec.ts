@@ -1,13 +1,9 @@
 import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
-import { DeadlineExceededError, InternalError, errorMessage } from '../system/errors';
+import { DeadlineExceededError, InternalError, errorMessage } from '../../system/errors';
 import { JSON_ERRORS_ARGS, runcGlobalArgs, runtimeErrors, type RuncTarget } from './runc';
+import type { ExecResult } from '../runtime-handler';
 
-export interface ExecResult {
-  stdout: Buffer;
-  stderr: Buffer;
-  exitCode: number;
-}
 
 // Each stream keeps at most this much; a command that prints more is cut short, not buffered.
 const MAX_STREAM_BYTES = 16 * 1024 * 1024;

@@ -1,6 +1,6 @@
-import { InternalError } from '../system/errors';
-import { readMountInfo } from '../system/mountinfo';
-import { runToolChecked } from '../system/run-tool';
+import { InternalError } from './errors';
+import { readMountInfo } from './mountinfo';
+import { runToolChecked } from './run-tool';
 
 const UMOUNT_TIMEOUT_MS = 30_000;
 // Mounts can be stacked on one directory; each umount takes off only the top one.

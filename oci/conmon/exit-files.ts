@@ -1,18 +1,12 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TEMP_PREFIX } from '../system/atomic-file';
+import { TEMP_PREFIX } from '../../system/atomic-file';
+import type { ContainerExit } from '../runtime-handler';
 
 // How often the exits directory is listed in case the watch missed a file.
 const SWEEP_INTERVAL_MS = 5_000;
 
-/** What conmon recorded when a container's first process ended. */
-export interface ContainerExit {
-  id: string;
-  exitCode: number;
-  /** When conmon wrote the file: the exit time, to within conmon's reaction time. */
-  at: Date;
-}
 
 // conmon writes an exit file as `<id>.XXXXXX` and renames it to `<id>`; only the final name,
 // which never holds a dot, is an exit.

@@ -1,7 +1,7 @@
 import { readFile, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readMountInfo } from '../system/mountinfo';
-import { pathExists } from '../system/path-exists';
+import { readMountInfo } from '../../system/mountinfo';
+import { pathExists } from '../../system/path-exists';
 
 export const CGROUP_ROOT = '/sys/fs/cgroup';
 const CGROUP2_SUPER_MAGIC = 0x63677270;

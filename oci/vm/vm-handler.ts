@@ -1,12 +1,9 @@
-import type { VmHandlerConfig } from '../config/config';
-import { checkRequiredFiles } from './handler-readiness';
-import { FailedPreconditionError } from '../system/errors';
-import type { ContainerLimits, ContainerRuntimeState, CreateOptions } from './conmon-runtime';
-import type { CgroupUsage } from './cgroup-usage';
-import type { ExecResult } from './container-exec';
-import type { ContainerExit } from './exit-files';
-import type { ForwardedConnection, StreamIO } from './stream-io';
-import type { HandlerFeatures, HandlerReadiness, PodSandboxInfo, RuntimeHandler } from './runtime-handler';
+import type { VmHandlerConfig } from '../../config/config';
+import { checkRequiredFiles } from '../handler-readiness';
+import { FailedPreconditionError } from '../../system/errors';
+import type { CgroupUsage } from '../cgroups/cgroup-usage';
+import type { ForwardedConnection, StreamIO } from '../stream-io';
+import type { ContainerExit, ContainerLimits, ContainerRuntimeState, CreateOptions, ExecResult, HandlerFeatures, HandlerReadiness, PodSandboxInfo, RuntimeHandler } from '../runtime-handler';
 
 /** Each pod in a lightweight QEMU virtual machine with our guest agent, as Kata does. */
 export class VmHandler implements RuntimeHandler {

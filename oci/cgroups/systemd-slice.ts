@@ -1,5 +1,5 @@
-import { FailedPreconditionError, InvalidArgumentError } from '../system/errors';
-import { CommandFailedError, runToolChecked } from '../system/run-tool';
+import { FailedPreconditionError, InvalidArgumentError } from '../../system/errors';
+import { CommandFailedError, runToolChecked } from '../../system/run-tool';
 
 const SLICE_SUFFIX = '.slice';
 const BUS_TIMEOUT_MS = 30_000;

@@ -1,25 +1,17 @@
 import { join } from 'node:path';
-import type { CgroupManager, OciHandlerConfig } from '../config/config';
-import { errorMessage } from '../system/errors';
-import type { Logger } from '../system/logger';
-import { ConmonRuntime, type ContainerLimits, type ContainerRuntimeState, type CreateOptions } from './conmon-runtime';
-import { hostStatsReader } from './cgroup-stats';
-import type { CgroupUsage } from './cgroup-usage';
-import type { ExecResult } from './container-exec';
-import type { ContainerExit } from './exit-files';
-import { checkRequiredFiles } from './handler-readiness';
+import type { OciHandlerConfig } from '../../config/config';
+import { errorMessage } from '../../system/errors';
+import { ConmonRuntime } from './conmon-runtime';
+import { hostStatsReader } from '../cgroups/cgroup-stats';
+import type { CgroupUsage } from '../cgroups/cgroup-usage';
+import { checkRequiredFiles } from '../handler-readiness';
 import { runcCgroupDir } from './runc-cgroup-dir';
 import { forwardPort } from './port-forward';
 import { STREAM_RELAY_PATH } from './stream-relay';
 import { runtimeCgroupProblem, runtimeName } from './runtime-cgroup-support';
-import type { ForwardedConnection, StreamIO } from './stream-io';
-import type { HandlerFeatures, HandlerReadiness, PodSandboxInfo, RuntimeHandler } from './runtime-handler';
+import type { ForwardedConnection, StreamIO } from '../stream-io';
+import type { ContainerExit, ContainerLimits, ContainerRuntimeState, CreateOptions, ExecResult, HandlerEnvironment, HandlerFeatures, HandlerReadiness, PodSandboxInfo, RuntimeHandler } from '../runtime-handler';
 
-export interface HandlerEnvironment {
-  runroot: string;
-  cgroupManager: CgroupManager;
-  logger: Logger;
-}
 
 /** Containers run by an OCI runtime (runc, crun), each watched by its own conmon. */
 export class ConmonHandler implements RuntimeHandler {

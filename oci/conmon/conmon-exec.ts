@@ -3,14 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { InternalError, errorMessage } from '../system/errors';
-import type { Logger } from '../system/logger';
-import { withTimeout } from '../system/with-timeout';
+import { InternalError, errorMessage } from '../../system/errors';
+import type { Logger } from '../../system/logger';
+import { withTimeout } from '../../system/with-timeout';
 import { relayAttachSocket, type AttachSession } from './attach-socket';
 import { conmonExecArgs } from './conmon-args';
 import { controlFifo, forwardResizes } from './conmon-control';
 import { syncMessages, type SyncMessage } from './conmon-sync';
-import type { StreamIO } from './stream-io';
+import type { StreamIO } from '../stream-io';
 
 // Each step of conmon's handshake is quick; past this conmon is stuck.
 const HANDSHAKE_TIMEOUT_MS = 30_000;

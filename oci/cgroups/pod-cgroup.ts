@@ -1,11 +1,11 @@
 import { mkdir, readFile, readdir, rmdir, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CgroupManager } from '../config/config';
-import { errorCode } from '../system/error-code';
-import { settle } from '../system/settle';
-import { unlessAbsent } from '../system/unless-absent';
-import { FailedPreconditionError, InternalError, InvalidArgumentError, errorMessage } from '../system/errors';
+import type { CgroupManager } from '../../config/config';
+import { errorCode } from '../../system/error-code';
+import { settle } from '../../system/settle';
+import { unlessAbsent } from '../../system/unless-absent';
+import { FailedPreconditionError, InternalError, InvalidArgumentError, errorMessage } from '../../system/errors';
 import { type CgroupHierarchy, allHierarchyRoots, cgroupVersion, podHierarchies } from './cgroup-hierarchies';
 import { podSliceName, slicePath, startSlice, stopSlice } from './systemd-slice';
 

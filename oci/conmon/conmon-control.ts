@@ -1,9 +1,9 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InternalError, errorMessage } from '../system/errors';
-import type { Logger } from '../system/logger';
-import type { TerminalSize } from './stream-io';
+import { InternalError, errorMessage } from '../../system/errors';
+import type { Logger } from '../../system/logger';
+import type { TerminalSize } from '../stream-io';
 
 // conmon's control FIFO takes lines "<type> <height> <width>": type 1 resizes the terminal,
 // type 2 reopens the log (its size fields are ignored).

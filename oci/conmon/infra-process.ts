@@ -1,9 +1,9 @@
-import { errorCode } from '../system/error-code';
-import { InternalError, InvalidArgumentError } from '../system/errors';
-import { readStat } from '../system/process-stat';
-import { runToolChecked } from '../system/run-tool';
-import { waitUntil } from '../system/wait-until';
-import { type PodCgroup, joinPodCgroup } from './pod-cgroup';
+import { errorCode } from '../../system/error-code';
+import { InternalError, InvalidArgumentError } from '../../system/errors';
+import { readStat } from '../../system/process-stat';
+import { runToolChecked } from '../../system/run-tool';
+import { waitUntil } from '../../system/wait-until';
+import { type PodCgroup, joinPodCgroup } from '../cgroups/pod-cgroup';
 
 export interface InfraProcess {
   pid: number;

@@ -1,5 +1,5 @@
-import { InternalError } from '../system/errors';
-import { CommandFailedError, runTool } from '../system/run-tool';
+import { InternalError } from '../../system/errors';
+import { CommandFailedError, runTool } from '../../system/run-tool';
 
 // runc and crun share this command line (global --root and --systemd-cgroup; create, start,
 // state, kill, delete --force, update --resources -, exec --pid-file), so one wrapper drives

@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { DeadlineExceededError, InternalError } from '../system/errors';
+import { DeadlineExceededError, InternalError } from '../../system/errors';
 
 /** conmon's answer on its sync pipe: the container's pid, or -1 and runc's complaint. */
 export interface SyncMessage {

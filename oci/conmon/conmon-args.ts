@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { CreateOptions } from './conmon-runtime';
+import type { CreateOptions } from '../runtime-handler';
 
 /** Everything conmon needs to create one container and watch it. */
 export interface ConmonLaunch extends Pick<CreateOptions, 'id' | 'bundle' | 'logPath' | 'terminal' | 'stdin' | 'stdinOnce'> {

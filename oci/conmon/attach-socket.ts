@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
-import { InternalError } from '../system/errors';
-import type { StreamIO } from './stream-io';
+import { InternalError } from '../../system/errors';
+import type { StreamIO } from '../stream-io';
 import { runRelay } from './stream-relay';
 
 // The relay's frames carry conmon's pipe numbers (its stdpipe_t); 0 says the socket is connected.
