@@ -1,8 +1,8 @@
 import { NotFoundError } from '../system/errors';
 import type { Logger } from '../system/logger';
+import { isId } from '../system/ids';
 import { RecordFiles } from '../system/record-files';
 import { IdIndex } from './id-index';
-import { isId } from '../system/ids';
 import { NameRegistrar } from './name-registrar';
 
 /** Every persisted pod or container record carries at least these. */

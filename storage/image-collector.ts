@@ -37,9 +37,13 @@ export class ImageCollector {
     this.leases.set(lease.owner, lease);
   }
 
-  /** Drops a container's lease; what only it held goes at the next collection. Idempotent. */
-  async release(owner: string): Promise<void> {
-    await this.exclusive(async () => this.leases.delete(owner));
+  /** Drops a container's lease and returns it; what only it held goes at the next collection. Idempotent. */
+  async release(owner: string): Promise<ImageLease | undefined> {
+    return this.exclusive(async () => {
+      const lease = this.leases.get(owner);
+      this.leases.delete(owner);
+      return lease;
+    });
   }
 
   /** How many containers hold parts of the image `id`. */

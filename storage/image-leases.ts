@@ -19,7 +19,12 @@ export interface ImageLease extends ImageParts {
   image: string;
 }
 
-/** The parts of an image that a container made from it reads: its layers and its config. */
+/** What a container made from the image `id` with these layers reads: the layers and the image's config. */
+export function leasedParts(id: string, layers: string[]): ImageParts {
+  return { layers, blobs: [id] };
+}
+
+/** The parts of an image that a container made from it reads. */
 export function partsOf(image: ImageRecord): ImageParts {
-  return { layers: image.layers.map((layer) => layer.diffId), blobs: [image.id] };
+  return leasedParts(image.id, image.layers.map((layer) => layer.diffId));
 }

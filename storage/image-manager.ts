@@ -5,7 +5,7 @@ import type { Logger } from '../system/logger';
 import { ContentStore } from './content-store';
 import { diskUsage, mountPointOf, type FsUsage } from './fs-usage';
 import { ImageCollector } from './image-collector';
-import { partsOf, type ImageParts } from './image-leases';
+import { leasedParts, partsOf, type ImageParts } from './image-leases';
 import type { ImageRecord } from './image-record';
 import { parseImageReference, referenceString } from './image-reference';
 import { ImagePuller, type PullAuth } from './image-puller';
@@ -76,10 +76,9 @@ export class ImageManager {
     // Read now so a broken file stops the daemon at start.
     const registries = await loadRegistriesConf(config.image.registries_conf, config.image.registries_conf_dir);
     const collector = new ImageCollector(content, layers, images, logger);
-    for (const { owner, image, layers: held } of leases) {
-      const record = images.get(image);
-      if (held) collector.lease({ owner, image, layers: held, blobs: [image] });
-      else if (record) collector.lease({ owner, image, ...partsOf(record) });
+    for (const { owner, image, layers: named } of leases) {
+      const layers = named ?? images.get(image)?.layers.map((layer) => layer.diffId);
+      if (layers) collector.lease({ owner, image, ...leasedParts(image, layers) });
       else logger.warn('a container names no layers and its image is gone', { container_id: owner, image_id: image });
     }
     const manager = new ImageManager(dir, content, layers, images, collector, registries, config.image, logger);
@@ -123,8 +122,9 @@ export class ImageManager {
 
   /** Drops `owner`'s lease, once nothing of it reads the layers any more; idempotent. */
   async release(owner: string): Promise<void> {
-    await this.collector.release(owner);
-    await this.collect();
+    const released = await this.collector.release(owner);
+    // While its image is there, the image holds all the lease held: nothing is left to collect.
+    if (released && !this.images.get(released.image)) await this.collect();
   }
 
   list(): ImageRecord[] {

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../../system/errors';
+import { isPort } from '../../system/tcp-port';
 import type { PodSandboxInfo } from '../runtime-handler';
 import type { ForwardedConnection } from '../stream-io';
-import { isPort } from '../../system/tcp-port';
 import { runRelay } from './stream-relay';
 
 /**
