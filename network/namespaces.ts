@@ -1,4 +1,4 @@
-import { mkdir, open, realpath, rm } from 'node:fs/promises';
+import { mkdir, open, realpath, rm, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isId } from '../system/ids';
 import { errorCode } from '../system/error-code';
@@ -45,7 +45,8 @@ export function netnsName(podId: string): string {
   return `podvisor-${podId.slice(0, 16)}`;
 }
 
-function plannedFiles(request: NamespaceRequest): PodNamespaces {
+/** Where the namespaces pinPodNamespaces makes will be pinned, known before it runs. */
+export function plannedPodNamespaces(request: Pick<NamespaceRequest, 'podId' | 'runroot' | 'network' | 'ipc' | 'uts'>): PodNamespaces {
   const files: PodNamespaces = {};
   if (request.network) files.network = join(NETNS_DIR, netnsName(request.podId));
   if (request.ipc) files.ipc = join(request.runroot, 'ns', 'ipc', request.podId);
@@ -127,7 +128,7 @@ export async function pinPodNamespaces(request: NamespaceRequest): Promise<PodNa
   if (request.uts && !HOSTNAME.test(request.hostname)) throw new InvalidArgumentError(`hostname "${request.hostname}" is not a valid hostname`);
   const made: PodNamespaces = {};
   try {
-    await setUp(request, plannedFiles(request), made);
+    await setUp(request, plannedPodNamespaces(request), made);
   } catch (error) {
     try {
       await releasePodNamespaces(made);
@@ -137,6 +138,22 @@ export async function pinPodNamespaces(request: NamespaceRequest): Promise<PodNa
     throw error;
   }
   return made;
+}
+
+// statfs(2) f_type of a namespace file that is bound onto its pin.
+const NSFS_MAGIC = 0x6e736673;
+
+/**
+ * Whether a namespace is bound onto `file`. A pin whose file was made but not yet bound (a
+ * crash in between) is an empty file, which CNI plugins must not be asked to enter.
+ */
+export async function isPinned(file: string): Promise<boolean> {
+  try {
+    return (await statfs(file)).type === NSFS_MAGIC;
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return false;
+    throw error;
+  }
 }
 
 /** The real path of a namespace file, as mountinfo names it (/var/run is a symlink to /run); undefined once it is gone. */

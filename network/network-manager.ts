@@ -90,6 +90,12 @@ function pluginInput(list: CniConfList, plugin: CniPluginConfig, request: PodNet
   return input;
 }
 
+function savedConfig(request: PodNetworkRequest, attachment: PodNetworkAttachment): CniConfList {
+  const config = parseConfList(attachment.config, `saved network config of pod ${request.podId}`, true);
+  if (typeof config === 'string') throw new InternalError(config);
+  return config;
+}
+
 /** Connects pods to the configured CNI network by running its plugins ourselves. */
 export class NetworkManager {
   private readonly timeoutMs: number;
@@ -98,33 +104,47 @@ export class NetworkManager {
     this.timeoutMs = options.pluginTimeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS;
   }
 
-  /** CNI ADD; if it fails midway, runs DEL so nothing (veth, IP lease, iptables rule) is left, then throws with the plugin's message. */
-  async attach(request: PodNetworkRequest): Promise<PodNetworkAttachment> {
-    const invocation = this.invocation('ADD', request);
+  /**
+   * The network a pod joins: the default one as configured now, with no IPs yet. Recorded before
+   * ADD, so that DEL can undo an ADD that a crash cut short.
+   */
+  async choose(): Promise<PodNetworkAttachment> {
     const found = await findCniNetwork(this.options.configDir, this.options.defaultNetwork);
     if (!found.ready) throw new FailedPreconditionError(found.message);
     const { network } = found;
+    return { network: network.name, configFile: network.file, config: network.config, ips: [], result: undefined };
+  }
+
+  /**
+   * CNI ADD on the chosen network (by default, choose's); if it fails midway, runs DEL so nothing
+   * (veth, IP lease, iptables rule) is left, then throws with the plugin's message.
+   */
+  async attach(request: PodNetworkRequest, chosen?: PodNetworkAttachment): Promise<PodNetworkAttachment> {
+    const network = chosen ?? (await this.choose());
+    const config = savedConfig(request, network);
+    const invocation = this.invocation('ADD', request);
     let result: unknown;
     try {
-      for (const plugin of network.config.plugins) {
-        result = await invokePlugin(pluginInput(network.config, plugin, request, result), invocation);
+      for (const plugin of config.plugins) {
+        result = await invokePlugin(pluginInput(config, plugin, request, result), invocation);
       }
     } catch (error) {
-      this.options.logger.warn('pod network setup failed; undoing it', { pod_id: request.podId, network: network.name, error: errorMessage(error) });
+      this.options.logger.warn('pod network setup failed; undoing it', { pod_id: request.podId, network: network.network, error: errorMessage(error) });
       // The undo's own failures are logged one by one; the caller needs the reason ADD failed.
-      await this.deleteChain(network.config, request, result).catch(() => undefined);
+      await this.deleteChain(config, request, result).catch(() => undefined);
       throw error;
     }
     const { ips } = parseCniResult(result);
-    this.options.logger.info('pod network attached', { pod_id: request.podId, network: network.name, ips });
-    return { network: network.name, configFile: network.file, config: network.config, ips, result };
+    this.options.logger.info('pod network attached', { pod_id: request.podId, network: network.network, ips });
+    return { ...network, ips, result };
   }
 
-  /** CNI DEL with the saved attachment (config as used at ADD time), idempotent: DEL of something already gone succeeds. */
+  /**
+   * CNI DEL with the saved attachment (config as used at ADD time), idempotent: DEL of something
+   * already gone, or of an ADD that never finished (no result), succeeds.
+   */
   async detach(request: PodNetworkRequest, attachment: PodNetworkAttachment): Promise<void> {
-    const config = parseConfList(attachment.config, `saved network config of pod ${request.podId}`, true);
-    if (typeof config === 'string') throw new InternalError(config);
-    await this.deleteChain(config, request, attachment.result);
+    await this.deleteChain(savedConfig(request, attachment), request, attachment.result);
     this.options.logger.info('pod network detached', { pod_id: request.podId, network: attachment.network });
   }
 

@@ -25,6 +25,11 @@ export class RuntimeHandlers {
     return handler;
   }
 
+  /** The handler of that name, if it is still configured. */
+  find(name: string): RuntimeHandler | undefined {
+    return this.byName.get(name);
+  }
+
   list(): RuntimeHandler[] {
     return [...this.byName.values()];
   }

@@ -1,6 +1,8 @@
 import type { CgroupManager, HandlerType } from '../config/config';
+import type { PodSandboxConfig } from '../proto/gen/cri-api-v1';
 import type { Logger } from '../system/logger';
 import type { CgroupUsage } from './cgroups/cgroup-usage';
+import type { PodMountFiles } from './spec/mounts';
 import type { OciResources } from './spec/oci-types';
 import type { ForwardedConnection, StreamIO } from './stream-io';
 
@@ -69,12 +71,47 @@ export interface HandlerFeatures {
   userNamespaces: boolean;
 }
 
-/** What a handler learns about a pod when it starts: where its pinned network and cgroup are. */
-export interface PodSandboxInfo {
+/** Pinned namespace files of a pod; an absent one means the pod shares the host's. */
+export interface PodNamespacePaths {
+  network?: string;
+  ipc?: string;
+  uts?: string;
+}
+
+/** A pod as its handler runs it: made by the server up to the namespaces, network and cgroup. */
+export interface PodSandbox {
   id: string;
-  /** The pod's network namespace path; undefined for a hostNetwork pod. */
-  netns: string | undefined;
+  /**
+   * The CRI config as the kubelet sent it: metadata, DNS, port mappings, resources and
+   * overhead, annotations, security context (PID namespace mode among it), log directory.
+   */
+  config: PodSandboxConfig;
+  namespaces: PodNamespacePaths;
   cgroupPath: string;
+  /** The pod's hostname: its own in its own UTS namespace, the node's otherwise. */
+  hostname: string;
+  /** Size of the pod's own /dev/shm; 0 when the pod shares the host's IPC namespace. */
+  shmSizeBytes: number;
+}
+
+/**
+ * What a handler keeps about a pod it started, as JSON: persisted in the pod's record with it
+ * (atomically) and handed back by restorePods after a daemon restart.
+ */
+export type PodHandlerState = Readonly<Record<string, unknown>>;
+
+/** A pod the records name, as restorePods hands it back. */
+export interface RestoredPod {
+  pod: PodSandbox;
+  /** What startPod returned; undefined when the record is older than handler state. */
+  state: PodHandlerState | undefined;
+}
+
+/** What a pod's containers get from the pod for their OCI spec. */
+export interface PodContainerContext {
+  /** The pod-wide PID namespace, when the pod has one. */
+  pidNamespace?: string;
+  files: PodMountFiles;
 }
 
 /**
@@ -88,11 +125,29 @@ export interface RuntimeHandler {
   readonly features: HandlerFeatures;
   /** Whether pods can run on it now: its programs and files are present and usable. */
   readiness(): Promise<HandlerReadiness>;
-  /** The pod's namespaces and network are ready: the handler sets up what it runs pods in. */
-  startPod(pod: PodSandboxInfo): Promise<void>;
+  /**
+   * The pod's namespaces, network and cgroup are ready: the handler makes what it runs the pod
+   * in (conmon: /dev/shm, resolv.conf and hosts, an infra process; a VM: the VM). On failure it
+   * leaves nothing. What it returns is persisted with the pod.
+   */
+  startPod(pod: PodSandbox): Promise<PodHandlerState>;
+  /**
+   * At daemon start, before any other call: the pods the records give to this handler. It
+   * reconnects to what it runs and resolves to the IDs of the pods it found dead.
+   */
+  restorePods(pods: RestoredPod[]): Promise<string[]>;
+  /** Whether the pod's sandbox still runs; false for one that died on its own or is unknown. */
+  podAlive(podId: string): Promise<boolean>;
+  /** The PID namespace and files a container of the pod is given. */
+  podContainerContext(podId: string): PodContainerContext;
+  /** CPU, memory and process figures of the whole pod. */
+  podUsage(podId: string): Promise<CgroupUsage>;
   /** Idempotent: the kubelet stops a pod many times. */
   stopPod(podId: string): Promise<void>;
-  /** Idempotent: removing a pod the handler does not know succeeds. */
+  /**
+   * Idempotent: removing a pod the handler does not know succeeds, and removes whatever a
+   * startPod cut short by a crash made for that pod ID.
+   */
   removePod(podId: string): Promise<void>;
   /** Creates a container from its bundle; it runs only after startContainer. */
   createContainer(options: CreateOptions): Promise<void>;
@@ -108,7 +163,7 @@ export interface RuntimeHandler {
   /** Joins the container's main process streams until it exits or the client goes away. */
   attach(id: string, io: StreamIO): Promise<void>;
   /** Carries one connection to `connection.port` on localhost in the pod's network; resolves when it closes. */
-  portForward(pod: PodSandboxInfo, connection: ForwardedConnection): Promise<void>;
+  portForward(podId: string, connection: ForwardedConnection): Promise<void>;
   reopenLog(id: string): Promise<void>;
   /** CPU, memory and process figures of a running container; `cgroupsPath` is the one its spec gave. */
   containerUsage(id: string, cgroupsPath: string): Promise<CgroupUsage>;

@@ -48,15 +48,22 @@ export async function stopContainerRecord(ctx: ServerContext, container: Contain
   }
 }
 
+/**
+ * Removes what a container is made of: the runtime's state and conmon's files (in each of
+ * `handlers`), the overlay and its directories, the bundle. Each is idempotent, so a failure is
+ * retried whole. A container that never started keeps the runtime's init process in its
+ * overlay until the runtime's part is gone.
+ */
+export async function removeContainerParts(ctx: ServerContext, handlers: RuntimeHandler[], container: ContainerRecord): Promise<void> {
+  const removeRuntime = Promise.all(handlers.map((handler) => handler.removeContainer(container.id)));
+  if (container.state === 'created') await removeRuntime;
+  await settle([removeRuntime, removeRootfs(rootfsPaths(container.dir)), rm(containerBundle(ctx, container.id), { recursive: true, force: true })]);
+}
+
 /** Stops (at once) and removes a container and everything it had. Idempotent. */
 export async function removeContainerRecord(ctx: ServerContext, container: ContainerRecord): Promise<void> {
   await stopContainerRecord(ctx, container, 0);
-  // Independent once the container has stopped: the runtime's state and conmon's files, the
-  // overlay and its directories, the bundle. Each is idempotent, so a failure is retried whole.
-  const removeRuntime = handlerOf(ctx, container).removeContainer(container.id);
-  // A container that never started keeps the runtime's init process in its overlay until then.
-  if (container.state === 'created') await removeRuntime;
-  await settle([removeRuntime, removeRootfs(rootfsPaths(container.dir)), rm(containerBundle(ctx, container.id), { recursive: true, force: true })]);
+  await removeContainerParts(ctx, [handlerOf(ctx, container)], container);
   // The last state it had (exited, after the stop above) goes with the deletion event.
   const last = ctx.state.containers.find(container.id) ?? container;
   await ctx.state.containers.remove(container.id);

@@ -1,4 +1,3 @@
-import { hostStatsReader } from '../oci/cgroups/cgroup-stats';
 import type { CgroupUsage, Psi, PsiFigures } from '../oci/cgroups/cgroup-usage';
 import { containerCgroupsPath } from '../oci/spec/cgroups-path';
 import type { ContainerStats, CpuUsage, IoUsage, MemoryUsage, PsiData, PsiStats } from '../proto/gen/cri-api-v1';
@@ -81,11 +80,6 @@ export function criCgroupStats(key: string, usage: CgroupUsage, now: bigint): Cr
     processCount: usage.processCount === undefined ? undefined : value(usage.processCount),
     timestamp: now,
   };
-}
-
-/** The usage of this host's cgroup at `cgroupDir` as CRI reports it; no directory (not running) means no figures. */
-export async function cgroupStats(key: string, cgroupDir: string | undefined): Promise<CriCgroupStats> {
-  return criCgroupStats(key, cgroupDir === undefined ? {} : await (await hostStatsReader()).usage(cgroupDir), timestampNow());
 }
 
 export async function criContainerStats(ctx: ServerContext, container: ContainerRecord): Promise<ContainerStats> {

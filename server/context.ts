@@ -24,6 +24,4 @@ export interface ServerContext {
   readonly security: HostSecurity;
   /** Where Exec, Attach and PortForward send their clients. */
   readonly streams: StreamServer;
-  /** Our own pause program, for pods whose PID namespace is pod-wide. */
-  readonly pauseBinary: string;
 }

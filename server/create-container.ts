@@ -16,6 +16,7 @@ import { FailedPreconditionError } from '../system/errors';
 import { containerBundle, containerName, containerStorage, nowNanos, storedContainerConfig, validContainerConfig } from './container-config';
 import type { ServerContext } from './context';
 import { loadedConfig } from './pod-config';
+import { handlerOfPod, observedPod } from './pod-sandbox';
 
 const CREATE_TIMEOUT_MS = 60_000;
 
@@ -26,10 +27,10 @@ const CREATE_TIMEOUT_MS = 60_000;
  */
 export async function createContainer(ctx: ServerContext, request: CreateContainerRequest): Promise<CreateContainerResponse> {
   const { config, metadata, image: imageName } = validContainerConfig(request.config);
-  const pod = ctx.state.pods.get(request.podSandboxId);
+  const pod = await observedPod(ctx, ctx.state.pods.get(request.podSandboxId));
   if (pod.state !== 'ready') throw new FailedPreconditionError(`pod sandbox ${pod.id} is not ready`);
   const podConfig = loadedConfig(pod.config);
-  const handler = ctx.handlers.resolve(pod.runtimeHandler);
+  const handler = handlerOfPod(ctx, pod);
 
   const id = newId();
   const name = containerName(metadata, podConfig.metadata);
@@ -46,6 +47,28 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
     const bundle = containerBundle(ctx, id);
     const logDirectory = podConfig.logDirectory || join(ctx.config.runroot, 'logs', pod.id);
     const logPath = join(logDirectory, config.logPath || `${metadata.name}_${metadata.attempt}.log`);
+    const record: ContainerRecord = {
+      id,
+      name,
+      podId: pod.id,
+      state: 'created',
+      createdAt: nowNanos(),
+      startedAt: '0',
+      finishedAt: '0',
+      exitCode: 0,
+      reason: '',
+      image: imageName,
+      imageId: image.image.id,
+      imageLayers: image.parts.layers,
+      config: storedContainerConfig(config),
+      logPath,
+      dir,
+      // Both come from the spec, written below; until then the defaults stand.
+      stopSignal: 'SIGTERM',
+      user: { uid: 0, gid: 0, additionalGids: [] },
+    };
+    // Recorded before the root filesystem, the bundle or conmon exist, so a crash is undone at the next start.
+    await ctx.state.unfinishedContainers.begin(record);
     // Both removals are idempotent, so they are armed before the steps below run side by side.
     cleanup.push('rootfs', () => removeRootfs(rootfsPaths(dir)));
     cleanup.push('bundle', () => rm(bundle, { recursive: true, force: true }));
@@ -65,31 +88,19 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
     const [{ spec, imageConfig }] = await settle([bundleWritten, created]);
     cleanup.push('runtime', () => handler.removeContainer(id));
 
-    const record: ContainerRecord = {
-      id,
-      name,
-      podId: pod.id,
-      state: 'created',
-      createdAt: nowNanos(),
-      startedAt: '0',
-      finishedAt: '0',
-      exitCode: 0,
-      reason: '',
-      image: imageName,
-      imageId: image.image.id,
-      imageLayers: image.parts.layers,
-      config: storedContainerConfig(config),
-      logPath,
-      dir,
+    const saved: ContainerRecord = {
+      ...record,
       stopSignal: imageConfig.config?.StopSignal || 'SIGTERM',
       user: { uid: spec.process.user.uid, gid: spec.process.user.gid, additionalGids: spec.process.user.additionalGids },
     };
-    await ctx.state.containers.save(record);
-    ctx.events.publish(ctx, record, ContainerEventType.CONTAINER_CREATED_EVENT);
+    await ctx.state.containers.save(saved);
+    await ctx.state.unfinishedContainers.finish(id);
+    ctx.events.publish(ctx, saved, ContainerEventType.CONTAINER_CREATED_EVENT);
     ctx.logger.info('container created', { container_id: id, pod_id: pod.id, name, image: imageName });
     return { containerId: id };
   } catch (error) {
-    await cleanup.unwind();
+    // What could not be undone stays recorded, for the next start to try again.
+    if (await cleanup.unwind()) await ctx.state.unfinishedContainers.finish(id);
     throw error;
   }
 }
@@ -126,8 +137,7 @@ async function writeBundle(ctx: ServerContext, source: BundleSource): Promise<{ 
       id: pod.id,
       config: podConfig,
       namespaces: pod.namespaces,
-      pidNamespace: pod.infra?.pidNamespace,
-      files: pod.files,
+      ...handlerOfPod(ctx, pod).podContainerContext(pod.id),
       cgroupPath: pod.cgroup.path,
       cgroupManager: ctx.config.cgroup_manager,
     },

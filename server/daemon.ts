@@ -21,7 +21,8 @@ import type { ServerContext } from './context';
 import { CallMetrics } from './metrics';
 import { ContainerEvents } from './container-events';
 import { followContainerExits } from './container-exits';
-import { recordedLeases, sweepOrphanContainers } from './orphan-containers';
+import { recordedLeases, recoverFromCrash } from './crash-recovery';
+import { restorePods } from './pod-sandbox';
 import { criServices } from './services';
 import { claimSocketPath } from './socket';
 
@@ -144,10 +145,10 @@ export class Daemon {
         events: new ContainerEvents(),
         security: await HostSecurity.detect(config.container.apparmor_profile, logger),
         streams,
-        pauseBinary: join(__dirname, '..', 'pause'),
       };
+      await restorePods(ctx);
+      await recoverFromCrash(ctx);
       await holdRunningPodsPorts(ctx);
-      await sweepOrphanContainers(ctx);
       const stopFollowingExits = await followContainerExits(ctx);
       const metrics = new CallMetrics();
       const server = new Server({

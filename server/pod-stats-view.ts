@@ -1,14 +1,21 @@
 import type { PodSandboxStats } from '../proto/gen/cri-api-v1';
+import type { CgroupUsage } from '../oci/cgroups/cgroup-usage';
 import type { PodRecord } from '../state/pod-record';
 import { matchingContainers } from './filters';
-import { cgroupStats, criContainerStats } from './container-stats-view';
+import { criCgroupStats, criContainerStats } from './container-stats-view';
 import type { ServerContext } from './context';
 import { loadedConfig } from './pod-config';
 
-/** A pod's own cgroup usage (all its containers and its infra process) and each container's. */
+/** The whole pod's usage (all its containers and what runs it), as its handler reads it; nothing once it stopped. */
+async function podUsage(ctx: ServerContext, pod: PodRecord): Promise<CgroupUsage> {
+  const handler = ctx.handlers.find(pod.runtimeHandler);
+  return pod.state === 'ready' && handler ? handler.podUsage(pod.id) : {};
+}
+
+/** A pod's own usage and each container's. */
 export async function criPodSandboxStats(ctx: ServerContext, pod: PodRecord): Promise<PodSandboxStats> {
   const config = loadedConfig(pod.config);
-  const { cpu, memory, io, processCount, timestamp } = await cgroupStats(pod.id, pod.state === 'ready' ? pod.cgroup.path : undefined);
+  const { cpu, memory, io, processCount, timestamp } = criCgroupStats(pod.id, await podUsage(ctx, pod), BigInt(Date.now()) * 1_000_000n);
   const containers = await Promise.all(matchingContainers(ctx, { podSandboxId: pod.id }).map((container) => criContainerStats(ctx, container)));
   return {
     attributes: { id: pod.id, metadata: config.metadata, labels: config.labels, annotations: config.annotations },

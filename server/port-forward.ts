@@ -2,20 +2,20 @@ import type { PortForwardRequest, PortForwardResponse } from '../proto/gen/cri-a
 import { FailedPreconditionError, InvalidArgumentError } from '../system/errors';
 import { MAX_PORT, isPort } from '../system/tcp-port';
 import type { ServerContext } from './context';
+import { handlerOfPod, observedPod } from './pod-sandbox';
 
 /** PortForward: a URL on our streaming server whose connections reach ports on the pod's localhost. */
 export async function portForward(ctx: ServerContext, request: PortForwardRequest): Promise<PortForwardResponse> {
-  const pod = ctx.state.pods.get(request.podSandboxId);
+  const pod = await observedPod(ctx, ctx.state.pods.get(request.podSandboxId));
   if (pod.state !== 'ready') throw new FailedPreconditionError(`pod sandbox ${pod.id} is not ready`);
   const bad = request.port.find((port) => !isPort(port));
   if (bad !== undefined) throw new InvalidArgumentError(`PortForward: port ${bad} is not from 1 to ${MAX_PORT}`);
-  const handler = ctx.handlers.resolve(pod.runtimeHandler);
-  const target = { id: pod.id, netns: pod.namespaces.network, cgroupPath: pod.cgroup.path };
+  const handler = handlerOfPod(ctx, pod);
   const url = ctx.streams.issue({
     kind: 'portforward',
     podId: pod.id,
     ports: request.port,
-    forward: (connection) => handler.portForward(target, connection),
+    forward: (connection) => handler.portForward(pod.id, connection),
   });
   return { url };
 }

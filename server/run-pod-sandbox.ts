@@ -1,10 +1,8 @@
 import { hostname } from 'node:os';
-import { pinPodNamespaces, releasePodNamespaces } from '../network/namespaces';
+import { pinPodNamespaces, plannedPodNamespaces, releasePodNamespaces } from '../network/namespaces';
 import type { PodNetworkAttachment, PodNetworkRequest } from '../network/network-manager';
 import { validateSysctls } from '../network/sysctls';
-import { startInfraProcess, stopInfraProcess } from '../oci/conmon/infra-process';
-import { createPodCgroup, removePodCgroup } from '../oci/cgroups/pod-cgroup';
-import { createPodFiles, removePodFiles } from '../oci/conmon/pod-files';
+import { createPodCgroup, plannedPodCgroup, removePodCgroup } from '../oci/cgroups/pod-cgroup';
 import { NamespaceMode, type RunPodSandboxRequest, type RunPodSandboxResponse } from '../proto/gen/cri-api-v1';
 import { newId } from '../system/ids';
 import type { PodRecord } from '../state/pod-record';
@@ -13,18 +11,20 @@ import { FailedPreconditionError } from '../system/errors';
 import { settle } from '../system/settle';
 import type { ServerContext } from './context';
 import { namespaceOptions, podName, portMappings, storedConfig, validPodConfig } from './pod-config';
-import { podFilesDir, podNetworkRequest } from './pod-teardown';
+import { podSandboxOf } from './pod-sandbox';
+import { podNetworkRequest } from './pod-teardown';
 
 /** Holds the pod's host ports, then runs CNI ADD in its network namespace. */
-async function connectPod(ctx: ServerContext, cleanup: CleanupStack, request: PodNetworkRequest): Promise<PodNetworkAttachment> {
+async function connectPod(ctx: ServerContext, cleanup: CleanupStack, request: PodNetworkRequest, chosen: PodNetworkAttachment): Promise<PodNetworkAttachment> {
   await cleanup.track('host ports', ctx.hostPorts.hold(request.podId, request.portMappings), () => ctx.hostPorts.release(request.podId));
-  return cleanup.track('network', ctx.network.attach(request), (attachment) => ctx.network.detach(request, attachment));
+  return cleanup.track('network', ctx.network.attach(request, chosen), (attachment) => ctx.network.detach(request, attachment));
 }
 
 /**
  * Creates a pod: its cgroup, pinned namespaces (network wired by CNI before anything runs in
- * it), per-pod files, held host ports, an infra process only when the PID namespace is
- * pod-wide, then tells the runtime handler. Any failure undoes every step already made.
+ * it) and held host ports, then has its runtime handler start it. What it will make is
+ * recorded before anything exists, so that a crash at any point is undone at the next start;
+ * a failure undoes every step already made.
  */
 export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRequest): Promise<RunPodSandboxResponse> {
   const { config, metadata } = validPodConfig(request.config);
@@ -38,8 +38,7 @@ export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRe
   const sysctls = config.linux?.sysctls ?? {};
   validateSysctls(sysctls, { hostNetwork, hostIpc });
   const mappings = portMappings(config);
-  // A pod that names no hostname gets the node's, as containerd gives it.
-  const podHostname = config.hostname || hostname();
+  const cgroupParent = config.linux?.cgroupParent ?? '';
 
   const id = newId();
   const name = podName(metadata);
@@ -47,43 +46,11 @@ export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRe
   const cleanup = new CleanupStack(ctx.logger, { pod_id: id, pod_name: name });
   cleanup.push('name', async () => ctx.state.pods.names.release(name));
   try {
-    // The cgroup, the namespaces and the pod's files need nothing of each other, so they are
-    // made side by side; the network waits only for its namespace. Each records its undo as it
-    // succeeds, and settle lets every step finish before a failure unwinds them.
-    const namespacesPinned = cleanup.track(
-      'namespaces',
-      pinPodNamespaces({
-        podId: id,
-        runroot: ctx.config.runroot,
-        network: !hostNetwork,
-        ipc: !hostIpc,
-        uts: !hostNetwork,
-        hostname: podHostname,
-        sysctls,
-      }),
-      releasePodNamespaces,
-    );
-    const networkConnected = namespacesPinned.then((pinned) =>
-      pinned.network === undefined ? undefined : connectPod(ctx, cleanup, podNetworkRequest(id, metadata, pinned.network, mappings)),
-    );
-    const filesDir = podFilesDir(ctx, id);
-    const [cgroup, namespaces, files, network] = await settle([
-      cleanup.track('cgroup', createPodCgroup(ctx.config.cgroup_manager, config.linux?.cgroupParent ?? '', id), removePodCgroup),
-      namespacesPinned,
-      cleanup.track(
-        'files',
-        createPodFiles({
-          dir: filesDir,
-          hostname: podHostname,
-          dns: config.dnsConfig,
-          hostNetwork,
-          shmSizeBytes: hostIpc ? 0 : ctx.config.pod.shm_size_bytes,
-        }),
-        () => removePodFiles(filesDir),
-      ),
-      networkConnected,
+    const namespaceRequest = { podId: id, runroot: ctx.config.runroot, network: !hostNetwork, ipc: !hostIpc, uts: !hostNetwork };
+    const [cgroupPlan, networkPlan] = await Promise.all([
+      plannedPodCgroup(ctx.config.cgroup_manager, cgroupParent, id),
+      hostNetwork ? undefined : ctx.network.choose(),
     ]);
-
     const record: PodRecord = {
       id,
       name,
@@ -91,27 +58,43 @@ export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRe
       createdAt: (BigInt(Date.now()) * 1_000_000n).toString(),
       runtimeHandler: handler.name,
       config: storedConfig(config),
-      namespaces,
-      cgroup,
-      files,
-      portMappings: network === undefined ? [] : mappings,
-      network,
-      infra: undefined,
+      namespaces: plannedPodNamespaces(namespaceRequest),
+      cgroup: cgroupPlan,
+      // A pod that names no hostname gets the node's, as containerd gives it.
+      hostname: config.hostname || hostname(),
+      shmSizeBytes: hostIpc ? 0 : ctx.config.pod.shm_size_bytes,
+      portMappings: networkPlan === undefined ? [] : mappings,
+      network: networkPlan,
     };
-    if (options.pid === NamespaceMode.POD) {
-      // The hostname is the pod's own only in its own UTS namespace; with the host's it stays as is.
-      const infraHostname = namespaces.uts ? podHostname : undefined;
-      record.infra = await startInfraProcess({ pauseBinary: ctx.pauseBinary, namespaces, cgroup, hostname: infraHostname });
-      const infra = record.infra;
-      cleanup.push('infra', () => stopInfraProcess(infra));
-    }
-    await handler.startPod({ id, netns: namespaces.network, cgroupPath: cgroup.path });
-    cleanup.push('handler', () => handler.removePod(id));
-    await ctx.state.pods.save(record);
-    ctx.logger.info('pod sandbox running', { pod_id: id, pod_name: name, handler: handler.name, ips: record.network?.ips.join(',') ?? '' });
+    await ctx.state.unfinishedPods.begin(record);
+
+    // The cgroup and the namespaces need nothing of each other, so they are made side by side;
+    // the network waits only for its namespace. Each records its undo as it succeeds, and
+    // settle lets every step finish before a failure unwinds them.
+    const namespacesPinned = cleanup.track(
+      'namespaces',
+      pinPodNamespaces({ ...namespaceRequest, hostname: record.hostname ?? '', sysctls }),
+      releasePodNamespaces,
+    );
+    const networkConnected = namespacesPinned.then((pinned) =>
+      pinned.network === undefined || networkPlan === undefined
+        ? undefined
+        : connectPod(ctx, cleanup, podNetworkRequest(id, metadata, pinned.network, mappings), networkPlan),
+    );
+    const [cgroup, namespaces, network] = await settle([
+      cleanup.track('cgroup', createPodCgroup(ctx.config.cgroup_manager, cgroupParent, id), removePodCgroup),
+      namespacesPinned,
+      networkConnected,
+    ]);
+    const made: PodRecord = { ...record, cgroup, namespaces, network };
+    made.handlerState = await cleanup.track('handler', handler.startPod(podSandboxOf(made)), () => handler.removePod(id));
+    await ctx.state.pods.save(made);
+    await ctx.state.unfinishedPods.finish(id);
+    ctx.logger.info('pod sandbox running', { pod_id: id, pod_name: name, handler: handler.name, ips: network?.ips.join(',') ?? '' });
     return { podSandboxId: id };
   } catch (error) {
-    await cleanup.unwind();
+    // What could not be undone stays recorded, for the next start to try again.
+    if (await cleanup.unwind()) await ctx.state.unfinishedPods.finish(id);
     throw error;
   }
 }

@@ -3,19 +3,24 @@ import type { Logger } from '../system/logger';
 import { isContainerRecord, type ContainerRecord } from './container-record';
 import { ObjectStore } from './object-store';
 import { isPodRecord, type PodRecord } from './pod-record';
+import { UnfinishedRecords } from './unfinished-records';
 
 /** Everything the daemon persists about pods and containers, loaded at start. */
 export class DaemonState {
   readonly pods: ObjectStore<PodRecord>;
   readonly containers: ObjectStore<ContainerRecord>;
+  /** Pods and containers being created: what each is about to make, for a crash to be undone. */
+  readonly unfinishedPods: UnfinishedRecords<PodRecord>;
+  readonly unfinishedContainers: UnfinishedRecords<ContainerRecord>;
 
   constructor(root: string, logger: Logger) {
     this.pods = new ObjectStore('pod sandbox', join(root, 'pods'), isPodRecord, logger);
     this.containers = new ObjectStore('container', join(root, 'containers'), isContainerRecord, logger);
+    this.unfinishedPods = new UnfinishedRecords(join(root, 'unfinished', 'pods'), isPodRecord, logger);
+    this.unfinishedContainers = new UnfinishedRecords(join(root, 'unfinished', 'containers'), isContainerRecord, logger);
   }
 
   async load(): Promise<void> {
-    await this.pods.load();
-    await this.containers.load();
+    await Promise.all([this.pods.load(), this.containers.load(), this.unfinishedPods.load(), this.unfinishedContainers.load()]);
   }
 }

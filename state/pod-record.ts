@@ -1,8 +1,7 @@
 import type { PodNamespaces } from '../network/namespaces';
 import type { PodNetworkAttachment, PortMapping } from '../network/network-manager';
-import type { InfraProcess } from '../oci/conmon/infra-process';
 import type { PodCgroup } from '../oci/cgroups/pod-cgroup';
-import type { PodFiles } from '../oci/conmon/pod-files';
+import type { PodHandlerState } from '../oci/runtime-handler';
 import type { StoredObject } from './object-store';
 
 export type PodState = 'ready' | 'notready';
@@ -17,10 +16,16 @@ export interface PodRecord extends StoredObject {
   config: unknown;
   namespaces: PodNamespaces;
   cgroup: PodCgroup;
-  files: PodFiles;
+  /** The hostname and /dev/shm size the handler was given; absent in older records. */
+  hostname?: string;
+  shmSizeBytes?: number;
   portMappings: PortMapping[];
   network: PodNetworkAttachment | undefined;
-  infra: InfraProcess | undefined;
+  /** What the runtime handler returned from startPod; absent until it has. */
+  handlerState?: PodHandlerState;
+  /** Older records kept the conmon handler's pod state in these two fields. */
+  files?: unknown;
+  infra?: unknown;
 }
 
 export function isPodRecord(value: unknown): value is PodRecord {
@@ -35,7 +40,7 @@ export function isPodRecord(value: unknown): value is PodRecord {
     typeof record.runtimeHandler === 'string' &&
     typeof record.namespaces === 'object' &&
     typeof record.cgroup === 'object' &&
-    typeof record.files === 'object' &&
+    (record.handlerState === undefined || (typeof record.handlerState === 'object' && record.handlerState !== null)) &&
     Array.isArray(record.portMappings)
   );
 }

@@ -27,15 +27,18 @@ export class CleanupStack {
     return made;
   }
 
-  /** Runs every undo step; one failing is logged and does not stop the others. */
-  async unwind(): Promise<void> {
+  /** Runs every undo step; one failing is logged and does not stop the others. Resolves to whether all succeeded. */
+  async unwind(): Promise<boolean> {
+    let undone = true;
     for (const step of this.steps.reverse()) {
       try {
         await step.undo();
       } catch (error) {
+        undone = false;
         this.logger.error('cleanup after a failed create failed', { ...this.context, step: step.what, error: errorMessage(error) });
       }
     }
     this.steps.length = 0;
+    return undone;
   }
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { isInfraRunning, startInfraProcess, stopInfraProcess, type InfraProcess } from '../oci/conmon/infra-process';
+import { findInfraProcesses, isInfraRunning, startInfraProcess, stopInfraProcess, type InfraProcess } from '../oci/conmon/infra-process';
 import { createPodCgroup, removePodCgroup, type PodCgroup } from '../oci/cgroups/pod-cgroup';
 import { newId } from '../system/ids';
 import { InvalidArgumentError } from '../system/errors';
@@ -79,7 +79,7 @@ describe('pod infra process', () => {
   });
 
   const start = async (options: Partial<Parameters<typeof startInfraProcess>[0]> = {}): Promise<InfraProcess> => {
-    const infra = await startInfraProcess({ pauseBinary: PAUSE, namespaces: { network: `/run/netns/${netns}`, uts: utsPin }, ...options });
+    const infra = await startInfraProcess({ pauseBinary: PAUSE, podId: newId(), namespaces: { network: `/run/netns/${netns}`, uts: utsPin }, ...options });
     started.push(infra);
     return infra;
   };
@@ -87,7 +87,7 @@ describe('pod infra process', () => {
   test('runs as PID 1 of its own PID namespace, in the pod namespaces, cgroup and hostname, detached', async () => {
     const cgroup = await createPodCgroup('cgroupfs', '', newId());
     cgroups.push(cgroup);
-    const infra = await start({ cgroup, hostname: 'web-0' });
+    const infra = await start({ cgroupPath: cgroup.path, hostname: 'web-0' });
 
     expect(await statusField(infra.pid, 'NSpid')).toBe(`${infra.pid}\t1`);
     expect(infra.pidNamespace).toBe(`/proc/${infra.pid}/ns/pid`);
@@ -106,13 +106,22 @@ describe('pod infra process', () => {
 
   test('outlives the process that started it', async () => {
     const script = `require(${JSON.stringify(join(PROJECT, 'dist', 'oci', 'conmon', 'infra-process.js'))})
-      .startInfraProcess({ pauseBinary: ${JSON.stringify(PAUSE)}, namespaces: {} })
+      .startInfraProcess({ pauseBinary: ${JSON.stringify(PAUSE)}, podId: 'p1', namespaces: {} })
       .then((infra) => process.stdout.write(JSON.stringify(infra)))`;
     const { stdout } = await run(process.execPath, ['-e', script], { timeout: 20000 });
     const infra = JSON.parse(stdout) as InfraProcess;
     started.push(infra);
     await sleep(200);
     expect(await isInfraRunning(infra)).toBe(true);
+  });
+
+  test('is found by its pod when its pid was never recorded, and only by its own pod', async () => {
+    const podId = newId();
+    const infra = await start({ podId });
+    await start();
+    expect(await findInfraProcesses(PAUSE, podId)).toEqual([infra]);
+    await stopInfraProcess(infra);
+    expect(await findInfraProcesses(PAUSE, podId)).toEqual([]);
   });
 
   test('reaps orphans of its PID namespace, so no zombie remains', async () => {

@@ -97,7 +97,7 @@ describe('pod cgroups (cgroupfs)', () => {
     const child = spawn('sleep', ['60'], { stdio: 'ignore' });
     sleeper = child;
     const pid = child.pid ?? 0;
-    await joinPodCgroup(cgroup, pid);
+    await joinPodCgroup(cgroup.path, pid);
     const memberships = (await readFile(`/proc/${pid}/cgroup`, 'utf8')).trim().split('\n');
     const inPod = memberships.filter((line) => line.endsWith(`:${cgroup.path}`));
     // One line per hierarchy the pod cgroup lives in (a v1 line may name several controllers).

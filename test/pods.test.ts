@@ -89,7 +89,7 @@ describe('pod sandboxes', () => {
     for (const hierarchy of ['memory', 'pids', 'unified']) {
       if (await pathExists(join('/sys/fs/cgroup', hierarchy, 'podvisor', `pod-${id}`))) found.push(`cgroup ${hierarchy}`);
     }
-    if (await pathExists(join(dirs.runroot, 'pods', id))) found.push('pod files');
+    if (await pathExists(join(dirs.runroot, 'handlers', 'runc', 'pods', id))) found.push('pod files');
     return found;
   }
 
@@ -213,7 +213,7 @@ describe('pod sandboxes', () => {
         linux: { securityContext: { namespaceOptions: { network: NamespaceMode.POD, pid: NamespaceMode.POD, ipc: NamespaceMode.POD } } },
       }),
     );
-    const pid = (JSON.parse((await podStatus(id, true)).info.info) as { infraPid: number }).infraPid;
+    const pid = (JSON.parse((await podStatus(id, true)).info.info) as { handlerState: { infra: { pid: number } } }).handlerState.infra.pid;
     expect(pid).toBeGreaterThan(1);
     expect(await readFile(`/proc/${pid}/status`, 'utf8')).toMatch(/NSpid:\s+\d+\s+1\n/);
     await stop(id);

@@ -5,7 +5,6 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { Duplex } from 'node:stream';
 import { forwardPort } from '../oci/conmon/port-forward';
-import type { PodSandboxInfo } from '../oci/runtime-handler';
 import type { ForwardedConnection } from '../oci/stream-io';
 import { FailedPreconditionError } from '../system/errors';
 import { command, freePort } from './support/net-tools';
@@ -48,7 +47,8 @@ function clientConnection(port: number): { connection: ForwardedConnection; send
 
 describe('port forwarding', () => {
   const name = `podvisor-pf-${randomBytes(4).toString('hex')}`;
-  const pod: PodSandboxInfo = { id: `pod-${name}`, netns: `/run/netns/${name}`, cgroupPath: '' };
+  const podId = `pod-${name}`;
+  const netns = `/run/netns/${name}`;
   let server: ChildProcess;
 
   beforeAll(async () => {
@@ -69,12 +69,12 @@ describe('port forwarding', () => {
   it('carries two connections at once, each until its own end', async () => {
     const first = clientConnection(V4_PORT);
     const second = clientConnection(V4_PORT);
-    const firstDone = forwardPort(pod, first.connection);
+    const firstDone = forwardPort(podId, netns, first.connection);
     first.send('first ');
     expect(await waitFor(async () => first.received().toString() === 'FIRST ', 10_000)).toBe(true);
 
     // The first is still open while the second runs from start to end.
-    const secondDone = forwardPort(pod, second.connection);
+    const secondDone = forwardPort(podId, netns, second.connection);
     second.send('second');
     second.send(null);
     await secondDone;
@@ -89,7 +89,7 @@ describe('port forwarding', () => {
   it('moves megabytes intact', async () => {
     const { connection, send, received } = clientConnection(V4_PORT);
     const data = Buffer.from(randomBytes(3 * 1024 * 1024).toString('hex'), 'latin1');
-    const done = forwardPort(pod, connection);
+    const done = forwardPort(podId, netns, connection);
     send(data);
     send(null);
     await done;
@@ -98,7 +98,7 @@ describe('port forwarding', () => {
 
   it('falls back to ::1 when nothing listens on 127.0.0.1', async () => {
     const { connection, send, received } = clientConnection(V6_PORT);
-    const done = forwardPort(pod, connection);
+    const done = forwardPort(podId, netns, connection);
     send('over v6');
     send(null);
     await done;
@@ -107,14 +107,14 @@ describe('port forwarding', () => {
 
   it('rejects a port nothing listens on, naming the port and the pod', async () => {
     const { connection } = clientConnection(CLOSED_PORT);
-    const refused = forwardPort(pod, connection);
+    const refused = forwardPort(podId, netns, connection);
     await expect(refused).rejects.toBeInstanceOf(FailedPreconditionError);
-    await expect(refused).rejects.toThrow(new RegExp(`port ${CLOSED_PORT} in pod ${pod.id}.*refused`));
+    await expect(refused).rejects.toThrow(new RegExp(`port ${CLOSED_PORT} in pod ${podId}.*refused`));
   });
 
   it('ends a connection the client abandons', async () => {
     const { connection, send, received, client } = clientConnection(V4_PORT);
-    const done = forwardPort(pod, connection);
+    const done = forwardPort(podId, netns, connection);
     send('hello');
     expect(await waitFor(async () => received().toString() === 'HELLO', 10_000)).toBe(true);
     client.abort();
@@ -128,7 +128,7 @@ describe('port forwarding', () => {
     await once(host, 'listening');
     try {
       const { connection, send, received } = clientConnection(port);
-      const done = forwardPort({ ...pod, netns: undefined }, connection);
+      const done = forwardPort(podId, undefined, connection);
       send(null);
       await done;
       expect(received().toString()).toBe('from the host');

@@ -119,10 +119,15 @@ async function removeCgroupDirs(dirs: string[]): Promise<void> {
   await settle(dirs.map((dir) => removeCgroupDir(dir)));
 }
 
-async function createCgroupfsPod(cgroupParent: string, podId: string): Promise<PodCgroup> {
-  // The kubelet hands over a pod-level cgroup (/kubepods/<qos>/pod<uid>); that is the pod cgroup.
-  const ownPath = cgroupParent === '';
-  const path = ownPath ? `${DEFAULT_CGROUPFS_PARENT}/pod-${podId}` : cgroupfsPath(cgroupParent);
+/** The cgroup path, or the slice, of a pod: the kubelet's parent is the pod cgroup itself; with none the pod gets its own under ours. */
+function podCgroupName(manager: CgroupManager, cgroupParent: string, podId: string): string {
+  // The ID becomes a path component or slice name; it must not climb out of or nest below it.
+  if (!/^[A-Za-z0-9_-]+$/.test(podId)) throw new InvalidArgumentError(`pod ID "${podId}" cannot name a cgroup`);
+  if (manager === 'systemd') return cgroupParent === '' ? podSliceName(DEFAULT_SYSTEMD_PARENT, podId) : cgroupParent;
+  return cgroupParent === '' ? `${DEFAULT_CGROUPFS_PARENT}/pod-${podId}` : cgroupfsPath(cgroupParent);
+}
+
+async function createCgroupfsPod(path: string, ownPath: boolean): Promise<PodCgroup> {
   const unifiedOnly = (await cgroupVersion()) === 'v2';
   const created: string[] = [];
   try {
@@ -138,11 +143,9 @@ async function createCgroupfsPod(cgroupParent: string, podId: string): Promise<P
   return { manager: 'cgroupfs', path, created };
 }
 
-async function createSystemdPod(cgroupParent: string, podId: string): Promise<PodCgroup> {
-  const slice = cgroupParent === '' ? podSliceName(DEFAULT_SYSTEMD_PARENT, podId) : cgroupParent;
-  const path = slicePath(slice);
+async function createSystemdPod(slice: string, podId: string): Promise<PodCgroup> {
   const started = await startSlice(slice, `podvisor pod ${podId}`);
-  return { manager: 'systemd', path, created: started ? [slice] : [] };
+  return { manager: 'systemd', path: slicePath(slice), created: started ? [slice] : [] };
 }
 
 /**
@@ -150,9 +153,20 @@ async function createSystemdPod(cgroupParent: string, podId: string): Promise<Po
  * itself; with no parent the pod gets its own cgroup under podvisor's.
  */
 export async function createPodCgroup(manager: CgroupManager, cgroupParent: string, podId: string): Promise<PodCgroup> {
-  // The ID becomes a path component or slice name; it must not climb out of or nest below it.
-  if (!/^[A-Za-z0-9_-]+$/.test(podId)) throw new InvalidArgumentError(`pod ID "${podId}" cannot name a cgroup`);
-  return manager === 'systemd' ? createSystemdPod(cgroupParent, podId) : createCgroupfsPod(cgroupParent, podId);
+  const name = podCgroupName(manager, cgroupParent, podId);
+  return manager === 'systemd' ? createSystemdPod(name, podId) : createCgroupfsPod(name, cgroupParent === '');
+}
+
+/**
+ * What createPodCgroup will make, as far as it is known before it runs: what removePodCgroup
+ * needs to undo a creation that a crash cut short. Levels it might make of a kubelet-given
+ * parent are left out: the kubelet removes those.
+ */
+export async function plannedPodCgroup(manager: CgroupManager, cgroupParent: string, podId: string): Promise<PodCgroup> {
+  const name = podCgroupName(manager, cgroupParent, podId);
+  const own = cgroupParent === '';
+  if (manager === 'systemd') return { manager, path: slicePath(name), created: own ? [name] : [] };
+  return { manager, path: name, created: own ? (await podHierarchies()).map((hierarchy) => join(hierarchy.mountPoint, name)) : [] };
 }
 
 /** Removes what createPodCgroup made, never the parents; removing twice is fine. */
@@ -175,8 +189,8 @@ export async function removePodCgroup(cgroup: PodCgroup): Promise<void> {
  * Where a pod's own process goes in one hierarchy. On a unified-only host a cgroup that hands
  * controllers to its children (the containers) may hold no processes itself, so it gets a leaf.
  */
-async function podProcessDir(cgroup: PodCgroup, hierarchy: CgroupHierarchy, unifiedOnly: boolean): Promise<string> {
-  const podDir = join(hierarchy.mountPoint, cgroup.path);
+async function podProcessDir(cgroupPath: string, hierarchy: CgroupHierarchy, unifiedOnly: boolean): Promise<string> {
+  const podDir = join(hierarchy.mountPoint, cgroupPath);
   if (!unifiedOnly) return podDir;
   const leaf = join(podDir, V2_POD_PROCESS_LEAF);
   await mkdir(leaf).catch((error: unknown) => {
@@ -199,11 +213,11 @@ async function moveProcess(dirs: string[], pid: number): Promise<void> {
   );
 }
 
-/** Moves a process into the pod cgroup in every hierarchy, so all of its resources count for the pod. */
-export async function joinPodCgroup(cgroup: PodCgroup, pid: number): Promise<void> {
+/** Moves a process into the pod cgroup (PodCgroup's path) in every hierarchy, so all of its resources count for the pod. */
+export async function joinPodCgroup(cgroupPath: string, pid: number): Promise<void> {
   const unifiedOnly = (await cgroupVersion()) === 'v2';
   const dirs: string[] = [];
-  for (const hierarchy of await podHierarchies()) dirs.push(await podProcessDir(cgroup, hierarchy, unifiedOnly));
+  for (const hierarchy of await podHierarchies()) dirs.push(await podProcessDir(cgroupPath, hierarchy, unifiedOnly));
   await moveProcess(dirs, pid);
 }
 

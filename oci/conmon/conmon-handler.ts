@@ -10,8 +10,23 @@ import { forwardPort } from './port-forward';
 import { STREAM_RELAY_PATH } from './stream-relay';
 import { runtimeCgroupProblem, runtimeName } from './runtime-cgroup-support';
 import type { ForwardedConnection, StreamIO } from '../stream-io';
-import type { ContainerExit, ContainerLimits, ContainerRuntimeState, CreateOptions, ExecResult, HandlerEnvironment, HandlerFeatures, HandlerReadiness, PodSandboxInfo, RuntimeHandler } from '../runtime-handler';
-
+import type {
+  ContainerExit,
+  ContainerLimits,
+  ContainerRuntimeState,
+  CreateOptions,
+  ExecResult,
+  HandlerEnvironment,
+  HandlerFeatures,
+  HandlerReadiness,
+  PodContainerContext,
+  PodHandlerState,
+  PodSandbox,
+  RestoredPod,
+  RuntimeHandler,
+} from '../runtime-handler';
+import { ConmonPods } from './conmon-pods';
+import { PAUSE_PATH } from './infra-process';
 
 /** Containers run by an OCI runtime (runc, crun), each watched by its own conmon. */
 export class ConmonHandler implements RuntimeHandler {
@@ -19,6 +34,7 @@ export class ConmonHandler implements RuntimeHandler {
   readonly features: HandlerFeatures = { recursiveReadOnlyMounts: false, userNamespaces: false };
 
   private readonly runtime: ConmonRuntime;
+  private readonly pods: ConmonPods;
   private runtimeName: Promise<string> | undefined;
 
   constructor(
@@ -37,6 +53,7 @@ export class ConmonHandler implements RuntimeHandler {
       logger: environment.logger,
       cgroupManager: environment.cgroupManager,
     });
+    this.pods = new ConmonPods(join(dir, 'pods'));
   }
 
   async readiness(): Promise<HandlerReadiness> {
@@ -44,6 +61,7 @@ export class ConmonHandler implements RuntimeHandler {
       { role: 'runtime', path: this.config.runtime_path, executable: true },
       { role: 'conmon', path: this.config.monitor_path, executable: true },
       { role: 'stream relay', path: STREAM_RELAY_PATH, executable: true },
+      { role: 'pause', path: PAUSE_PATH, executable: true },
     ]);
     if (!files.ready) return files;
     let name: string;
@@ -58,12 +76,33 @@ export class ConmonHandler implements RuntimeHandler {
     return problem === undefined ? files : { ready: false, message: `handler ${this.name}: ${problem}` };
   }
 
-  // Containers run straight in the pod's pinned namespaces: a pod alone needs no process here.
-  async startPod(_pod: PodSandboxInfo): Promise<void> {}
+  startPod(pod: PodSandbox): Promise<PodHandlerState> {
+    return this.pods.start(pod);
+  }
 
-  async stopPod(_podId: string): Promise<void> {}
+  restorePods(pods: RestoredPod[]): Promise<string[]> {
+    return this.pods.restore(pods);
+  }
 
-  async removePod(_podId: string): Promise<void> {}
+  podAlive(podId: string): Promise<boolean> {
+    return this.pods.alive(podId);
+  }
+
+  podContainerContext(podId: string): PodContainerContext {
+    return this.pods.containerContext(podId);
+  }
+
+  podUsage(podId: string): Promise<CgroupUsage> {
+    return this.pods.usage(podId);
+  }
+
+  stopPod(podId: string): Promise<void> {
+    return this.pods.stop(podId);
+  }
+
+  removePod(podId: string): Promise<void> {
+    return this.pods.remove(podId);
+  }
 
   async createContainer(options: CreateOptions): Promise<void> {
     await this.runtime.create(options);
@@ -97,8 +136,8 @@ export class ConmonHandler implements RuntimeHandler {
     return this.runtime.attach(id, io);
   }
 
-  portForward(pod: PodSandboxInfo, connection: ForwardedConnection): Promise<void> {
-    return forwardPort(pod, connection);
+  async portForward(podId: string, connection: ForwardedConnection): Promise<void> {
+    return forwardPort(podId, this.pods.namespaces(podId).network, connection);
   }
 
   // The OCI runtime put the container in the cgroup its spec named, on this host.

@@ -1,9 +1,12 @@
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { errorCode } from '../../system/error-code';
 import { InternalError, InvalidArgumentError } from '../../system/errors';
 import { readStat } from '../../system/process-stat';
 import { runToolChecked } from '../../system/run-tool';
 import { waitUntil } from '../../system/wait-until';
-import { type PodCgroup, joinPodCgroup } from '../cgroups/pod-cgroup';
+import { joinPodCgroup } from '../cgroups/pod-cgroup';
+import type { PodNamespacePaths } from '../runtime-handler';
 
 export interface InfraProcess {
   pid: number;
@@ -13,17 +16,17 @@ export interface InfraProcess {
   startTime: string;
 }
 
-export interface InfraNamespaces {
-  network?: string;
-  ipc?: string;
-  uts?: string;
-}
+/** Our pause program, built next to the daemon (dist/pause). */
+export const PAUSE_PATH = join(__dirname, '..', '..', 'pause');
 
 export interface InfraOptions {
   pauseBinary: string;
+  /** Carried in the infra process's arguments, so it can be found by its pod (findInfraProcesses). */
+  podId: string;
   /** Pinned namespace files (/run/netns/<name>, ...) the infra process joins; absent ones stay the host's. */
-  namespaces: InfraNamespaces;
-  cgroup?: PodCgroup;
+  namespaces: PodNamespacePaths;
+  /** The pod cgroup's path, which the infra process joins. */
+  cgroupPath?: string;
   /** Set in the pod's UTS namespace, which must then be given. */
   hostname?: string;
 }
@@ -49,7 +52,7 @@ export async function startInfraProcess(options: InfraOptions): Promise<InfraPro
     ['--ipc', ipc],
     ['--uts', uts],
   ].flatMap(([flag, path]) => (path === undefined ? [] : [`${flag}=${path}`]));
-  const launch = [options.pauseBinary, '-p', ...(options.hostname === undefined ? [] : [options.hostname])];
+  const launch = [options.pauseBinary, '-p', options.podId, ...(options.hostname === undefined ? [] : [options.hostname])];
   // nsenter execs the launcher in place (it forks only to enter PID namespaces), so it leaves nothing behind either.
   const output =
     enter.length === 0
@@ -60,15 +63,37 @@ export async function startInfraProcess(options: InfraOptions): Promise<InfraPro
   const stat = await readStat(pid);
   if (stat === undefined) throw new InternalError(`pod infra process ${pid} exited as soon as it started`);
   const infra: InfraProcess = { pid, pidNamespace: `/proc/${pid}/ns/pid`, startTime: stat.startTime };
-  if (options.cgroup !== undefined) {
+  if (options.cgroupPath !== undefined) {
     try {
-      await joinPodCgroup(options.cgroup, pid);
+      await joinPodCgroup(options.cgroupPath, pid);
     } catch (error) {
       await stopInfraProcess(infra).catch(() => undefined);
       throw error;
     }
   }
   return infra;
+}
+
+async function commandLine(pid: string): Promise<string[]> {
+  // A process may exit between the listing and the read.
+  const text = await readFile(join('/proc', pid, 'cmdline'), 'utf8').catch(() => '');
+  return text.split('\0');
+}
+
+/**
+ * The infra processes running for `podId`, found by the arguments they were started with: for
+ * a pod whose start was cut short before the pid was recorded.
+ */
+export async function findInfraProcesses(pauseBinary: string, podId: string): Promise<InfraProcess[]> {
+  const found: InfraProcess[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const [program, flag, pod] = await commandLine(entry);
+    if (program !== pauseBinary || flag !== '-p' || pod !== podId) continue;
+    const stat = await readStat(Number(entry));
+    if (stat !== undefined) found.push({ pid: Number(entry), pidNamespace: `/proc/${entry}/ns/pid`, startTime: stat.startTime });
+  }
+  return found;
 }
 
 /** Whether the infra process still runs; a zombie or another process that got its pid does not count. */

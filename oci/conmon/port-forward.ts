@@ -1,6 +1,5 @@
 import { InvalidArgumentError } from '../../system/errors';
 import { isPort } from '../../system/tcp-port';
-import type { PodSandboxInfo } from '../runtime-handler';
 import type { ForwardedConnection } from '../stream-io';
 import { runRelay } from './stream-relay';
 
@@ -11,13 +10,13 @@ import { runRelay } from './stream-relay';
  * Resolves when the pod side closes (the stream is then ended) or the client aborts; a port
  * nothing listens on rejects with FailedPreconditionError naming the port and the pod.
  */
-export function forwardPort(pod: PodSandboxInfo, connection: ForwardedConnection): Promise<void> {
+export function forwardPort(podId: string, netns: string | undefined, connection: ForwardedConnection): Promise<void> {
   const { port } = connection;
   if (!isPort(port)) return Promise.reject(new InvalidArgumentError(`cannot forward port ${port}: not a TCP port`));
-  return runRelay(['tcp', String(port), ...(pod.netns === undefined ? [] : [pod.netns])], {
+  return runRelay(['tcp', String(port), ...(netns === undefined ? [] : [netns])], {
     input: connection.stream,
     output: connection.stream,
     stop: connection.signal,
-    target: `port ${port} in pod ${pod.id}`,
+    target: `port ${port} in pod ${podId}`,
   });
 }

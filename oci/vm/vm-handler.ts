@@ -3,7 +3,20 @@ import { checkRequiredFiles } from '../handler-readiness';
 import { FailedPreconditionError } from '../../system/errors';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
 import type { ForwardedConnection, StreamIO } from '../stream-io';
-import type { ContainerExit, ContainerLimits, ContainerRuntimeState, CreateOptions, ExecResult, HandlerFeatures, HandlerReadiness, PodSandboxInfo, RuntimeHandler } from '../runtime-handler';
+import type {
+  ContainerExit,
+  ContainerLimits,
+  ContainerRuntimeState,
+  CreateOptions,
+  ExecResult,
+  HandlerFeatures,
+  HandlerReadiness,
+  PodContainerContext,
+  PodHandlerState,
+  PodSandbox,
+  RestoredPod,
+  RuntimeHandler,
+} from '../runtime-handler';
 
 /** Each pod in a lightweight QEMU virtual machine with our guest agent, as Kata does. */
 export class VmHandler implements RuntimeHandler {
@@ -23,18 +36,38 @@ export class VmHandler implements RuntimeHandler {
   }
 
   // Refused rather than half-done: a pod the kubelet thinks runs in a VM must really do so.
-  async startPod(pod: PodSandboxInfo): Promise<void> {
+  async startPod(pod: PodSandbox): Promise<PodHandlerState> {
     throw new FailedPreconditionError(`runtime handler "${this.name}" (vm) cannot run pod ${pod.id}: VM pods are not built yet`);
+  }
+
+  // No pod can start on this handler yet, so none of its pods or containers can exist: every
+  // verb refuses, the idempotent ones succeed, and a recorded pod is dead.
+  async restorePods(pods: RestoredPod[]): Promise<string[]> {
+    return pods.map(({ pod }) => pod.id);
+  }
+
+  async podAlive(_podId: string): Promise<boolean> {
+    return false;
+  }
+
+  podContainerContext(podId: string): PodContainerContext {
+    throw this.missing(podId);
+  }
+
+  podUsage(podId: string): Promise<CgroupUsage> {
+    return this.refuse(podId);
   }
 
   async stopPod(_podId: string): Promise<void> {}
 
   async removePod(_podId: string): Promise<void> {}
 
-  // No pod can start on this handler yet, so none of its containers can exist: every container
-  // verb refuses, and the idempotent ones succeed.
+  private missing(id: string): FailedPreconditionError {
+    return new FailedPreconditionError(`runtime handler "${this.name}" (vm) has no pod or container ${id}: VM pods are not built yet`);
+  }
+
   private refuse(id: string): Promise<never> {
-    return Promise.reject(new FailedPreconditionError(`runtime handler "${this.name}" (vm) has no container ${id}: VM pods are not built yet`));
+    return Promise.reject(this.missing(id));
   }
 
   createContainer(options: CreateOptions): Promise<void> {
@@ -65,8 +98,8 @@ export class VmHandler implements RuntimeHandler {
     return this.refuse(id);
   }
 
-  portForward(pod: PodSandboxInfo, _connection: ForwardedConnection): Promise<void> {
-    return this.refuse(pod.id);
+  portForward(podId: string, _connection: ForwardedConnection): Promise<void> {
+    return this.refuse(podId);
   }
 
   containerUsage(id: string, _cgroupsPath: string): Promise<CgroupUsage> {

@@ -2,10 +2,13 @@
  * Podvisor's pod infra process. It keeps a pod's namespaces alive while no container runs and,
  * as PID 1 of the pod's PID namespace, collects the exit status of every orphan reparented to it.
  *
- *   pause               run as the infra process in the current namespaces
- *   pause -p [NAME]     make a new PID namespace, start the infra process as its PID 1 (after
- *                       setting the UTS hostname to NAME, if given), print that process's pid as
- *                       the caller sees it, and exit: nothing stays between caller and infra process.
+ *   pause                  run as the infra process in the current namespaces
+ *   pause -p POD [NAME]    make a new PID namespace, start the infra process as its PID 1 (after
+ *                          setting the UTS hostname to NAME, if given), print that process's pid
+ *                          as the caller sees it, and exit: nothing stays between caller and infra
+ *                          process. POD is only carried in the arguments, which the infra process
+ *                          keeps, so that it can be found by its pod even if its pid was never
+ *                          recorded (the daemon died while starting it).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -43,6 +46,6 @@ static int launch(const char *hostname) {
 }
 
 int main(int argc, char **argv) {
-    if (argc >= 2 && strcmp(argv[1], "-p") == 0) return launch(argc >= 3 ? argv[2] : NULL);
+    if (argc >= 3 && strcmp(argv[1], "-p") == 0) return launch(argc >= 4 ? argv[3] : NULL);
     return serve();
 }

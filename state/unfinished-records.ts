@@ -1,0 +1,39 @@
+import { isId } from '../system/ids';
+import type { Logger } from '../system/logger';
+import { RecordFiles } from '../system/record-files';
+import type { StoredObject } from './object-store';
+
+/**
+ * Records of creations under way, each written before the first thing it makes exists and
+ * deleted once the object's own record is saved or everything made is undone. Those a crash
+ * left are the daemon's to finish or undo when it starts again; nothing else reads them.
+ */
+export class UnfinishedRecords<T extends StoredObject> {
+  private readonly files: RecordFiles<T>;
+  private leftOver: T[] = [];
+
+  constructor(dir: string, isRecord: (value: unknown) => value is T, logger: Logger) {
+    const isStored = (value: unknown): value is T => isRecord(value) && isId(value.id);
+    this.files = new RecordFiles(dir, isStored, (record) => record.id, logger);
+  }
+
+  async load(): Promise<void> {
+    this.leftOver = await this.files.readAll();
+  }
+
+  /** The creations the previous run of the daemon did not finish. */
+  left(): T[] {
+    return this.leftOver;
+  }
+
+  /** Before the creation makes anything: what it is about to make. */
+  begin(record: T): Promise<void> {
+    return this.files.write(record);
+  }
+
+  /** The creation is saved as an object, or undone; removing an unknown ID does nothing. */
+  async finish(id: string): Promise<void> {
+    await this.files.delete(id);
+    this.leftOver = this.leftOver.filter((record) => record.id !== id);
+  }
+}
