@@ -14,6 +14,7 @@ import { startRegistry, type TestRegistry } from '../../testbed/test-registry';
 import { command } from './net-tools';
 
 export type ContainerOptions = Parameters<typeof ContainerConfig.fromPartial>[0];
+export type PodOptions = Parameters<typeof PodSandboxConfig.fromPartial>[0];
 
 export class ContainerDaemon {
   private constructor(
@@ -32,8 +33,11 @@ export class ContainerDaemon {
     return this.registry.host;
   }
 
-  /** `subnet` is the pod network's /24, distinct per suite so suites can run side by side. */
-  static async start(subnet: string): Promise<ContainerDaemon> {
+  /**
+   * `subnet` is the pod network's /24, distinct per suite so suites can run side by side.
+   * `portmap` adds the portmap plugin to the network, so pods' host ports get DNAT rules.
+   */
+  static async start(subnet: string, options: { portmap?: boolean } = {}): Promise<ContainerDaemon> {
     const suffix = randomBytes(3).toString('hex');
     const bridge = `pvd${suffix}`;
     const registry = await startRegistry();
@@ -45,7 +49,8 @@ export class ContainerDaemon {
       await writeFile(dirs.configFile, '');
       await writeFile(registriesConf, `[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`);
       const ipam = { type: 'host-local', dataDir: join(dirs.dir, 'cni-data'), ranges: [[{ subnet }]] };
-      await writeFile(join(dirs.cniDir, '10-test.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: `podvisor-${suffix}`, plugins: [{ type: 'bridge', bridge, ipam }] }));
+      const portmap = options.portmap ? [{ type: 'portmap', capabilities: { portMappings: true }, snat: true }] : [];
+      await writeFile(join(dirs.cniDir, '10-test.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: `podvisor-${suffix}`, plugins: [{ type: 'bridge', bridge, ipam }, ...portmap] }));
       const flags = [...isolatingFlags(dirs), '--registries-conf', registriesConf, '--log-level', 'debug'];
       const daemon = await DaemonProcess.serving(flags);
       const client = criClient(dirs.socket);
@@ -58,8 +63,9 @@ export class ContainerDaemon {
     }
   }
 
-  runPod(name: string, runtimeHandler: string): Promise<string> {
-    const config = PodSandboxConfig.fromPartial({ metadata: { name, namespace: 'test', uid: `uid-${name}` }, hostname: name, logDirectory: join(this.dirs.dir, 'logs', name) });
+  /** `extra` adds to or replaces fields of the pod's config (namespace options, labels...). */
+  runPod(name: string, runtimeHandler: string, extra: PodOptions = {}): Promise<string> {
+    const config = PodSandboxConfig.fromPartial({ metadata: { name, namespace: 'test', uid: `uid-${name}` }, hostname: name, logDirectory: join(this.dirs.dir, 'logs', name), ...extra });
     return unary(this.client, RuntimeServiceService.runPodSandbox, { config, runtimeHandler }).then((response) => response.podSandboxId);
   }
 
