@@ -10,10 +10,11 @@ import { settle } from '../system/settle';
 import { containerBundle, nowNanos } from './container-config';
 import { forgetCpuReading } from './container-stats-view';
 import type { ServerContext } from './context';
+import { handlerOfPod } from './pod-sandbox';
 
 /** The runtime handler of the container's pod, which runs the container. */
 export function handlerOf(ctx: ServerContext, container: ContainerRecord): RuntimeHandler {
-  return ctx.handlers.resolve(ctx.state.pods.get(container.podId).runtimeHandler);
+  return handlerOfPod(ctx, ctx.state.pods.get(container.podId));
 }
 
 // Exits being recorded: a stop and the exit watcher may both see the same exit at once; it is

@@ -6,6 +6,7 @@ import type { RecordedLease } from '../storage/image-manager';
 import { errorMessage } from '../system/errors';
 import { removeContainerParts } from './container-lifecycle';
 import type { ServerContext } from './context';
+import { handlerOfPod } from './pod-sandbox';
 import { discardUnfinishedPod } from './pod-teardown';
 
 /** The image leases the container records name, those of unfinished creations too until they are undone. */
@@ -24,7 +25,7 @@ async function undoContainers(ctx: ServerContext): Promise<void> {
       if (ctx.state.containers.find(container.id) === undefined) {
         // Its pod may be gone too; a handler forgets a container it does not know.
         const pod = ctx.state.pods.find(container.podId);
-        await removeContainerParts(ctx, pod ? [ctx.handlers.resolve(pod.runtimeHandler)] : ctx.handlers.list(), container);
+        await removeContainerParts(ctx, pod ? [handlerOfPod(ctx, pod)] : ctx.handlers.list(), container);
         await ctx.images.release(container.id);
         ctx.logger.info('unfinished container creation undone', log);
       }

@@ -39,6 +39,8 @@ export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRe
   validateSysctls(sysctls, { hostNetwork, hostIpc });
   const mappings = portMappings(config);
   const cgroupParent = config.linux?.cgroupParent ?? '';
+  // A pod that names no hostname gets the node's, as containerd gives it.
+  const podHostname = config.hostname || hostname();
 
   const id = newId();
   const name = podName(metadata);
@@ -60,8 +62,7 @@ export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRe
       config: storedConfig(config),
       namespaces: plannedPodNamespaces(namespaceRequest),
       cgroup: cgroupPlan,
-      // A pod that names no hostname gets the node's, as containerd gives it.
-      hostname: config.hostname || hostname(),
+      hostname: podHostname,
       shmSizeBytes: hostIpc ? 0 : ctx.config.pod.shm_size_bytes,
       portMappings: networkPlan === undefined ? [] : mappings,
       network: networkPlan,
@@ -73,7 +74,7 @@ export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRe
     // settle lets every step finish before a failure unwinds them.
     const namespacesPinned = cleanup.track(
       'namespaces',
-      pinPodNamespaces({ ...namespaceRequest, hostname: record.hostname ?? '', sysctls }),
+      pinPodNamespaces({ ...namespaceRequest, hostname: podHostname, sysctls }),
       releasePodNamespaces,
     );
     const networkConnected = namespacesPinned.then((pinned) =>
