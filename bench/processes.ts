@@ -1,5 +1,4 @@
-import { readFile, readdir } from 'node:fs/promises';
-import { errorCode } from '../system/error-code';
+import { commandLine, processIds, readProcessFile } from '../system/process-list';
 import { readStat } from '../system/process-stat';
 import { runToolChecked } from '../system/run-tool';
 
@@ -11,24 +10,13 @@ export interface ProcessInfo {
   cpuTicks: number;
 }
 
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    // The process exited between listing /proc and reading it.
-    if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ESRCH') return undefined;
-    throw error;
-  }
-}
-
 /** Every process on the host (those that exit while being read are left out). */
 export async function listProcesses(): Promise<ProcessInfo[]> {
-  const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry)).map(Number);
   const found = await Promise.all(
-    pids.map(async (pid): Promise<ProcessInfo | undefined> => {
-      const [stat, cmdline] = await Promise.all([readStat(pid), readOptional(`/proc/${pid}/cmdline`)]);
-      if (stat === undefined || cmdline === undefined) return undefined;
-      return { pid, ppid: stat.ppid, comm: stat.comm, cmdline: cmdline.split('\0').join(' ').trim(), cpuTicks: stat.cpuTicks };
+    (await processIds()).map(async (pid): Promise<ProcessInfo | undefined> => {
+      const [stat, argv] = await Promise.all([readStat(pid), commandLine(pid)]);
+      if (stat === undefined || argv === undefined) return undefined;
+      return { pid, ppid: stat.ppid, comm: stat.comm, cmdline: argv.join(' ').trim(), cpuTicks: stat.cpuTicks };
     }),
   );
   return found.filter((info): info is ProcessInfo => info !== undefined);
@@ -67,19 +55,19 @@ export function processesUnder(all: readonly ProcessInfo[], marker: string): num
   return [...descendantsOf(all, all.filter((info) => info.cmdline.includes(marker)).map((info) => info.pid))];
 }
 
-async function kibField(path: string, field: string): Promise<number> {
-  const text = (await readOptional(path)) ?? '';
+async function kibField(pid: number, file: string, field: string): Promise<number> {
+  const text = (await readProcessFile(pid, file)) ?? '';
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
   return match ? Number(match[1]) : 0;
 }
 
 /** Proportional set size: private pages plus an equal share of pages shared with others. */
 export function pssKib(pid: number): Promise<number> {
-  return kibField(`/proc/${pid}/smaps_rollup`, 'Pss');
+  return kibField(pid, 'smaps_rollup', 'Pss');
 }
 
 export function rssKib(pid: number): Promise<number> {
-  return kibField(`/proc/${pid}/status`, 'VmRSS');
+  return kibField(pid, 'status', 'VmRSS');
 }
 
 export async function clockTicksPerSecond(): Promise<number> {

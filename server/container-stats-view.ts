@@ -23,7 +23,8 @@ export function forgetCpuReading(key: string): void {
   lastCpu.delete(key);
 }
 
-const timestampNow = (): bigint => BigInt(Date.now()) * 1_000_000n;
+/** Now, in nanoseconds since the epoch, as CRI timestamps are. */
+export const timestampNow = (): bigint => BigInt(Date.now()) * 1_000_000n;
 
 const value = (n: number | bigint): { value: bigint } => ({ value: BigInt(n) });
 

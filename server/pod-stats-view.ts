@@ -2,7 +2,7 @@ import type { PodSandboxStats } from '../proto/gen/cri-api-v1';
 import type { CgroupUsage } from '../oci/cgroups/cgroup-usage';
 import type { PodRecord } from '../state/pod-record';
 import { matchingContainers } from './filters';
-import { criCgroupStats, criContainerStats } from './container-stats-view';
+import { criCgroupStats, criContainerStats, timestampNow } from './container-stats-view';
 import type { ServerContext } from './context';
 import { loadedConfig } from './pod-config';
 
@@ -15,7 +15,7 @@ async function podUsage(ctx: ServerContext, pod: PodRecord): Promise<CgroupUsage
 /** A pod's own usage and each container's. */
 export async function criPodSandboxStats(ctx: ServerContext, pod: PodRecord): Promise<PodSandboxStats> {
   const config = loadedConfig(pod.config);
-  const { cpu, memory, io, processCount, timestamp } = criCgroupStats(pod.id, await podUsage(ctx, pod), BigInt(Date.now()) * 1_000_000n);
+  const { cpu, memory, io, processCount, timestamp } = criCgroupStats(pod.id, await podUsage(ctx, pod), timestampNow());
   const containers = await Promise.all(matchingContainers(ctx, { podSandboxId: pod.id }).map((container) => criContainerStats(ctx, container)));
   return {
     attributes: { id: pod.id, metadata: config.metadata, labels: config.labels, annotations: config.annotations },

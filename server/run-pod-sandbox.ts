@@ -9,6 +9,7 @@ import type { PodRecord } from '../state/pod-record';
 import { CleanupStack } from '../system/cleanup-stack';
 import { FailedPreconditionError } from '../system/errors';
 import { settle } from '../system/settle';
+import { nowNanos } from './container-config';
 import type { ServerContext } from './context';
 import { namespaceOptions, podName, portMappings, storedConfig, validPodConfig } from './pod-config';
 import { podSandboxOf } from './pod-sandbox';
@@ -57,7 +58,7 @@ export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRe
       id,
       name,
       state: 'ready',
-      createdAt: (BigInt(Date.now()) * 1_000_000n).toString(),
+      createdAt: nowNanos(),
       runtimeHandler: handler.name,
       config: storedConfig(config),
       namespaces: plannedPodNamespaces(namespaceRequest),

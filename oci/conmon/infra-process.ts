@@ -1,7 +1,7 @@
-import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorCode } from '../../system/error-code';
 import { InternalError, InvalidArgumentError } from '../../system/errors';
+import { commandLine, processIds } from '../../system/process-list';
 import { readStat } from '../../system/process-stat';
 import { runToolChecked } from '../../system/run-tool';
 import { waitUntil } from '../../system/wait-until';
@@ -74,24 +74,17 @@ export async function startInfraProcess(options: InfraOptions): Promise<InfraPro
   return infra;
 }
 
-async function commandLine(pid: string): Promise<string[]> {
-  // A process may exit between the listing and the read.
-  const text = await readFile(join('/proc', pid, 'cmdline'), 'utf8').catch(() => '');
-  return text.split('\0');
-}
-
 /**
  * The infra processes running for `podId`, found by the arguments they were started with: for
  * a pod whose start was cut short before the pid was recorded.
  */
 export async function findInfraProcesses(pauseBinary: string, podId: string): Promise<InfraProcess[]> {
   const found: InfraProcess[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const [program, flag, pod] = await commandLine(entry);
+  for (const pid of await processIds()) {
+    const [program, flag, pod] = (await commandLine(pid)) ?? [];
     if (program !== pauseBinary || flag !== '-p' || pod !== podId) continue;
-    const stat = await readStat(Number(entry));
-    if (stat !== undefined) found.push({ pid: Number(entry), pidNamespace: `/proc/${entry}/ns/pid`, startTime: stat.startTime });
+    const stat = await readStat(pid);
+    if (stat !== undefined) found.push({ pid, pidNamespace: `/proc/${pid}/ns/pid`, startTime: stat.startTime });
   }
   return found;
 }
