@@ -1,6 +1,7 @@
 // The daemon's configuration: its shape and its defaults. Keys are spelled exactly as in the
 // TOML file (conf/podvisor.conf documents each one), so the effective configuration prints
 // back as a valid file.
+import { join } from 'node:path';
 import type { LogFormat, LogLevel } from '../system/logger';
 
 export const CGROUP_MANAGERS = ['cgroupfs', 'systemd'] as const;
@@ -16,11 +17,27 @@ export interface OciHandlerConfig {
   monitor_path: string;
 }
 
+export const VM_ACCELERATORS = ['auto', 'kvm', 'tcg'] as const;
+export type VmAccelerator = (typeof VM_ACCELERATORS)[number];
+
+export const VM_SHARED_FILESYSTEMS = ['virtio-9p'] as const;
+export type VmSharedFilesystem = (typeof VM_SHARED_FILESYSTEMS)[number];
+
 /** Each pod in its own QEMU virtual machine, running our guest agent. */
 export interface VmHandlerConfig {
   type: 'vm';
   qemu_path: string;
   kernel_path: string;
+  initrd_path: string;
+  /** The guest's userland (node, runc, the agent), shared read-only into every VM. */
+  guest_root: string;
+  /** auto: KVM where a short test boot shows it works, TCG otherwise. */
+  accelerator: VmAccelerator;
+  vcpus: number;
+  memory_mib: number;
+  /** Added to the default kernel command line; a key given here replaces the default's. */
+  kernel_params: string[];
+  shared_fs: VmSharedFilesystem;
 }
 
 export type HandlerConfig = OciHandlerConfig | VmHandlerConfig;
@@ -77,10 +94,20 @@ export const OCI_HANDLER_DEFAULTS: Omit<OciHandlerConfig, 'runtime_path'> = {
   monitor_path: '/usr/bin/conmon',
 };
 
+// The guest assets the build makes (scripts/guest-assets.mjs), beside the compiled daemon.
+const GUEST_ASSETS = join(__dirname, '..', 'guest');
+
 export const VM_HANDLER_DEFAULTS: VmHandlerConfig = {
   type: 'vm',
   qemu_path: '/usr/bin/qemu-system-x86_64',
-  kernel_path: '/vmlinuz',
+  kernel_path: join(GUEST_ASSETS, 'vmlinux'),
+  initrd_path: join(GUEST_ASSETS, 'initramfs.img'),
+  guest_root: join(GUEST_ASSETS, 'root'),
+  accelerator: 'auto',
+  vcpus: 1,
+  memory_mib: 512,
+  kernel_params: [],
+  shared_fs: 'virtio-9p',
 };
 
 export function defaultConfig(): Config {
@@ -117,6 +144,7 @@ export function defaultConfig(): Config {
       handlers: {
         runc: { ...OCI_HANDLER_DEFAULTS, runtime_path: '/usr/bin/runc' },
         crun: { ...OCI_HANDLER_DEFAULTS, runtime_path: '/usr/bin/crun' },
+        vm: VM_HANDLER_DEFAULTS,
       },
     },
     streaming: { address: '127.0.0.1:0', tls_cert_file: '', tls_key_file: '' },

@@ -8,7 +8,9 @@ import {
   CGROUP_MANAGERS,
   HANDLER_TYPES,
   OCI_HANDLER_DEFAULTS,
+  VM_ACCELERATORS,
   VM_HANDLER_DEFAULTS,
+  VM_SHARED_FILESYSTEMS,
   defaultConfig,
   type Config,
   type HandlerConfig,
@@ -30,6 +32,10 @@ export type Table = Record<string, unknown>;
 
 // A unix socket address holds at most 107 bytes of path (sun_path is 108 with its NUL).
 const MAX_SOCKET_PATH = 107;
+// QEMU's q35 takes up to 288 vCPUs; guest memory below 128 MiB cannot hold the agent's Node.
+const MAX_VM_VCPUS = 288;
+const MIN_VM_MEMORY_MIB = 128;
+const MAX_VM_MEMORY_MIB = 1024 * 1024;
 // RuntimeClass handler names must be DNS labels (Kubernetes validates them the same way).
 const HANDLER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const KNOWN_CAPABILITIES = new Set(ALL_CAPABILITIES);
@@ -175,6 +181,11 @@ function optionalAddressProblem(value: string): string | undefined {
   return value === '' ? undefined : addressProblem(value);
 }
 
+// A kernel parameter is one word of the command line: key or key=value.
+function kernelParamProblem(value: string): string | undefined {
+  return /^[^\s=]+(=\S*)?$/.test(value) ? undefined : `expected one kernel parameter (key or key=value, no spaces), got "${value}"`;
+}
+
 function readHandler(reader: TableReader): HandlerConfig {
   if (!reader.has('type')) throw new ConfigError(reader.keyOf('type'), `required: one of ${HANDLER_TYPES.join(', ')}`);
   const type = reader.oneOf('type', HANDLER_TYPES, 'oci');
@@ -190,6 +201,13 @@ function readHandler(reader: TableReader): HandlerConfig {
     type,
     qemu_path: reader.path('qemu_path', VM_HANDLER_DEFAULTS.qemu_path),
     kernel_path: reader.path('kernel_path', VM_HANDLER_DEFAULTS.kernel_path),
+    initrd_path: reader.path('initrd_path', VM_HANDLER_DEFAULTS.initrd_path),
+    guest_root: reader.path('guest_root', VM_HANDLER_DEFAULTS.guest_root),
+    accelerator: reader.oneOf('accelerator', VM_ACCELERATORS, VM_HANDLER_DEFAULTS.accelerator),
+    vcpus: reader.integer('vcpus', VM_HANDLER_DEFAULTS.vcpus, 1, MAX_VM_VCPUS),
+    memory_mib: reader.integer('memory_mib', VM_HANDLER_DEFAULTS.memory_mib, MIN_VM_MEMORY_MIB, MAX_VM_MEMORY_MIB),
+    kernel_params: reader.stringList('kernel_params', VM_HANDLER_DEFAULTS.kernel_params, kernelParamProblem),
+    shared_fs: reader.oneOf('shared_fs', VM_SHARED_FILESYSTEMS, VM_HANDLER_DEFAULTS.shared_fs),
   };
 }
 

@@ -11,7 +11,7 @@ export class RuntimeHandlers {
 
   constructor(runtime: Config['runtime'], environment: HandlerEnvironment) {
     for (const [name, config] of Object.entries(runtime.handlers)) {
-      this.byName.set(name, config.type === 'oci' ? new ConmonHandler(name, config, environment) : new VmHandler(name, config));
+      this.byName.set(name, config.type === 'oci' ? new ConmonHandler(name, config, environment) : new VmHandler(name, config, environment));
     }
     // Config validation guarantees the default is one of them.
     this.default = this.resolve(runtime.default_handler);

@@ -11,6 +11,7 @@ export type ContainerLimits = Omit<OciResources, 'devices'>;
 
 export interface CreateOptions {
   id: string;
+  podId: string;
   /** Holds config.json and the rootfs it names. */
   bundle: string;
   /**
@@ -125,6 +126,11 @@ export interface RuntimeHandler {
   readonly features: HandlerFeatures;
   /** Whether pods can run on it now: its programs and files are present and usable. */
   readiness(): Promise<HandlerReadiness>;
+  /**
+   * Before anything of the pod exists: throws InvalidArgumentError, naming the option, for a
+   * pod this handler cannot run as asked (a VM cannot share the host's network, PIDs or IPC).
+   */
+  admitPod(config: PodSandboxConfig): void;
   /**
    * The pod's namespaces, network and cgroup are ready: the handler makes what it runs the pod
    * in (conmon: /dev/shm, resolv.conf and hosts, an infra process; a VM: the VM). On failure it

@@ -8,13 +8,18 @@ import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureGuestAssets } from './guest-assets.mjs';
 
 const projectDir = dirname(dirname(fileURLToPath(import.meta.url)));
 
 // What podvisord itself runs or hands work to (zstd and attr: layer unpacking; apparmor: loading
 // the RuntimeDefault profile where AppArmor is on; gcc and libc6-dev: building the pod infra
-// process and the stream relay).
-const DAEMON_PACKAGES = ['runc', 'crun', 'conmon', 'containernetworking-plugins', 'iproute2', 'iptables', 'util-linux', 'zstd', 'attr', 'apparmor', 'gcc', 'libc6-dev'];
+// process and the stream relay; qemu-system-x86: VM pods, whose guest is made from busybox-static,
+// tini and Debian's kernel, unpacked with xz-utils).
+const DAEMON_PACKAGES = [
+  'runc', 'crun', 'conmon', 'containernetworking-plugins', 'iproute2', 'iptables', 'util-linux', 'zstd', 'attr', 'apparmor', 'gcc', 'libc6-dev',
+  'qemu-system-x86', 'busybox-static', 'tini', 'xz-utils',
+];
 
 // What the tests run besides the daemon's own tools: a real registry to pull from, bcrypt
 // htpasswd files and certificates for it, and a static busybox to build test images from.
@@ -113,6 +118,7 @@ function build() {
   // An executable, so its first line gives node the daemon's flags.
   chmodSync(DAEMON_SCRIPT, 0o755);
   ensureCHelpers();
+  ensureGuestAssets(projectDir, log);
 }
 
 // The daemon as a child of this process, so it gets its own node flags. SIGTERM and SIGHUP

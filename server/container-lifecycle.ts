@@ -52,13 +52,12 @@ export async function stopContainerRecord(ctx: ServerContext, container: Contain
 /**
  * Removes what a container is made of: the runtime's state and conmon's files (in each of
  * `handlers`), the overlay and its directories, the bundle. Each is idempotent, so a failure is
- * retried whole. A container that never started keeps the runtime's init process in its
- * overlay until the runtime's part is gone.
+ * retried whole. The runtime's part goes first: until then it may still hold the overlay (a
+ * created container's init process, a VM's share of the root filesystem).
  */
 export async function removeContainerParts(ctx: ServerContext, handlers: RuntimeHandler[], container: ContainerRecord): Promise<void> {
-  const removeRuntime = Promise.all(handlers.map((handler) => handler.removeContainer(container.id)));
-  if (container.state === 'created') await removeRuntime;
-  await settle([removeRuntime, removeRootfs(rootfsPaths(container.dir)), rm(containerBundle(ctx, container.id), { recursive: true, force: true })]);
+  await Promise.all(handlers.map((handler) => handler.removeContainer(container.id)));
+  await settle([removeRootfs(rootfsPaths(container.dir)), rm(containerBundle(ctx, container.id), { recursive: true, force: true })]);
 }
 
 /** Stops (at once) and removes a container and everything it had. Idempotent. */

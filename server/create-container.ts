@@ -76,6 +76,7 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
     // The handler prepares its side (conmon, its cgroup) meanwhile and reads the bundle once written.
     const created = handler.createContainer({
       id,
+      podId: pod.id,
       bundle,
       bundleWritten,
       logPath,

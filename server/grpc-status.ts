@@ -6,6 +6,7 @@ import {
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
+  UnavailableError,
   UnimplementedError,
   errorMessage,
 } from '../system/errors';
@@ -17,6 +18,7 @@ const CODES: [new (message: string) => Error, Code][] = [
   [FailedPreconditionError, Code.FAILED_PRECONDITION],
   [DeadlineExceededError, Code.DEADLINE_EXCEEDED],
   [UnimplementedError, Code.UNIMPLEMENTED],
+  [UnavailableError, Code.UNAVAILABLE],
 ];
 
 /** The status code for anything a verb threw; what is not one of ours is INTERNAL. */

@@ -30,6 +30,7 @@ async function connectPod(ctx: ServerContext, cleanup: CleanupStack, request: Po
 export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRequest): Promise<RunPodSandboxResponse> {
   const { config, metadata } = validPodConfig(request.config);
   const handler = ctx.handlers.resolve(request.runtimeHandler);
+  handler.admitPod(config);
   // A configured handler whose runtime is missing or cannot work here fails now, saying why.
   const readiness = await handler.readiness();
   if (!readiness.ready) throw new FailedPreconditionError(readiness.message);

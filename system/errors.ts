@@ -23,6 +23,9 @@ export class FailedPreconditionError extends PodvisorError {}
 /** An operation ran out of time. */
 export class DeadlineExceededError extends PodvisorError {}
 
+/** Something we depend on is not reachable now (a lost connection); trying again may work. */
+export class UnavailableError extends PodvisorError {}
+
 /** The verb or feature is not built. */
 export class UnimplementedError extends PodvisorError {}
 

@@ -60,7 +60,7 @@ describe.each(['runc', 'crun'])('conmon runtime with %s', (runtimeName) => {
     await writeFile(join(bundle, 'config.json'), JSON.stringify(testSpec(rootfs.mountPoint, args, `${cgroupParent}/${id}`, { memoryLimit })));
     const logPath = join(scratch, 'logs', `${id}.log`);
     await mkdir(join(scratch, 'logs'), { recursive: true });
-    const created = await runtime.create({ id, bundle, logPath, terminal: false, stdin: false, stdinOnce: false, podCgroupPath: cgroupParent, timeoutMs: 20_000 });
+    const created = await runtime.create({ id, podId: 'conmon-pod', bundle, logPath, terminal: false, stdin: false, stdinOnce: false, podCgroupPath: cgroupParent, timeoutMs: 20_000 });
     return { id, logPath, ...created };
   }
 

@@ -115,7 +115,7 @@ describe('exec and attach streams through conmon', () => {
     const logPath = join(scratch, 'logs', `${id}.log`);
     await mkdir(join(scratch, 'logs'), { recursive: true });
     // stdin_once, so that stdin closes as an attached client leaves.
-    await handler.createContainer({ id, bundle, logPath, terminal, stdin: streams.stdin ?? false, stdinOnce: true, podCgroupPath: cgroupParent, timeoutMs: 20_000 });
+    await handler.createContainer({ id, podId: 'streams-pod', bundle, logPath, terminal, stdin: streams.stdin ?? false, stdinOnce: true, podCgroupPath: cgroupParent, timeoutMs: 20_000 });
     await handler.startContainer(id);
     return id;
   }

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { findInfraProcesses, isInfraRunning, startInfraProcess, stopInfraProcess, type InfraProcess } from '../oci/conmon/infra-process';
+import { isTrackedRunning } from '../system/tracked-process';
+import { findInfraProcesses, startInfraProcess, stopInfraProcess, type InfraProcess } from '../oci/conmon/infra-process';
 import { createPodCgroup, removePodCgroup, type PodCgroup } from '../oci/cgroups/pod-cgroup';
 import { newId } from '../system/ids';
 import { InvalidArgumentError } from '../system/errors';
@@ -65,8 +66,8 @@ describe('pod infra process', () => {
   });
 
   afterEach(async () => {
-    for (const infra of started) if (await isInfraRunning(infra)) process.kill(infra.pid, 'SIGKILL');
-    for (const infra of started) await waitFor(async () => !(await isInfraRunning(infra)), 5000);
+    for (const infra of started) if (await isTrackedRunning(infra)) process.kill(infra.pid, 'SIGKILL');
+    for (const infra of started) await waitFor(async () => !(await isTrackedRunning(infra)), 5000);
     started = [];
     for (const cgroup of cgroups) await removePodCgroup(cgroup);
     cgroups = [];
@@ -112,7 +113,7 @@ describe('pod infra process', () => {
     const infra = JSON.parse(stdout) as InfraProcess;
     started.push(infra);
     await sleep(200);
-    expect(await isInfraRunning(infra)).toBe(true);
+    expect(await isTrackedRunning(infra)).toBe(true);
   });
 
   test('is found by its pod when its pid was never recorded, and only by its own pod', async () => {
@@ -133,7 +134,7 @@ describe('pod infra process', () => {
     expect(orphans).toHaveLength(1);
     expect(orphans[0].state).not.toMatch(/^Z/);
     expect(await waitFor(async () => (await childrenOf(infra.pid)).length === 0, 5000)).toBe(true);
-    expect(await isInfraRunning(infra)).toBe(true);
+    expect(await isTrackedRunning(infra)).toBe(true);
   });
 
   test('stop ends it with SIGTERM well before the kill timeout; stopping twice is fine', async () => {
@@ -141,7 +142,7 @@ describe('pod infra process', () => {
     const began = Date.now();
     await stopInfraProcess(infra, 20000);
     expect(Date.now() - began).toBeLessThan(5000);
-    expect(await isInfraRunning(infra)).toBe(false);
+    expect(await isTrackedRunning(infra)).toBe(false);
     // Gone, or a zombie until whichever process adopted it collects it.
     expect((await statusField(infra.pid, 'State')) ?? 'Z').toMatch(/^Z/);
     await stopInfraProcess(infra);
@@ -155,7 +156,7 @@ describe('pod infra process', () => {
     const exited = new Promise((done) => other.once('exit', done));
     try {
       const recycled: InfraProcess = { ...infra, pid: other.pid ?? 0 };
-      expect(await isInfraRunning(recycled)).toBe(false);
+      expect(await isTrackedRunning(recycled)).toBe(false);
       await stopInfraProcess(recycled, 100);
       await sleep(200);
       expect(other.exitCode).toBeNull();

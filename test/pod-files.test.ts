@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, statfs, writeFile } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { hostResolvConf } from '../oci/conmon/host-resolv-conf';
-import { createPodFiles, removePodFiles, unmountPodShm, type PodFilesRequest } from '../oci/conmon/pod-files';
+import { hostResolvConf } from '../oci/host-resolv-conf';
+import { createPodFiles, removePodFiles, unmountPodShm, type PodFilesRequest } from '../oci/pod-files';
 import { InvalidArgumentError } from '../system/errors';
 import { readMountInfo } from '../system/mountinfo';
 

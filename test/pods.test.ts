@@ -103,7 +103,7 @@ describe('pod sandboxes', () => {
     await writeFile(join(dirs.cniDir, '10-test.conflist'), conflist(cniDataDir));
     await writeFile(
       dirs.configFile,
-      '[runtime]\ndefault_handler = "runc"\n[runtime.handlers.runc]\ntype = "oci"\nruntime_path = "/usr/bin/runc"\n[runtime.handlers.kata]\ntype = "vm"\n',
+      '[runtime]\ndefault_handler = "runc"\n[runtime.handlers.runc]\ntype = "oci"\nruntime_path = "/usr/bin/runc"\n[runtime.handlers.kata]\ntype = "vm"\nqemu_path = "/nonexistent/qemu"\n',
     );
     daemon = await DaemonProcess.serving([...isolatingFlags(dirs), '--log-level', 'debug']);
     client = criClient(dirs.socket);

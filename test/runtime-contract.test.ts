@@ -28,7 +28,8 @@ import { channelText, connectWs } from './support/ws-client';
 
 const WAIT_MS = 10_000;
 const POLL_MS = 100;
-const CASE_TIMEOUT_MS = 60_000;
+// A VM pod's cold boot under TCG takes seconds, several times over on a busy machine.
+const CASE_TIMEOUT_MS = 180_000;
 const V4 = ['v4.channel.k8s.io'];
 
 /** What the suite needs of one handler type beyond its name. */
@@ -40,14 +41,21 @@ interface HandlerFixture {
   mortalPod: PodOptions;
   /** Makes the pod's sandbox die on its own, as a crash would: no CRI call. */
   killSandbox(daemon: ContainerDaemon, podId: string): Promise<void>;
+  /** Whether Exec, Attach and PortForward streams are built for this type yet. */
+  streams: boolean;
 }
 
-/** The pod's infra process, as the conmon handler's state in the verbose PodSandboxStatus names it. */
-async function infraPid(daemon: ContainerDaemon, podId: string): Promise<number> {
+/** A process the pod's handler state (verbose PodSandboxStatus) names, by its path in that state. */
+async function handlerPid(daemon: ContainerDaemon, podId: string, key: 'infra' | 'qemu'): Promise<number> {
   const { info } = await unary(daemon.client, Runtime.podSandboxStatus, { podSandboxId: podId, verbose: true });
-  const pid = (JSON.parse(info.info ?? '{}') as { handlerState?: { infra?: { pid?: number } } }).handlerState?.infra?.pid;
-  if (pid === undefined) throw new Error(`pod ${podId} has no infra process`);
+  const pid = (JSON.parse(info.info ?? '{}') as { handlerState?: Record<string, { pid?: number } | undefined> }).handlerState?.[key]?.pid;
+  if (pid === undefined) throw new Error(`pod ${podId} has no ${key} process`);
   return pid;
+}
+
+async function killProcess(pid: number, what: string): Promise<void> {
+  process.kill(pid, 'SIGKILL');
+  if (!(await waitUntil(async () => !(await isProcessRunning(pid)), WAIT_MS, POLL_MS))) throw new Error(`${what} ${pid} outlived SIGKILL`);
 }
 
 /** conmon + an OCI runtime: a pod-wide PID namespace is what gets an infra process, and killing it ends the sandbox. */
@@ -56,23 +64,30 @@ function ociFixture(handler: string): HandlerFixture {
     handler,
     type: 'oci',
     mortalPod: { linux: { securityContext: { namespaceOptions: { network: NamespaceMode.POD, pid: NamespaceMode.POD, ipc: NamespaceMode.POD } } } },
-    killSandbox: async (daemon, podId) => {
-      const pid = await infraPid(daemon, podId);
-      process.kill(pid, 'SIGKILL');
-      if (!(await waitUntil(async () => !(await isProcessRunning(pid)), WAIT_MS, POLL_MS))) throw new Error(`infra process ${pid} of pod ${podId} outlived SIGKILL`);
-    },
+    killSandbox: async (daemon, podId) => killProcess(await handlerPid(daemon, podId, 'infra'), `infra process of pod ${podId}`),
+    streams: true,
   };
 }
 
-/** Each handler type's fixture; 'vm' gets one when that handler runs pods. */
-const FIXTURES: Partial<Record<HandlerType, (handler: string) => HandlerFixture>> = { oci: ociFixture };
+/** A VM per pod: the sandbox is QEMU, and killing it ends the guest with everything in it. */
+function vmFixture(handler: string): HandlerFixture {
+  return {
+    handler,
+    type: 'vm',
+    mortalPod: {},
+    killSandbox: async (daemon, podId) => killProcess(await handlerPid(daemon, podId, 'qemu'), `QEMU of pod ${podId}`),
+    streams: false,
+  };
+}
 
-// One entry per configured handler (ContainerDaemon runs the default config: runc and crun)
+/** Each handler type's fixture. */
+const FIXTURES: Record<HandlerType, (handler: string) => HandlerFixture> = { oci: ociFixture, vm: vmFixture };
+
+// One entry per configured handler (ContainerDaemon runs the default config: runc, crun and vm)
 // whose type has a fixture and whose program this host has.
 const HANDLERS: HandlerFixture[] = Object.entries(defaultConfig().runtime.handlers).flatMap(([name, config]) => {
-  const fixture = FIXTURES[config.type];
   const program = config.type === 'oci' ? config.runtime_path : config.qemu_path;
-  return fixture !== undefined && existsSync(program) ? [fixture(name)] : [];
+  return existsSync(program) ? [FIXTURES[config.type](name)] : [];
 });
 
 describe('RuntimeHandler contract through the CRI', () => {
@@ -221,7 +236,8 @@ describe('RuntimeHandler contract through the CRI', () => {
       CASE_TIMEOUT_MS,
     );
 
-    test(
+    // VM pods get their streams with the conformance issue (#15).
+    (fixture.streams ? test : test.skip)(
       'Exec streams over SPDY and WebSocket, and Attach to a container with stdin and a tty',
       async () => {
         const podId = await runPod('streams');

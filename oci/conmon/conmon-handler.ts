@@ -76,6 +76,9 @@ export class ConmonHandler implements RuntimeHandler {
     return problem === undefined ? files : { ready: false, message: `handler ${this.name}: ${problem}` };
   }
 
+  // Containers share whatever host namespaces the pod asks for.
+  admitPod(): void {}
+
   startPod(pod: PodSandbox): Promise<PodHandlerState> {
     return this.pods.start(pod);
   }

@@ -5,8 +5,9 @@ import { settle } from '../../system/settle';
 import { hostStatsReader } from '../cgroups/cgroup-stats';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
 import type { PodContainerContext, PodHandlerState, PodSandbox, RestoredPod } from '../runtime-handler';
-import { type InfraProcess, PAUSE_PATH, findInfraProcesses, isInfraRunning, startInfraProcess, stopInfraProcess } from './infra-process';
-import { type PodFiles, createPodFiles, removePodFiles, unmountPodShm } from './pod-files';
+import { isTrackedRunning } from '../../system/tracked-process';
+import { type InfraProcess, PAUSE_PATH, findInfraProcesses, startInfraProcess, stopInfraProcess } from './infra-process';
+import { type PodFiles, createPodFiles, removePodFiles, unmountPodShm } from '../pod-files';
 
 /** What the conmon handler keeps of a pod: its files and its infra process, if it has one. */
 type ConmonPodState = { files: PodFiles; infra?: InfraProcess };
@@ -90,7 +91,7 @@ export class ConmonPods {
     const running = this.running.get(podId);
     if (!running) return false;
     // Without an infra process the pod is its pinned namespaces: nothing there can die.
-    return running.state.infra === undefined || isInfraRunning(running.state.infra);
+    return running.state.infra === undefined || isTrackedRunning(running.state.infra);
   }
 
   containerContext(podId: string): PodContainerContext {

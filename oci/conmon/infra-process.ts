@@ -1,19 +1,15 @@
 import { join } from 'node:path';
-import { errorCode } from '../../system/error-code';
 import { InternalError, InvalidArgumentError } from '../../system/errors';
 import { commandLine, processIds } from '../../system/process-list';
 import { readStat } from '../../system/process-stat';
 import { runToolChecked } from '../../system/run-tool';
-import { waitUntil } from '../../system/wait-until';
+import { type TrackedProcess, stopTrackedProcess } from '../../system/tracked-process';
 import { joinPodCgroup } from '../cgroups/pod-cgroup';
 import type { PodNamespacePaths } from '../runtime-handler';
 
-export interface InfraProcess {
-  pid: number;
+export interface InfraProcess extends TrackedProcess {
   /** /proc/<pid>/ns/pid */
   pidNamespace: string;
-  /** /proc/<pid>/stat field 22, to recognise it after a daemon restart */
-  startTime: string;
 }
 
 /** Our pause program, built next to the daemon (dist/pause). */
@@ -32,10 +28,6 @@ export interface InfraOptions {
 }
 
 const LAUNCH_TIMEOUT_MS = 10_000;
-const DEFAULT_STOP_TIMEOUT_MS = 10_000;
-// After SIGKILL only the kernel's teardown is left; taking longer than this means something is wrong.
-const KILL_WAIT_MS = 5_000;
-const POLL_MS = 20;
 
 /**
  * Starts the pod's infra process as PID 1 of a new PID namespace, inside the given pod
@@ -89,32 +81,7 @@ export async function findInfraProcesses(pauseBinary: string, podId: string): Pr
   return found;
 }
 
-/** Whether the infra process still runs; a zombie or another process that got its pid does not count. */
-export async function isInfraRunning(infra: InfraProcess): Promise<boolean> {
-  const stat = await readStat(infra.pid);
-  return stat !== undefined && stat.startTime === infra.startTime && stat.state !== 'Z' && stat.state !== 'X';
-}
-
-function waitForExit(infra: InfraProcess, timeoutMs: number): Promise<boolean> {
-  return waitUntil(async () => !(await isInfraRunning(infra)), timeoutMs, POLL_MS);
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch (error) {
-    if (errorCode(error) !== 'ESRCH') throw error;
-  }
-}
-
-/**
- * Asks the infra process to exit (SIGTERM), kills it after `timeoutMs`, and returns once it is
- * gone. A process already gone, or a different process now holding the pid, is left alone.
- */
-export async function stopInfraProcess(infra: InfraProcess, timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<void> {
-  if (!(await isInfraRunning(infra))) return;
-  signal(infra.pid, 'SIGTERM');
-  if (await waitForExit(infra, timeoutMs)) return;
-  signal(infra.pid, 'SIGKILL');
-  if (!(await waitForExit(infra, KILL_WAIT_MS))) throw new InternalError(`pod infra process ${infra.pid} survived SIGKILL`);
+/** Asks the infra process to exit (SIGTERM), kills it after `timeoutMs`, and returns once it is gone. */
+export function stopInfraProcess(infra: InfraProcess, timeoutMs?: number): Promise<void> {
+  return stopTrackedProcess(infra, 'pod infra process', timeoutMs);
 }

@@ -1,7 +1,10 @@
+import { join } from 'node:path';
 import type { VmHandlerConfig } from '../../config/config';
-import { checkRequiredFiles } from '../handler-readiness';
-import { FailedPreconditionError } from '../../system/errors';
+import { NamespaceMode, type PodSandboxConfig } from '../../proto/gen/cri-api-v1';
+import { InvalidArgumentError, UnimplementedError } from '../../system/errors';
+import type { Logger } from '../../system/logger';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
+import { checkRequiredFiles } from '../handler-readiness';
 import type { ForwardedConnection, StreamIO } from '../stream-io';
 import type {
   ContainerExit,
@@ -9,6 +12,7 @@ import type {
   ContainerRuntimeState,
   CreateOptions,
   ExecResult,
+  HandlerEnvironment,
   HandlerFeatures,
   HandlerReadiness,
   PodContainerContext,
@@ -17,108 +21,169 @@ import type {
   RestoredPod,
   RuntimeHandler,
 } from '../runtime-handler';
+import { probeAccelerator } from './accelerator-probe';
+import { kernelCommandLine } from './kernel-params';
+import type { VmSettings } from './pod-vm';
+import { VmContainers } from './vm-containers';
+import { VmPods } from './vm-pods';
+
+const HOST_NAMESPACE_OPTIONS = [
+  ['network', 'hostNetwork'],
+  ['pid', 'hostPID'],
+  ['ipc', 'hostIPC'],
+] as const;
+
+// A test boot that reaches the guest's init in time shows the accelerator works.
+const PROBE_TIMEOUT_MS = 20_000;
 
 /** Each pod in a lightweight QEMU virtual machine with our guest agent, as Kata does. */
 export class VmHandler implements RuntimeHandler {
   readonly type = 'vm';
   readonly features: HandlerFeatures = { recursiveReadOnlyMounts: false, userNamespaces: false };
 
+  private readonly pods: VmPods;
+  private readonly containers: VmContainers;
+  private settings: Promise<VmSettings> | undefined;
+  private readonly logger: Logger;
+
   constructor(
     readonly name: string,
     private readonly config: VmHandlerConfig,
-  ) {}
+    environment: HandlerEnvironment,
+  ) {
+    const dir = join(environment.runroot, 'handlers', name);
+    this.logger = environment.logger;
+    this.pods = new VmPods(dir, config.qemu_path, () => this.vmSettings(), environment.logger, (agent) => this.containers.follow(agent));
+    this.containers = new VmContainers(join(dir, 'containers'), this.pods, environment.logger);
+  }
 
   readiness(): Promise<HandlerReadiness> {
     return checkRequiredFiles(this.name, [
       { role: 'qemu', path: this.config.qemu_path, executable: true },
       { role: 'kernel', path: this.config.kernel_path, executable: false },
+      { role: 'initramfs', path: this.config.initrd_path, executable: false },
+      { role: 'guest agent', path: join(this.config.guest_root, 'app', 'dist', 'agent', 'main.js'), executable: false },
     ]);
   }
 
-  // Refused rather than half-done: a pod the kubelet thinks runs in a VM must really do so.
-  async startPod(pod: PodSandbox): Promise<PodHandlerState> {
-    throw new FailedPreconditionError(`runtime handler "${this.name}" (vm) cannot run pod ${pod.id}: VM pods are not built yet`);
+  /** The accelerator is probed once, at the first pod, since a probe boots a VM. */
+  private vmSettings(): Promise<VmSettings> {
+    this.settings ??= (async () => {
+      const { config } = this;
+      const accelerator =
+        config.accelerator === 'auto' ? await probeAccelerator(config.qemu_path, config.kernel_path, config.initrd_path, PROBE_TIMEOUT_MS) : config.accelerator;
+      this.logger.info('VM accelerator chosen', { handler: this.name, configured: config.accelerator, accelerator });
+      return {
+        qemuPath: config.qemu_path,
+        kernelPath: config.kernel_path,
+        initrdPath: config.initrd_path,
+        guestRoot: config.guest_root,
+        accelerator,
+        vcpus: config.vcpus,
+        memoryMiB: config.memory_mib,
+        kernelCommandLine: kernelCommandLine(config.kernel_params),
+      };
+    })();
+    this.settings.catch(() => (this.settings = undefined));
+    return this.settings;
   }
 
-  // No pod can start on this handler yet, so none of its pods or containers can exist: every
-  // verb refuses, the idempotent ones succeed, and a recorded pod is dead.
+  // A VM is its own network, PID and IPC namespace: it cannot share the host's.
+  admitPod(config: PodSandboxConfig): void {
+    const options = config.linux?.securityContext?.namespaceOptions;
+    const shared = HOST_NAMESPACE_OPTIONS.filter(([field]) => options?.[field] === NamespaceMode.NODE).map(([, name]) => name);
+    if (shared.length > 0) {
+      throw new InvalidArgumentError(`${shared.join(', ')}: a pod of runtime handler "${this.name}" runs in its own VM and cannot share the host's namespaces`);
+    }
+  }
+
+  startPod(pod: PodSandbox): Promise<PodHandlerState> {
+    return this.pods.start(pod);
+  }
+
   async restorePods(pods: RestoredPod[]): Promise<string[]> {
-    return pods.map(({ pod }) => pod.id);
+    const dead = new Set(await this.pods.restore(pods));
+    await this.containers.restore(new Set(pods.map(({ pod }) => pod.id).filter((id) => !dead.has(id))));
+    return [...dead];
   }
 
-  async podAlive(_podId: string): Promise<boolean> {
-    return false;
+  podAlive(podId: string): Promise<boolean> {
+    return this.pods.alive(podId);
   }
 
   podContainerContext(podId: string): PodContainerContext {
-    throw this.missing(podId);
+    return this.pods.containerContext(podId);
   }
 
   podUsage(podId: string): Promise<CgroupUsage> {
-    return this.refuse(podId);
+    return this.pods.usage(podId);
   }
 
-  async stopPod(_podId: string): Promise<void> {}
-
-  async removePod(_podId: string): Promise<void> {}
-
-  private missing(id: string): FailedPreconditionError {
-    return new FailedPreconditionError(`runtime handler "${this.name}" (vm) has no pod or container ${id}: VM pods are not built yet`);
+  stopPod(podId: string): Promise<void> {
+    return this.pods.stop(podId);
   }
 
-  private refuse(id: string): Promise<never> {
-    return Promise.reject(this.missing(id));
+  removePod(podId: string): Promise<void> {
+    return this.pods.remove(podId);
   }
 
   createContainer(options: CreateOptions): Promise<void> {
-    return this.refuse(options.id);
+    return this.containers.create(options);
   }
 
   startContainer(id: string): Promise<void> {
-    return this.refuse(id);
+    return this.containers.start(id);
   }
 
-  async stopContainer(_id: string, _signal: string, _timeoutMs: number): Promise<void> {}
+  stopContainer(id: string, signal: string, timeoutMs: number): Promise<void> {
+    return this.containers.stop(id, signal, timeoutMs);
+  }
 
-  async removeContainer(_id: string): Promise<void> {}
+  removeContainer(id: string): Promise<void> {
+    return this.containers.remove(id);
+  }
 
   containerState(id: string): Promise<ContainerRuntimeState> {
-    return this.refuse(id);
+    return this.containers.state(id);
   }
 
-  execSync(id: string, _cmd: string[], _timeoutMs: number): Promise<ExecResult> {
-    return this.refuse(id);
+  execSync(id: string, cmd: string[], timeoutMs: number): Promise<ExecResult> {
+    return this.containers.execSync(id, cmd, timeoutMs);
   }
 
-  exec(id: string, _cmd: string[], _io: StreamIO): Promise<number> {
-    return this.refuse(id);
+  private notBuilt(what: string): Promise<never> {
+    return Promise.reject(new UnimplementedError(`${what} is not built yet for VM pods (runtime handler "${this.name}")`));
   }
 
-  attach(id: string, _io: StreamIO): Promise<void> {
-    return this.refuse(id);
+  exec(_id: string, _cmd: string[], _io: StreamIO): Promise<number> {
+    return this.notBuilt('Exec');
   }
 
-  portForward(podId: string, _connection: ForwardedConnection): Promise<void> {
-    return this.refuse(podId);
+  attach(_id: string, _io: StreamIO): Promise<void> {
+    return this.notBuilt('Attach');
   }
 
-  containerUsage(id: string, _cgroupsPath: string): Promise<CgroupUsage> {
-    return this.refuse(id);
+  portForward(_podId: string, _connection: ForwardedConnection): Promise<void> {
+    return this.notBuilt('PortForward');
   }
 
   reopenLog(id: string): Promise<void> {
-    return this.refuse(id);
+    return this.containers.reopenLog(id);
   }
 
-  updateResources(id: string, _limits: ContainerLimits): Promise<void> {
-    return this.refuse(id);
+  containerUsage(id: string): Promise<CgroupUsage> {
+    return this.containers.usage(id);
   }
 
-  async pendingExits(): Promise<ContainerExit[]> {
-    return [];
+  updateResources(_id: string, _limits: ContainerLimits): Promise<void> {
+    return this.notBuilt('UpdateContainerResources');
   }
 
-  watchExits(_onExit: (exit: ContainerExit) => void): () => void {
-    return () => undefined;
+  pendingExits(): Promise<ContainerExit[]> {
+    return this.containers.pendingExits();
+  }
+
+  watchExits(onExit: (exit: ContainerExit) => void): () => void {
+    return this.containers.watchExits(onExit);
   }
 }

@@ -1,5 +1,5 @@
 // A daemon ready to run containers: a real registry holding busybox (pulled already), a CNI
-// bridge network of its own, and the default configuration (runc and crun handlers).
+// bridge network of its own, and the default configuration (runc, crun and vm handlers) or another.
 import type { Client } from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -36,8 +36,11 @@ export class ContainerDaemon {
   /**
    * `subnet` is the pod network's /24, distinct per suite so suites can run side by side.
    * `portmap` adds the portmap plugin to the network, so pods' host ports get DNAT rules.
+   * `config` is the daemon's config file (TOML); empty, the defaults apply. `gateway` gives the
+   * bridge the subnet's first address and the pods a default route through it, so the host
+   * reaches them.
    */
-  static async start(subnet: string, options: { portmap?: boolean } = {}): Promise<ContainerDaemon> {
+  static async start(subnet: string, options: { portmap?: boolean; config?: string; gateway?: boolean } = {}): Promise<ContainerDaemon> {
     const suffix = randomBytes(3).toString('hex');
     const bridge = `pvd${suffix}`;
     const registry = await startRegistry();
@@ -46,11 +49,11 @@ export class ContainerDaemon {
       await pushImage(registry.host, 'test/busybox', 'latest', { layers: [await busyboxLayer()], config: { config: { Cmd: ['sh'] } } });
       const image = `${registry.host}/test/busybox:latest`;
       const registriesConf = join(dirs.dir, 'registries.conf');
-      await writeFile(dirs.configFile, '');
+      await writeFile(dirs.configFile, options.config ?? '');
       await writeFile(registriesConf, `[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`);
       const ipam = { type: 'host-local', dataDir: join(dirs.dir, 'cni-data'), ranges: [[{ subnet }]] };
       const portmap = options.portmap ? [{ type: 'portmap', capabilities: { portMappings: true }, snat: true }] : [];
-      await writeFile(join(dirs.cniDir, '10-test.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: `podvisor-${suffix}`, plugins: [{ type: 'bridge', bridge, ipam }, ...portmap] }));
+      await writeFile(join(dirs.cniDir, '10-test.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: `podvisor-${suffix}`, plugins: [{ type: 'bridge', bridge, isGateway: options.gateway ?? false, ipam }, ...portmap] }));
       const flags = [...isolatingFlags(dirs), '--registries-conf', registriesConf, '--log-level', 'debug'];
       const daemon = await DaemonProcess.serving(flags);
       const client = criClient(dirs.socket);

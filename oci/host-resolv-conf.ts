@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { unlessAbsent } from '../../system/unless-absent';
+import { unlessAbsent } from '../system/unless-absent';
 
 export const HOST_RESOLV_CONF = '/etc/resolv.conf';
 export const RESOLVED_UPSTREAM_CONF = '/run/systemd/resolve/resolv.conf';

@@ -2,12 +2,12 @@ import { chmod, mkdir, readFile, realpath, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname as nodeHostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../../system/atomic-file';
-import { errorCode } from '../../system/error-code';
-import { InvalidArgumentError } from '../../system/errors';
-import { runToolChecked } from '../../system/run-tool';
+import { writeFileAtomic } from '../system/atomic-file';
+import { errorCode } from '../system/error-code';
+import { InvalidArgumentError } from '../system/errors';
+import { runToolChecked } from '../system/run-tool';
 import { hostResolvConf } from './host-resolv-conf';
-import { unmountAll } from '../../system/mount-cleanup';
+import { unmountAll } from '../system/mount-cleanup';
 
 export interface DnsConfig {
   servers: string[];

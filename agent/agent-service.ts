@@ -1,0 +1,74 @@
+import { ErrorCode, type Request, type Response } from '../proto/gen/agent';
+import { AgentError, invalid, messageOf } from './agent-error';
+import type { Containers } from './containers';
+import * as guest from './guest-system';
+import type { SandboxShare } from './sandbox-share';
+
+type Result = Omit<Response, 'id' | 'error'>;
+
+const EMPTY: Result = { empty: {} };
+
+/** Answers the host's requests; every failure becomes an error response, never a crash. */
+export class AgentService {
+  constructor(
+    private readonly containers: Containers,
+    private readonly share: SandboxShare,
+  ) {}
+
+  async handle(request: Request): Promise<Response> {
+    try {
+      return { id: request.id, error: undefined, ...(await this.dispatch(request)) };
+    } catch (error) {
+      const code = error instanceof AgentError ? error.code : ErrorCode.ERROR_CODE_INTERNAL;
+      return { id: request.id, error: { code, message: messageOf(error) } };
+    }
+  }
+
+  private async dispatch(request: Request): Promise<Result> {
+    const { containers } = this;
+    if (request.health) return EMPTY;
+    if (request.guestDetails) return { guestDetails: await guest.guestDetails() };
+    if (request.setTime) return guest.setTime(request.setTime.unixMs).then(() => EMPTY);
+    if (request.reseedRandom) return guest.reseedRandom(request.reseedRandom.seed).then(() => EMPTY);
+    if (request.onlineCpusMemory) return { online: await guest.onlineCpusMemory() };
+    if (request.updateInterface) {
+      const { mac, mtu, addresses } = request.updateInterface;
+      return guest.updateInterface(mac, mtu, addresses).then(() => EMPTY);
+    }
+    if (request.updateRoutes) return guest.updateRoutes(request.updateRoutes.mac, request.updateRoutes.routes).then(() => EMPTY);
+    if (request.createSandbox) {
+      await guest.setHostname(request.createSandbox.hostname);
+      await this.share.mount();
+      return EMPTY;
+    }
+    if (request.destroySandbox) {
+      await containers.removeAll();
+      await this.share.unmount();
+      return EMPTY;
+    }
+    if (request.createContainer) return containers.create(request.createContainer).then(() => EMPTY);
+    if (request.startContainer) return containers.start(request.startContainer.containerId).then(() => EMPTY);
+    if (request.signalProcess) {
+      const { containerId, execId, signal } = request.signalProcess;
+      return containers.signal(containerId, execId, signal).then(() => EMPTY);
+    }
+    if (request.waitProcess) return { exit: await containers.wait(request.waitProcess.containerId, request.waitProcess.execId) };
+    if (request.containerState) return { state: containers.state(request.containerState.containerId) };
+    if (request.removeContainer) return containers.remove(request.removeContainer.containerId).then(() => EMPTY);
+    if (request.execProcess) return containers.exec(request.execProcess).then(() => EMPTY);
+    if (request.writeStdin) {
+      const { containerId, execId, data } = request.writeStdin;
+      return containers.writeStdin(containerId, execId, data).then(() => EMPTY);
+    }
+    if (request.closeStdin) {
+      containers.closeStdin(request.closeStdin.containerId, request.closeStdin.execId);
+      return EMPTY;
+    }
+    if (request.resizeTty) {
+      containers.resizeTty(request.resizeTty.containerId, request.resizeTty.execId);
+      return EMPTY;
+    }
+    if (request.containerStats) return { stats: await containers.stats(request.containerStats.containerId) };
+    throw invalid('the request names no call this agent knows');
+  }
+}

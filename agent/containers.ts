@@ -1,0 +1,306 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import {
+  ContainerStatus,
+  ErrorCode,
+  OutputStream,
+  type ContainerStateResult,
+  type ContainerStatsResult,
+  type CreateContainerRequest,
+  type Event,
+  type ExecProcessRequest,
+  type ProcessExit,
+} from '../proto/gen/agent';
+import { AgentError, failedPrecondition, invalid, messageOf, notFound } from './agent-error';
+import { runProgram } from './run-program';
+
+export interface ContainerPaths {
+  /** The OCI runtime in the guest. */
+  runc: string;
+  /** runc's state directory. */
+  runcRoot: string;
+  /** Each container's bundle (config.json) goes in a directory of its own here. */
+  bundles: string;
+  /** Where the guest's cgroup v2 hierarchy is mounted. */
+  cgroupRoot: string;
+}
+
+type Status = 'created' | 'running' | 'stopped';
+
+interface GuestProcess {
+  containerId: string;
+  /** '' for the container's main process. */
+  execId: string;
+  status: Status;
+  pid: number;
+  exitCode: number;
+  startedAtMs: number;
+  finishedAtMs: number;
+  child?: ChildProcess;
+  pidFile: string;
+  closed: Promise<void>;
+  markClosed: () => void;
+}
+
+interface Container {
+  id: string;
+  bundle: string;
+  stdin: boolean;
+  cgroupsPath: string;
+  main: GuestProcess;
+  execs: Map<string, GuestProcess>;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+// Under TCG runc's create takes a second or two; a start that outlasts this is stuck.
+const START_TIMEOUT_MS = 60_000;
+const PID_FILE_POLL_MS = 20;
+const KILL_WAIT_MS = 10_000;
+// What of a failed start's stderr goes into the error message.
+const START_ERROR_BYTES = 2048;
+
+function newProcess(containerId: string, execId: string, pidFile: string): GuestProcess {
+  let markClosed = (): void => undefined;
+  const closed = new Promise<void>((resolve) => (markClosed = resolve));
+  return { containerId, execId, status: 'created', pid: 0, exitCode: 0, startedAtMs: 0, finishedAtMs: 0, pidFile, closed, markClosed };
+}
+
+function checkId(id: string, what: string): void {
+  if (!ID_PATTERN.test(id)) throw invalid(`${what} "${id}" is not a valid ID`);
+}
+
+function signalNumber(signal: string): number {
+  if (/^\d+$/.test(signal)) return Number(signal);
+  const name = (signal.startsWith('SIG') ? signal : `SIG${signal}`) as keyof typeof constants.signals;
+  const number = constants.signals[name];
+  if (number === undefined) throw invalid(`"${signal}" is not a signal`);
+  return number;
+}
+
+async function readPid(pidFile: string): Promise<number | undefined> {
+  const text = await readFile(pidFile, 'utf8').catch(() => '');
+  const pid = Number(text.trim());
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/**
+ * The pod's containers in the guest, each run by runc in the foreground (`runc run`, `runc
+ * exec`): runc stays the agent's child and exits with the process's status, which is how the
+ * agent learns every exit code (a detached `runc create` would hand the container to PID 1).
+ */
+export class Containers {
+  private readonly containers = new Map<string, Container>();
+
+  constructor(
+    private readonly paths: ContainerPaths,
+    private readonly emit: (event: Event) => void,
+  ) {}
+
+  private get(id: string): Container {
+    const container = this.containers.get(id);
+    if (!container) throw notFound(`container ${id} does not exist in the guest`);
+    return container;
+  }
+
+  private process(containerId: string, execId: string): GuestProcess {
+    const container = this.get(containerId);
+    if (execId === '') return container.main;
+    const exec = container.execs.get(execId);
+    if (!exec) throw notFound(`exec ${execId} of container ${containerId} does not exist`);
+    return exec;
+  }
+
+  async create(request: CreateContainerRequest): Promise<void> {
+    const id = request.containerId;
+    checkId(id, 'container ID');
+    if (this.containers.has(id)) throw new AgentError(ErrorCode.ERROR_CODE_ALREADY_EXISTS, `container ${id} exists already`);
+    if (request.terminal) throw failedPrecondition(`container ${id}: terminals are not built yet for VM pods`);
+    let spec: { root?: { path?: unknown }; linux?: { cgroupsPath?: unknown } };
+    try {
+      spec = JSON.parse(Buffer.from(request.spec).toString('utf8')) as typeof spec;
+    } catch (error) {
+      throw invalid(`container ${id}: the spec is not JSON: ${messageOf(error)}`);
+    }
+    const rootfs = spec.root?.path;
+    if (typeof rootfs !== 'string') throw invalid(`container ${id}: the spec names no root filesystem`);
+    if (!(await stat(rootfs).then((info) => info.isDirectory(), () => false))) throw notFound(`container ${id}: root filesystem ${rootfs} is not in the guest`);
+    const bundle = join(this.paths.bundles, id);
+    await mkdir(bundle, { recursive: true, mode: 0o700 });
+    await writeFile(join(bundle, 'config.json'), request.spec, { mode: 0o600 });
+    this.containers.set(id, {
+      id,
+      bundle,
+      stdin: request.stdin,
+      cgroupsPath: typeof spec.linux?.cgroupsPath === 'string' ? spec.linux.cgroupsPath : '',
+      main: newProcess(id, '', join(bundle, 'pid')),
+      execs: new Map(),
+    });
+  }
+
+  /** Follows a runc child: its output as events, its exit once its pipes are closed. */
+  private follow(proc: GuestProcess, child: ChildProcess, onStderr?: (chunk: Buffer) => void): void {
+    proc.child = child;
+    const forward = (stream: OutputStream) => (data: Buffer) => {
+      if (stream === OutputStream.OUTPUT_STREAM_STDERR) onStderr?.(data);
+      this.emit({ output: { containerId: proc.containerId, execId: proc.execId, stream, data } });
+    };
+    child.stdout?.on('data', forward(OutputStream.OUTPUT_STREAM_STDOUT));
+    child.stderr?.on('data', forward(OutputStream.OUTPUT_STREAM_STDERR));
+    child.stdin?.on('error', () => undefined);
+    child.on('error', () => undefined);
+    child.on('close', (code, signal) => {
+      proc.status = 'stopped';
+      proc.exitCode = code ?? 128 + (signal === null ? 0 : signalNumber(signal));
+      proc.finishedAtMs = Date.now();
+      proc.child = undefined;
+      const exit: ProcessExit = { containerId: proc.containerId, execId: proc.execId, exitCode: proc.exitCode, finishedAtMs: BigInt(proc.finishedAtMs) };
+      this.emit({ exit });
+      proc.markClosed();
+    });
+  }
+
+  /** Waits until runc has written the pid file (the process runs) or has ended (it failed). */
+  private async started(proc: GuestProcess): Promise<boolean> {
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if (proc.status === 'stopped') return false;
+      const pid = await readPid(proc.pidFile);
+      if (pid !== undefined) {
+        proc.pid = pid;
+        return true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, PID_FILE_POLL_MS));
+    }
+    proc.child?.kill('SIGKILL');
+    throw new AgentError(ErrorCode.ERROR_CODE_INTERNAL, `${proc.containerId}: runc did not start the process within ${START_TIMEOUT_MS} ms`);
+  }
+
+  private async launch(proc: GuestProcess, args: string[], stdin: boolean): Promise<void> {
+    await rm(proc.pidFile, { force: true });
+    const child = spawn(this.paths.runc, ['--root', this.paths.runcRoot, ...args], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    let stderr = Buffer.alloc(0);
+    this.follow(proc, child, (chunk) => {
+      if (stderr.length < START_ERROR_BYTES) stderr = Buffer.concat([stderr, chunk]).subarray(0, START_ERROR_BYTES);
+    });
+    proc.status = 'running';
+    proc.startedAtMs = Date.now();
+    if (!(await this.started(proc))) {
+      throw failedPrecondition(`${proc.containerId}${proc.execId ? ` exec ${proc.execId}` : ''}: runc failed (exit status ${proc.exitCode}): ${stderr.toString('utf8').trim()}`);
+    }
+  }
+
+  async start(id: string): Promise<void> {
+    const container = this.get(id);
+    if (container.main.status !== 'created') throw failedPrecondition(`container ${id} is ${container.main.status}, not created`);
+    await this.launch(container.main, ['run', '--bundle', container.bundle, '--pid-file', container.main.pidFile, id], container.stdin);
+  }
+
+  async exec(request: ExecProcessRequest): Promise<void> {
+    const container = this.get(request.containerId);
+    checkId(request.execId, 'exec ID');
+    if (container.main.status !== 'running') throw failedPrecondition(`container ${container.id} is not running`);
+    if (container.execs.has(request.execId)) throw new AgentError(ErrorCode.ERROR_CODE_ALREADY_EXISTS, `exec ${request.execId} exists already`);
+    if (request.terminal) throw failedPrecondition(`exec in ${container.id}: terminals are not built yet for VM pods`);
+    if (request.args.length === 0) throw invalid('exec: no command given');
+    const proc = newProcess(container.id, request.execId, join(container.bundle, `exec-${request.execId}.pid`));
+    container.execs.set(request.execId, proc);
+    // Forgotten once its exit has been sent: the host has what it needs by then.
+    void proc.closed.then(async () => {
+      container.execs.delete(request.execId);
+      await rm(proc.pidFile, { force: true });
+    });
+    await this.launch(proc, ['exec', '--pid-file', proc.pidFile, container.id, ...request.args], request.stdin);
+  }
+
+  async signal(containerId: string, execId: string, signal: string): Promise<void> {
+    const proc = this.process(containerId, execId);
+    const number = signalNumber(signal);
+    if (proc.status !== 'running') return;
+    if (execId === '') {
+      await runProgram(this.paths.runc, ['--root', this.paths.runcRoot, 'kill', containerId, String(number)]).catch((error: unknown) => {
+        // It may have ended between the check and the kill.
+        if (proc.status === 'running') throw error;
+      });
+      return;
+    }
+    try {
+      process.kill(proc.pid, number);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
+
+  async wait(containerId: string, execId: string): Promise<ProcessExit> {
+    const proc = this.process(containerId, execId);
+    if (proc.status === 'created') throw failedPrecondition(`${containerId} ${execId}: not started`);
+    await proc.closed;
+    return { containerId, execId, exitCode: proc.exitCode, finishedAtMs: BigInt(proc.finishedAtMs) };
+  }
+
+  state(id: string): ContainerStateResult {
+    const { main } = this.get(id);
+    const status = { created: ContainerStatus.CONTAINER_STATUS_CREATED, running: ContainerStatus.CONTAINER_STATUS_RUNNING, stopped: ContainerStatus.CONTAINER_STATUS_STOPPED }[main.status];
+    return { status, pid: main.status === 'running' ? main.pid : 0, exitCode: main.exitCode, startedAtMs: BigInt(main.startedAtMs), finishedAtMs: BigInt(main.finishedAtMs) };
+  }
+
+  /** Kills what still runs and deletes the container; an unknown ID is fine. */
+  async remove(id: string): Promise<void> {
+    const container = this.containers.get(id);
+    if (!container) return;
+    const running = [container.main, ...container.execs.values()].filter((proc) => proc.status === 'running');
+    if (running.length > 0) {
+      await this.signal(id, '', 'SIGKILL').catch(() => undefined);
+      for (const proc of running) proc.child?.kill('SIGKILL');
+      await Promise.race([Promise.all(running.map((proc) => proc.closed)), new Promise((resolve) => setTimeout(resolve, KILL_WAIT_MS))]);
+    }
+    await runProgram(this.paths.runc, ['--root', this.paths.runcRoot, 'delete', '--force', id]).catch(() => undefined);
+    await rm(container.bundle, { recursive: true, force: true });
+    this.containers.delete(id);
+  }
+
+  async removeAll(): Promise<void> {
+    await Promise.all([...this.containers.keys()].map((id) => this.remove(id)));
+  }
+
+  writeStdin(containerId: string, execId: string, data: Uint8Array): Promise<void> {
+    const stdin = this.stdinOf(containerId, execId);
+    return new Promise((resolve, reject) => stdin.write(data, (error) => (error ? reject(error) : resolve())));
+  }
+
+  closeStdin(containerId: string, execId: string): void {
+    this.stdinOf(containerId, execId).end();
+  }
+
+  private stdinOf(containerId: string, execId: string): NodeJS.WritableStream {
+    const stdin = this.process(containerId, execId).child?.stdin;
+    if (!stdin) throw failedPrecondition(`${containerId} ${execId}: the process has no open stdin`);
+    return stdin;
+  }
+
+  resizeTty(containerId: string, execId: string): void {
+    this.process(containerId, execId);
+    throw failedPrecondition(`${containerId} ${execId}: the process has no terminal`);
+  }
+
+  async stats(id: string): Promise<ContainerStatsResult> {
+    const container = this.get(id);
+    const dir = join(this.paths.cgroupRoot, container.cgroupsPath);
+    const read = (file: string): Promise<string> => readFile(join(dir, file), 'utf8').catch(() => '');
+    const [cpuStat, memoryCurrent, memoryStat, memoryMax, pids] = await Promise.all([read('cpu.stat'), read('memory.current'), read('memory.stat'), read('memory.max'), read('pids.current')]);
+    const field = (text: string, name: string): bigint => BigInt(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? '0');
+    const usage = BigInt(memoryCurrent.trim() || '0');
+    const inactiveFile = field(memoryStat, 'inactive_file');
+    return {
+      cpuUsageNs: field(cpuStat, 'usage_usec') * 1000n,
+      memoryUsageBytes: usage,
+      memoryWorkingSetBytes: usage > inactiveFile ? usage - inactiveFile : 0n,
+      memoryRssBytes: field(memoryStat, 'anon'),
+      pageFaults: field(memoryStat, 'pgfault'),
+      majorPageFaults: field(memoryStat, 'pgmajfault'),
+      memoryLimitBytes: /^\d+$/.test(memoryMax.trim()) ? BigInt(memoryMax.trim()) : 0n,
+      pids: BigInt(pids.trim() || '0'),
+    };
+  }
+}

@@ -1,0 +1,102 @@
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { cpus, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { GuestDetails, OnlineCpusMemoryResult, Route } from '../proto/gen/agent';
+import { invalid, notFound } from './agent-error';
+import { runProgram } from './run-program';
+
+export const AGENT_VERSION = '0.1.0';
+const NET_DIR = '/sys/class/net';
+const CPU_DIR = '/sys/devices/system/cpu';
+const MEMORY_DIR = '/sys/devices/system/memory';
+// busybox's applets, from the initramfs.
+const IP = '/bin/ip';
+const DATE = '/bin/date';
+const HOSTNAME = '/bin/hostname';
+
+async function readTrimmed(path: string): Promise<string | undefined> {
+  return readFile(path, 'utf8').then(
+    (text) => text.trim(),
+    () => undefined,
+  );
+}
+
+export async function guestDetails(): Promise<GuestDetails> {
+  const blockSize = await readTrimmed(join(MEMORY_DIR, 'block_size_bytes'));
+  return {
+    kernelRelease: release(),
+    agentVersion: AGENT_VERSION,
+    onlineCpus: cpus().length,
+    memoryBytes: BigInt(totalmem()),
+    memoryBlockSizeBytes: blockSize === undefined ? 0n : BigInt(`0x${blockSize}`),
+  };
+}
+
+/** The guest has no clock it can trust at boot (nor after a VM is cloned): the host's is set. */
+export async function setTime(unixMs: bigint): Promise<void> {
+  await runProgram(DATE, ['-u', '-s', `@${unixMs / 1000n}`]);
+}
+
+/** Mixed into the kernel's pool, so two guests never start from the same randomness. */
+export async function reseedRandom(seed: Uint8Array): Promise<void> {
+  await writeFile('/dev/urandom', seed);
+}
+
+async function onlineAll(dir: string, pattern: RegExp, file: string, offline: string, online: string): Promise<number> {
+  let count = 0;
+  for (const entry of (await readdir(dir).catch(() => [] as string[])).filter((name) => pattern.test(name))) {
+    const path = join(dir, entry, file);
+    if ((await readTrimmed(path)) !== offline) continue;
+    await writeFile(path, online);
+    count += 1;
+  }
+  return count;
+}
+
+/** Brings hot-plugged vCPUs and memory blocks online. */
+export async function onlineCpusMemory(): Promise<OnlineCpusMemoryResult> {
+  return {
+    cpusOnlined: await onlineAll(CPU_DIR, /^cpu\d+$/, 'online', '0', '1'),
+    memoryBlocksOnlined: await onlineAll(MEMORY_DIR, /^memory\d+$/, 'state', 'offline', 'online'),
+  };
+}
+
+/** The guest interface the host gave this MAC. */
+async function interfaceByMac(mac: string): Promise<string> {
+  const wanted = mac.toLowerCase();
+  for (const name of await readdir(NET_DIR)) {
+    if ((await readTrimmed(join(NET_DIR, name, 'address'))) === wanted) return name;
+  }
+  throw notFound(`no guest interface has MAC ${mac}`);
+}
+
+const CIDR = /^[0-9a-fA-F:.]+\/\d{1,3}$/;
+
+export async function updateInterface(mac: string, mtu: number, addresses: string[]): Promise<void> {
+  const bad = addresses.find((address) => !CIDR.test(address));
+  if (bad !== undefined) throw invalid(`address "${bad}" is not in CIDR notation`);
+  const name = await interfaceByMac(mac);
+  await runProgram(IP, ['link', 'set', 'dev', 'lo', 'up']);
+  if (mtu > 0) await runProgram(IP, ['link', 'set', 'dev', name, 'mtu', String(mtu)]);
+  await runProgram(IP, ['address', 'flush', 'dev', name, 'scope', 'global']);
+  for (const address of addresses) await runProgram(IP, [address.includes(':') ? '-6' : '-4', 'address', 'add', address, 'dev', name]);
+  await runProgram(IP, ['link', 'set', 'dev', name, 'up']);
+}
+
+export async function updateRoutes(mac: string, routes: Route[]): Promise<void> {
+  const name = await interfaceByMac(mac);
+  for (const route of routes) {
+    if (route.destination !== 'default' && !CIDR.test(route.destination)) throw invalid(`route destination "${route.destination}" is neither CIDR nor default`);
+    const family = route.destination.includes(':') || route.gateway.includes(':') ? '-6' : '-4';
+    const via = route.gateway === '' ? [] : ['via', route.gateway];
+    await runProgram(IP, [family, 'route', 'replace', route.destination, ...via, 'dev', name]);
+  }
+}
+
+const HOSTNAME_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})?$/;
+
+export async function setHostname(hostname: string): Promise<void> {
+  if (!HOSTNAME_PATTERN.test(hostname)) throw invalid(`hostname "${hostname}" is not a valid host name`);
+  await runProgram(HOSTNAME, [hostname]);
+  await writeFile('/etc/hostname', `${hostname}\n`);
+}

@@ -1,0 +1,317 @@
+import { type Socket, connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FrameDecoder, encodeFrame } from '../../agent/protocol/frame-codec';
+import {
+  ContainerStatus,
+  ErrorCode,
+  OutputStream,
+  type ContainerStatsResult,
+  type Error as AgentErrorMessage,
+  type Frame,
+  type Request,
+  type Response,
+  type Route,
+} from '../../proto/gen/agent';
+import {
+  AlreadyExistsError,
+  DeadlineExceededError,
+  FailedPreconditionError,
+  InternalError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnavailableError,
+  UnimplementedError,
+  errorMessage,
+  type PodvisorError,
+} from '../../system/errors';
+import type { CgroupUsage } from '../cgroups/cgroup-usage';
+import type { ContainerRuntimeState } from '../runtime-handler';
+
+export interface AgentOutput {
+  containerId: string;
+  /** '' for the container's main process. */
+  execId: string;
+  stream: 'stdout' | 'stderr';
+  data: Buffer;
+}
+
+export interface AgentExit {
+  containerId: string;
+  execId: string;
+  exitCode: number;
+}
+
+export interface GuestInterface {
+  mac: string;
+  mtu: number;
+  /** CIDR notation. */
+  addresses: string[];
+}
+
+export interface ExecRequest {
+  containerId: string;
+  execId: string;
+  args: string[];
+  stdin: boolean;
+  terminal: boolean;
+}
+
+/** The call a request makes: one field of Request besides its id. */
+type Call = Omit<Request, 'id'>;
+
+interface Pending {
+  verb: string;
+  resolve: (response: Response) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+const CONNECT_RETRY_MS = 50;
+
+const ERRORS: Record<ErrorCode, new (message: string) => PodvisorError> = {
+  [ErrorCode.ERROR_CODE_UNSPECIFIED]: InternalError,
+  [ErrorCode.ERROR_CODE_INVALID_ARGUMENT]: InvalidArgumentError,
+  [ErrorCode.ERROR_CODE_NOT_FOUND]: NotFoundError,
+  [ErrorCode.ERROR_CODE_ALREADY_EXISTS]: AlreadyExistsError,
+  [ErrorCode.ERROR_CODE_FAILED_PRECONDITION]: FailedPreconditionError,
+  [ErrorCode.ERROR_CODE_INTERNAL]: InternalError,
+  [ErrorCode.ERROR_CODE_UNIMPLEMENTED]: UnimplementedError,
+  [ErrorCode.UNRECOGNIZED]: InternalError,
+};
+
+function agentError(error: AgentErrorMessage): PodvisorError {
+  return new ERRORS[error.code](`guest agent: ${error.message}`);
+}
+
+function usageOf(stats: ContainerStatsResult): CgroupUsage {
+  return {
+    cpu: { usageNanos: stats.cpuUsageNs },
+    memory: {
+      usageBytes: Number(stats.memoryUsageBytes),
+      workingSetBytes: Number(stats.memoryWorkingSetBytes),
+      rssBytes: Number(stats.memoryRssBytes),
+      pageFaults: Number(stats.pageFaults),
+      majorPageFaults: Number(stats.majorPageFaults),
+      limitBytes: stats.memoryLimitBytes === 0n ? undefined : Number(stats.memoryLimitBytes),
+    },
+    processCount: Number(stats.pids),
+  };
+}
+
+/** The first call the request makes, by its field name: for messages. */
+function verbOf(call: Call): string {
+  return Object.entries(call).find(([, value]) => value !== undefined)?.[0] ?? 'unknown';
+}
+
+/**
+ * The host's side of a pod VM's agent: a unix socket that QEMU joins to the guest's
+ * virtio-serial port. Every call has a deadline; a call past it fails DeadlineExceeded naming
+ * the verb, and a lost connection fails every pending call at once as Unavailable.
+ */
+export class AgentClient {
+  private readonly pending = new Map<bigint, Pending>();
+  private readonly outputListeners = new Set<(output: AgentOutput) => void>();
+  private readonly exitListeners = new Set<(exit: AgentExit) => void>();
+  private nextId = 1n;
+  private closedBecause: string | undefined;
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly path: string,
+  ) {
+    const decoder = new FrameDecoder();
+    socket.on('data', (chunk: Buffer) => decoder.push(chunk).forEach((frame) => this.onFrame(frame)));
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.fail(`the connection to the guest agent (${path}) closed`));
+  }
+
+  /** Connects, retrying while the socket is not there yet (QEMU starting), until `timeoutMs`. */
+  static async connect(path: string, timeoutMs: number): Promise<AgentClient> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const socket = await new Promise<Socket>((resolve, reject) => {
+          const attempt = connect(path);
+          attempt.once('connect', () => resolve(attempt));
+          attempt.once('error', reject);
+        });
+        return new AgentClient(socket, path);
+      } catch (error) {
+        if (Date.now() >= deadline) throw new DeadlineExceededError(`cannot connect to the guest agent at ${path} within ${timeoutMs} ms: ${errorMessage(error)}`);
+        await sleep(CONNECT_RETRY_MS);
+      }
+    }
+  }
+
+  get closed(): boolean {
+    return this.closedBecause !== undefined;
+  }
+
+  private onFrame(frame: Frame): void {
+    if (frame.response) {
+      const pending = this.pending.get(frame.response.id);
+      if (!pending) return;
+      this.pending.delete(frame.response.id);
+      clearTimeout(pending.timer);
+      if (frame.response.error) pending.reject(agentError(frame.response.error));
+      else pending.resolve(frame.response);
+    }
+    const output = frame.event?.output;
+    if (output) {
+      const event: AgentOutput = {
+        containerId: output.containerId,
+        execId: output.execId,
+        stream: output.stream === OutputStream.OUTPUT_STREAM_STDERR ? 'stderr' : 'stdout',
+        data: Buffer.from(output.data),
+      };
+      for (const listener of this.outputListeners) listener(event);
+    }
+    const exit = frame.event?.exit;
+    if (exit) {
+      for (const listener of this.exitListeners) listener({ containerId: exit.containerId, execId: exit.execId, exitCode: exit.exitCode });
+    }
+  }
+
+  private fail(why: string): void {
+    if (this.closedBecause !== undefined) return;
+    this.closedBecause = why;
+    for (const [id, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      pending.reject(new UnavailableError(`${pending.verb}: ${why}`));
+      this.pending.delete(id);
+    }
+  }
+
+  private call(call: Call, timeoutMs: number): Promise<Response> {
+    const verb = verbOf(call);
+    if (this.closedBecause !== undefined) return Promise.reject(new UnavailableError(`${verb}: ${this.closedBecause}`));
+    const id = this.nextId;
+    this.nextId += 1n;
+    return new Promise<Response>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new DeadlineExceededError(`the guest agent (${this.path}) did not answer ${verb} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { verb, resolve, reject, timer });
+      this.socket.write(encodeFrame({ request: { id, ...call } }));
+    });
+  }
+
+  private async empty(call: Call, timeoutMs: number): Promise<void> {
+    await this.call(call, timeoutMs);
+  }
+
+  onOutput(listener: (output: AgentOutput) => void): void {
+    this.outputListeners.add(listener);
+  }
+
+  onExit(listener: (exit: AgentExit) => void): void {
+    this.exitListeners.add(listener);
+  }
+
+  health(timeoutMs: number): Promise<void> {
+    return this.empty({ health: {} }, timeoutMs);
+  }
+
+  async guestDetails(timeoutMs: number): Promise<NonNullable<Response['guestDetails']>> {
+    const { guestDetails } = await this.call({ guestDetails: {} }, timeoutMs);
+    if (!guestDetails) throw new InternalError('guest agent: guestDetails answered without details');
+    return guestDetails;
+  }
+
+  setTime(now: Date, timeoutMs: number): Promise<void> {
+    return this.empty({ setTime: { unixMs: BigInt(now.getTime()) } }, timeoutMs);
+  }
+
+  reseedRandom(seed: Buffer, timeoutMs: number): Promise<void> {
+    return this.empty({ reseedRandom: { seed } }, timeoutMs);
+  }
+
+  async onlineCpusMemory(timeoutMs: number): Promise<{ cpus: number; memoryBlocks: number }> {
+    const { online } = await this.call({ onlineCpusMemory: {} }, timeoutMs);
+    return { cpus: online?.cpusOnlined ?? 0, memoryBlocks: online?.memoryBlocksOnlined ?? 0 };
+  }
+
+  updateInterface(iface: GuestInterface, timeoutMs: number): Promise<void> {
+    return this.empty({ updateInterface: iface }, timeoutMs);
+  }
+
+  updateRoutes(mac: string, routes: Route[], timeoutMs: number): Promise<void> {
+    return this.empty({ updateRoutes: { mac, routes } }, timeoutMs);
+  }
+
+  createSandbox(sandbox: { hostname: string }, timeoutMs: number): Promise<void> {
+    return this.empty({ createSandbox: sandbox }, timeoutMs);
+  }
+
+  destroySandbox(timeoutMs: number): Promise<void> {
+    return this.empty({ destroySandbox: {} }, timeoutMs);
+  }
+
+  createContainer(container: { id: string; spec: string; stdin: boolean; terminal: boolean }, timeoutMs: number): Promise<void> {
+    const { id, spec, stdin, terminal } = container;
+    return this.empty({ createContainer: { containerId: id, spec: Buffer.from(spec), stdin, terminal } }, timeoutMs);
+  }
+
+  startContainer(containerId: string, timeoutMs: number): Promise<void> {
+    return this.empty({ startContainer: { containerId } }, timeoutMs);
+  }
+
+  signalProcess(containerId: string, execId: string, signal: string, timeoutMs: number): Promise<void> {
+    return this.empty({ signalProcess: { containerId, execId, signal } }, timeoutMs);
+  }
+
+  async waitProcess(containerId: string, execId: string, timeoutMs: number): Promise<number> {
+    const { exit } = await this.call({ waitProcess: { containerId, execId } }, timeoutMs);
+    return exit?.exitCode ?? 0;
+  }
+
+  async containerState(containerId: string, timeoutMs: number): Promise<ContainerRuntimeState> {
+    const { state } = await this.call({ containerState: { containerId } }, timeoutMs).catch((error: unknown) => {
+      // The guest no longer has it (it was removed, or the VM is a new one): nothing runs.
+      if (error instanceof NotFoundError) return { state: undefined };
+      throw error;
+    });
+    switch (state?.status) {
+      case ContainerStatus.CONTAINER_STATUS_CREATED:
+        return { status: 'created', pid: 0 };
+      case ContainerStatus.CONTAINER_STATUS_RUNNING:
+        return { status: 'running', pid: state.pid };
+      case ContainerStatus.CONTAINER_STATUS_STOPPED:
+        return { status: 'stopped', pid: 0, exitCode: state.exitCode, finishedAt: new Date(Number(state.finishedAtMs)) };
+      default:
+        return { status: 'unknown', pid: 0 };
+    }
+  }
+
+  removeContainer(containerId: string, timeoutMs: number): Promise<void> {
+    return this.empty({ removeContainer: { containerId } }, timeoutMs);
+  }
+
+  execProcess(exec: ExecRequest, timeoutMs: number): Promise<void> {
+    return this.empty({ execProcess: exec }, timeoutMs);
+  }
+
+  writeStdin(containerId: string, execId: string, data: Buffer, timeoutMs: number): Promise<void> {
+    return this.empty({ writeStdin: { containerId, execId, data } }, timeoutMs);
+  }
+
+  closeStdin(containerId: string, execId: string, timeoutMs: number): Promise<void> {
+    return this.empty({ closeStdin: { containerId, execId } }, timeoutMs);
+  }
+
+  resizeTty(containerId: string, execId: string, size: { columns: number; rows: number }, timeoutMs: number): Promise<void> {
+    return this.empty({ resizeTty: { containerId, execId, ...size } }, timeoutMs);
+  }
+
+  async containerStats(containerId: string, timeoutMs: number): Promise<CgroupUsage> {
+    const { stats } = await this.call({ containerStats: { containerId } }, timeoutMs);
+    if (!stats) throw new InternalError('guest agent: containerStats answered without stats');
+    return usageOf(stats);
+  }
+
+  close(): void {
+    this.fail(`the connection to the guest agent (${this.path}) was closed by the daemon`);
+    this.socket.destroy();
+  }
+}

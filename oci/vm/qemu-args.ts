@@ -1,0 +1,68 @@
+/** One pod VM as QEMU is to run it. */
+export interface QemuVm {
+  accelerator: 'kvm' | 'tcg';
+  vcpus: number;
+  memoryMiB: number;
+  kernel: string;
+  initrd: string;
+  kernelParams: string;
+  /** The guest's serial console, written to a file for when a boot fails. */
+  consoleLog: string;
+  qmpSocket: string;
+  agentSocket: string;
+  pidFile: string;
+  /** The guest's userland, shared read-only. */
+  guestRoot: string;
+  /** The pod's shared directory: the containers' root filesystems and volumes. */
+  sharedDir?: string;
+  /** A TAP in QEMU's network namespace, and the MAC the guest's NIC takes (the CNI interface's). */
+  network?: { tapName: string; mac: string };
+}
+
+export const AGENT_PORT_NAME = 'podvisor.agent';
+export const GUEST_ROOT_TAG = 'podvisor.guest';
+export const POD_SHARE_TAG = 'podvisor.pod';
+
+// QEMU's own option syntax uses commas as separators; a comma in a value is written twice.
+function value(text: string): string {
+  return text.replace(/,/g, ',,');
+}
+
+/**
+ * QEMU's arguments for a pod VM: q35 (microvm hung in some boots with Debian's kernel), no
+ * default devices, the kernel booted directly, the console to a file, QMP and the agent's
+ * virtio-serial port on unix sockets QEMU listens on, the guest root and the pod's shared
+ * directory over virtio-9p, and a virtio NIC on the pod's TAP.
+ */
+export function qemuArgs(vm: QemuVm): string[] {
+  const args = [
+    '-name', 'podvisor-pod',
+    '-machine', `q35,accel=${vm.accelerator}`,
+    '-cpu', vm.accelerator === 'kvm' ? 'host' : 'max',
+    '-smp', String(vm.vcpus),
+    '-m', `${vm.memoryMiB}M`,
+    '-nodefaults', '-no-user-config', '-nographic', '-no-reboot',
+    '-kernel', vm.kernel,
+    '-initrd', vm.initrd,
+    '-append', vm.kernelParams,
+    '-serial', `file:${vm.consoleLog}`,
+    '-qmp', `unix:${value(vm.qmpSocket)},server=on,wait=off`,
+    '-pidfile', vm.pidFile,
+    '-device', 'virtio-serial-pci,id=serial0',
+    '-chardev', `socket,id=agent,path=${value(vm.agentSocket)},server=on,wait=off`,
+    '-device', `virtserialport,bus=serial0.0,chardev=agent,name=${AGENT_PORT_NAME}`,
+    '-fsdev', `local,id=guestroot,path=${value(vm.guestRoot)},security_model=none,readonly=on`,
+    '-device', `virtio-9p-pci,fsdev=guestroot,mount_tag=${GUEST_ROOT_TAG}`,
+  ];
+  if (vm.sharedDir !== undefined) {
+    // The containers' files come from several filesystems (overlays, volumes): remap keeps
+    // their inode numbers apart in the guest.
+    args.push('-fsdev', `local,id=podshare,path=${value(vm.sharedDir)},security_model=passthrough,multidevs=remap`);
+    args.push('-device', `virtio-9p-pci,fsdev=podshare,mount_tag=${POD_SHARE_TAG}`);
+  }
+  if (vm.network !== undefined) {
+    args.push('-netdev', `tap,id=net0,ifname=${vm.network.tapName},script=no,downscript=no,vhost=off`);
+    args.push('-device', `virtio-net-pci,netdev=net0,mac=${vm.network.mac}`);
+  }
+  return args;
+}

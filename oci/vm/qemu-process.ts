@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { open, readFile } from 'node:fs/promises';
+import { errorCode } from '../../system/error-code';
+import { InternalError } from '../../system/errors';
+import { commandLine } from '../../system/process-list';
+import { type TrackedProcess, stopTrackedProcess, trackProcess } from '../../system/tracked-process';
+import { joinPodCgroup } from '../cgroups/pod-cgroup';
+
+export interface QemuLaunch {
+  args: string[];
+  /** The pod's pinned network namespace, where QEMU opens the pod's TAP. */
+  netns: string;
+  /** The pod cgroup: the VM is the pod, so the pod pays for it. */
+  cgroupPath: string;
+  /** QEMU's own messages (a bad option, a missing file) go here. */
+  logPath: string;
+}
+
+/**
+ * Starts QEMU detached (own session, no pipes to us), so a VM outlives a daemon restart, in
+ * the pod's network namespace and cgroup. nsenter enters only the network namespace and then
+ * execs QEMU in place: QEMU stays in the daemon's mount namespace, where the pod's shared
+ * directory gets the containers' bind mounts later.
+ */
+export async function launchQemu(qemuPath: string, launch: QemuLaunch): Promise<TrackedProcess> {
+  const log = await open(launch.logPath, 'a', 0o600);
+  let pid: number | undefined;
+  try {
+    const child = spawn('nsenter', [`--net=${launch.netns}`, '--', qemuPath, ...launch.args], {
+      detached: true,
+      stdio: ['ignore', log.fd, log.fd],
+    });
+    pid = await new Promise<number>((resolve, reject) => {
+      child.once('error', (error) => reject(new InternalError(`cannot start ${qemuPath}: ${error.message}`)));
+      child.once('spawn', () => resolve(child.pid ?? 0));
+    });
+    child.unref();
+  } finally {
+    await log.close();
+  }
+  const tracked = await trackProcess(pid);
+  if (tracked === undefined) throw new InternalError(`QEMU (pid ${pid}) exited as soon as it started: ${await qemuMessages(launch.logPath)}`);
+  try {
+    await joinPodCgroup(launch.cgroupPath, pid);
+  } catch (error) {
+    await stopTrackedProcess(tracked, 'QEMU', 0, undefined);
+    throw error;
+  }
+  return tracked;
+}
+
+/** The last lines QEMU wrote about itself, for an error message. */
+export async function qemuMessages(logPath: string): Promise<string> {
+  try {
+    const text = (await readFile(logPath, 'utf8')).trim();
+    return text === '' ? 'it printed nothing' : text.split('\n').slice(-5).join(' / ');
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return 'it printed nothing';
+    throw error;
+  }
+}
+
+/**
+ * The QEMU of a pod whose start was cut short before its pid was recorded: the pid file QEMU
+ * wrote, if the process holding that pid is a QEMU given that very pid file.
+ */
+export async function qemuFromPidFile(qemuPath: string, pidFile: string): Promise<TrackedProcess | undefined> {
+  let pid: number;
+  try {
+    pid = Number((await readFile(pidFile, 'utf8')).trim());
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  const args = await commandLine(pid);
+  if (args?.[0] !== qemuPath || !args.includes(pidFile)) return undefined;
+  return trackProcess(pid);
+}

@@ -1,0 +1,255 @@
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../system/atomic-file';
+import { errorCode } from '../../system/error-code';
+import { DeadlineExceededError, FailedPreconditionError, NotFoundError, errorMessage } from '../../system/errors';
+import type { Logger } from '../../system/logger';
+import type { CgroupUsage } from '../cgroups/cgroup-usage';
+import { CriLogWriter } from '../cri-log-writer';
+import type { OciSpec } from '../spec/oci-types';
+import type { ContainerExit, ContainerRuntimeState, CreateOptions, ExecResult } from '../runtime-handler';
+import type { AgentClient, AgentExit, AgentOutput } from './agent-client';
+import { guestSpec } from './guest-spec';
+import { shareIntoGuest, unshareFromGuest } from './shared-dir';
+import type { VmPods } from './vm-pods';
+
+/** What the handler keeps of a container on disk, to find it again after a restart. */
+interface ContainerFile {
+  podId: string;
+  logPath: string;
+}
+
+interface VmContainer extends ContainerFile {
+  log: CriLogWriter;
+}
+
+interface PendingExec {
+  stdout: Buffer[];
+  stderr: Buffer[];
+  done: (exitCode: number) => void;
+}
+
+const AGENT_CALL_TIMEOUT_MS = 15_000;
+// After SIGKILL only the guest kernel's teardown is left.
+const KILL_WAIT_MS = 10_000;
+// Output an exec-sync keeps; the kubelet's probes read a few lines.
+const MAX_EXEC_OUTPUT_BYTES = 16 * 1024 * 1024;
+
+/** The main process of a container has no exec ID in the agent's protocol. */
+const MAIN_PROCESS = '';
+
+/**
+ * The containers of VM pods: their files reach the guest through the pod's shared directory,
+ * the agent runs them, and their output becomes CRI logs on the host.
+ */
+export class VmContainers {
+  private readonly containers = new Map<string, VmContainer>();
+  private readonly execs = new Map<string, PendingExec>();
+  private readonly exitWaiters = new Map<string, Set<(exit: ContainerExit) => void>>();
+  private readonly exitWatchers = new Set<(exit: ContainerExit) => void>();
+  private execCounter = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly pods: VmPods,
+    private readonly logger: Logger,
+  ) {}
+
+  private recordPath(id: string): string {
+    return join(this.dir, `${id}.json`);
+  }
+
+  /** Wires an agent's output and exit events to the containers of its pod. */
+  follow(agent: AgentClient): void {
+    agent.onOutput((output) => this.onOutput(output));
+    agent.onExit((exit) => this.onExit(exit));
+  }
+
+  private onOutput(output: AgentOutput): void {
+    if (output.execId === MAIN_PROCESS) {
+      const container = this.containers.get(output.containerId);
+      container?.log.write(output.stream, output.data).catch((error: unknown) => {
+        this.logger.error('cannot write a container log', { container_id: output.containerId, error: errorMessage(error) });
+      });
+      return;
+    }
+    const exec = this.execs.get(`${output.containerId}/${output.execId}`);
+    if (!exec) return;
+    const chunks = output.stream === 'stdout' ? exec.stdout : exec.stderr;
+    if (chunks.reduce((size, chunk) => size + chunk.length, 0) < MAX_EXEC_OUTPUT_BYTES) chunks.push(output.data);
+  }
+
+  private onExit(exit: AgentExit): void {
+    if (exit.execId !== MAIN_PROCESS) {
+      this.execs.get(`${exit.containerId}/${exit.execId}`)?.done(exit.exitCode);
+      return;
+    }
+    const event: ContainerExit = { id: exit.containerId, exitCode: exit.exitCode, at: new Date() };
+    for (const waiter of this.exitWaiters.get(exit.containerId) ?? []) waiter(event);
+    for (const watcher of this.exitWatchers) watcher(event);
+  }
+
+  private get(id: string): VmContainer {
+    const container = this.containers.get(id);
+    if (!container) throw new NotFoundError(`container ${id} does not exist`);
+    return container;
+  }
+
+  private agentOf(id: string): AgentClient {
+    return this.pods.agent(this.get(id).podId);
+  }
+
+  async create(options: CreateOptions): Promise<void> {
+    await options.bundleWritten;
+    const agent = this.pods.agent(options.podId);
+    const spec = JSON.parse(await readFile(join(options.bundle, 'config.json'), 'utf8')) as OciSpec;
+    const fileSources = new Set<string>();
+    for (const mount of spec.mounts) {
+      const info = await stat(mount.source).catch(() => undefined);
+      if (info?.isFile()) fileSources.add(mount.source);
+    }
+    const shared = this.pods.paths(options.podId).shared;
+    const guest = guestSpec(spec, options.id, shared, fileSources);
+    const record: ContainerFile = { podId: options.podId, logPath: options.logPath };
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(this.recordPath(options.id), JSON.stringify(record));
+    try {
+      await shareIntoGuest(shared, guest.binds);
+      await agent.createContainer({ id: options.id, spec: JSON.stringify(guest.spec), stdin: options.stdin, terminal: options.terminal }, options.timeoutMs);
+    } catch (error) {
+      await this.discard(options.id, record).catch(() => undefined);
+      throw error;
+    }
+    this.containers.set(options.id, { ...record, log: new CriLogWriter(options.logPath) });
+  }
+
+  async start(id: string): Promise<void> {
+    await this.agentOf(id).startContainer(id, AGENT_CALL_TIMEOUT_MS);
+  }
+
+  async state(id: string): Promise<ContainerRuntimeState> {
+    const container = this.containers.get(id);
+    if (!container) return { status: 'unknown', pid: 0 };
+    if (!(await this.pods.alive(container.podId))) {
+      // The VM is gone, and every process in it with the guest kernel: killed, as by SIGKILL.
+      return { status: 'stopped', pid: 0, exitCode: 137, finishedAt: new Date() };
+    }
+    return this.pods.agent(container.podId).containerState(id, AGENT_CALL_TIMEOUT_MS);
+  }
+
+  /** Resolves once the container's main process has exited, or to false after `timeoutMs`. */
+  private async waitForExit(id: string, timeoutMs: number): Promise<boolean> {
+    let waiter: ((exit: ContainerExit) => void) | undefined;
+    const exited = new Promise<boolean>((resolve) => {
+      waiter = () => resolve(true);
+      const waiters = this.exitWaiters.get(id) ?? new Set();
+      waiters.add(waiter);
+      this.exitWaiters.set(id, waiters);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // The exit may have come before the waiter was set.
+      if ((await this.state(id)).status !== 'running') return true;
+      return await Promise.race([exited, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))]);
+    } finally {
+      clearTimeout(timer);
+      if (waiter) this.exitWaiters.get(id)?.delete(waiter);
+    }
+  }
+
+  async stop(id: string, signal: string, timeoutMs: number): Promise<void> {
+    if ((await this.state(id)).status !== 'running') return;
+    const agent = this.agentOf(id);
+    if (timeoutMs > 0) {
+      await agent.signalProcess(id, MAIN_PROCESS, signal, AGENT_CALL_TIMEOUT_MS);
+      if (await this.waitForExit(id, timeoutMs)) return;
+    }
+    await agent.signalProcess(id, MAIN_PROCESS, 'SIGKILL', AGENT_CALL_TIMEOUT_MS);
+    if (!(await this.waitForExit(id, KILL_WAIT_MS))) throw new DeadlineExceededError(`container ${id} did not exit within ${KILL_WAIT_MS} ms of SIGKILL`);
+  }
+
+  /**
+   * Idempotent. With nothing in memory (a create cut short by a crash) the record on disk says
+   * where it was; it is written before anything is bound, so without one nothing was.
+   */
+  async remove(id: string): Promise<void> {
+    const container = this.containers.get(id) ?? (await this.readRecord(id));
+    if (container === undefined) return;
+    if (await this.pods.alive(container.podId)) await this.pods.agent(container.podId).removeContainer(id, AGENT_CALL_TIMEOUT_MS);
+    await this.discard(id, container);
+  }
+
+  private async discard(id: string, container: ContainerFile): Promise<void> {
+    await unshareFromGuest(this.pods.paths(container.podId).shared, id);
+    await this.containers.get(id)?.log.close();
+    this.containers.delete(id);
+    await rm(this.recordPath(id), { force: true });
+  }
+
+  private async readRecord(id: string): Promise<ContainerFile | undefined> {
+    try {
+      return JSON.parse(await readFile(this.recordPath(id), 'utf8')) as ContainerFile;
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT' || error instanceof SyntaxError) return undefined;
+      throw error;
+    }
+  }
+
+  /** Takes back the containers of the pods that run again after a restart. */
+  async restore(runningPods: ReadonlySet<string>): Promise<void> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    for (const name of names.filter((entry) => entry.endsWith('.json'))) {
+      const id = name.slice(0, -'.json'.length);
+      const record = await this.readRecord(id);
+      if (record && runningPods.has(record.podId)) this.containers.set(id, { ...record, log: new CriLogWriter(record.logPath) });
+    }
+  }
+
+  /** The containers whose main process ended while nobody watched. */
+  async pendingExits(): Promise<ContainerExit[]> {
+    const exits: ContainerExit[] = [];
+    for (const id of this.containers.keys()) {
+      const state = await this.state(id).catch(() => undefined);
+      if (state?.status === 'stopped') exits.push({ id, exitCode: state.exitCode ?? 137, at: state.finishedAt ?? new Date() });
+    }
+    return exits;
+  }
+
+  watchExits(onExit: (exit: ContainerExit) => void): () => void {
+    this.exitWatchers.add(onExit);
+    return () => this.exitWatchers.delete(onExit);
+  }
+
+  async execSync(id: string, cmd: string[], timeoutMs: number): Promise<ExecResult> {
+    if ((await this.state(id)).status !== 'running') throw new FailedPreconditionError(`cannot exec in container ${id}: it is not running`);
+    const agent = this.agentOf(id);
+    this.execCounter += 1;
+    const execId = `exec-${Date.now()}-${this.execCounter}`;
+    const key = `${id}/${execId}`;
+    const exec: PendingExec = { stdout: [], stderr: [], done: () => undefined };
+    const exited = new Promise<number>((resolve) => (exec.done = resolve));
+    this.execs.set(key, exec);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await agent.execProcess({ containerId: id, execId, args: cmd, terminal: false, stdin: false }, AGENT_CALL_TIMEOUT_MS);
+      const deadline = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
+      const exitCode = await Promise.race([exited, deadline]);
+      if (exitCode === undefined) {
+        await agent.signalProcess(id, execId, 'SIGKILL', AGENT_CALL_TIMEOUT_MS).catch(() => undefined);
+        throw new DeadlineExceededError(`exec in ${id} did not finish within ${timeoutMs} ms`);
+      }
+      return { stdout: Buffer.concat(exec.stdout), stderr: Buffer.concat(exec.stderr), exitCode };
+    } finally {
+      clearTimeout(timer);
+      this.execs.delete(key);
+    }
+  }
+
+  async usage(id: string): Promise<CgroupUsage> {
+    return this.agentOf(id).containerStats(id, AGENT_CALL_TIMEOUT_MS);
+  }
+
+  reopenLog(id: string): Promise<void> {
+    return this.get(id).log.reopen();
+  }
+}

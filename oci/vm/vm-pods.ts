@@ -1,0 +1,144 @@
+import { rm } from 'node:fs/promises';
+import type { Logger } from '../../system/logger';
+import { FailedPreconditionError, NotFoundError, errorMessage } from '../../system/errors';
+import { unmountAll } from '../../system/mount-cleanup';
+import { stopTrackedProcess } from '../../system/tracked-process';
+import { hostStatsReader } from '../cgroups/cgroup-stats';
+import type { CgroupUsage } from '../cgroups/cgroup-usage';
+import type { PodContainerContext, PodHandlerState, PodSandbox, RestoredPod } from '../runtime-handler';
+import { AgentClient } from './agent-client';
+import { type PodVmPaths, type PodVmState, type VmSettings, bootPodVm, podVmPaths, podVmRunning, shutdownPodVm } from './pod-vm';
+import { qemuFromPidFile } from './qemu-process';
+
+interface RunningVm {
+  pod: PodSandbox;
+  state: PodVmState;
+  paths: PodVmPaths;
+  /** Undefined after the VM was stopped, or when a restart could not reach the agent. */
+  agent: AgentClient | undefined;
+}
+
+function isPodVmState(value: unknown): value is PodVmState {
+  const state = value as Partial<PodVmState> | undefined;
+  return (
+    typeof state?.qemu?.pid === 'number' &&
+    typeof state.qemu.startTime === 'string' &&
+    typeof state.netns === 'string' &&
+    typeof state.files?.hosts === 'string' &&
+    (state.accelerator === 'kvm' || state.accelerator === 'tcg')
+  );
+}
+
+// Reconnecting after a restart finds a VM that already runs: its agent answers at once or not at all.
+const RECONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * The pods of a vm handler: each pod is one QEMU VM, found again after a daemon restart by its
+ * recorded pid and reached through its agent's socket.
+ */
+export class VmPods {
+  private readonly running = new Map<string, RunningVm>();
+
+  constructor(
+    private readonly handlerDir: string,
+    private readonly qemuPath: string,
+    private readonly settings: () => Promise<VmSettings>,
+    private readonly logger: Logger,
+    /** Wires a connected agent's events (output, exits) to the containers. */
+    private readonly onAgent: (agent: AgentClient) => void,
+  ) {}
+
+  paths(podId: string): PodVmPaths {
+    return podVmPaths(this.handlerDir, podId);
+  }
+
+  async start(pod: PodSandbox): Promise<PodHandlerState> {
+    const paths = this.paths(pod.id);
+    const { state, agent } = await bootPodVm(await this.settings(), pod, paths, this.logger);
+    this.running.set(pod.id, { pod, state, paths, agent });
+    this.onAgent(agent);
+    return { ...state };
+  }
+
+  /** Takes back the VMs the records name and reconnects to their agents; those whose QEMU is gone are dead. */
+  async restore(pods: RestoredPod[]): Promise<string[]> {
+    const dead: string[] = [];
+    await Promise.all(
+      pods.map(async ({ pod, state }) => {
+        if (!isPodVmState(state)) {
+          dead.push(pod.id);
+          return;
+        }
+        const vm: RunningVm = { pod, state, paths: this.paths(pod.id), agent: undefined };
+        this.running.set(pod.id, vm);
+        if (!(await podVmRunning(state))) {
+          dead.push(pod.id);
+          return;
+        }
+        try {
+          vm.agent = await AgentClient.connect(vm.paths.agentSocket, RECONNECT_TIMEOUT_MS);
+          await vm.agent.health(RECONNECT_TIMEOUT_MS);
+          this.onAgent(vm.agent);
+        } catch (error) {
+          vm.agent?.close();
+          vm.agent = undefined;
+          this.logger.error('cannot reach the agent of a running pod VM', { pod_id: pod.id, qemu_pid: state.qemu.pid, error: errorMessage(error) });
+          dead.push(pod.id);
+        }
+      }),
+    );
+    return dead;
+  }
+
+  /** The pod's agent, for a verb that needs the running VM. */
+  agent(podId: string): AgentClient {
+    const vm = this.running.get(podId);
+    if (!vm) throw new NotFoundError(`pod sandbox ${podId} does not run here`);
+    if (vm.agent === undefined) throw new FailedPreconditionError(`the VM of pod sandbox ${podId} is not running`);
+    return vm.agent;
+  }
+
+  async alive(podId: string): Promise<boolean> {
+    const vm = this.running.get(podId);
+    return vm?.agent !== undefined && (await podVmRunning(vm.state));
+  }
+
+  containerContext(podId: string): PodContainerContext {
+    const vm = this.running.get(podId);
+    if (!vm) throw new NotFoundError(`pod sandbox ${podId} does not run here`);
+    // The guest is the pod's PID namespace holder: each container gets its own there.
+    return { files: vm.state.files };
+  }
+
+  /** The host's cost of the pod: QEMU and everything else in the pod cgroup. */
+  async usage(podId: string): Promise<CgroupUsage> {
+    const vm = this.running.get(podId);
+    return vm ? (await hostStatsReader()).usage(vm.pod.cgroupPath) : {};
+  }
+
+  async stop(podId: string): Promise<void> {
+    const vm = this.running.get(podId);
+    if (!vm) return;
+    await shutdownPodVm(vm.state, vm.paths, vm.agent, this.logger);
+    vm.agent = undefined;
+  }
+
+  /**
+   * Ends the VM if it still runs and removes its directory. With nothing recorded (a start cut
+   * short), QEMU is found by the pid file it wrote; its TAP goes with the pod's network namespace.
+   */
+  async remove(podId: string): Promise<void> {
+    const vm = this.running.get(podId);
+    const paths = this.paths(podId);
+    if (vm) {
+      await this.stop(podId);
+    } else {
+      const qemu = await qemuFromPidFile(this.qemuPath, paths.pidFile);
+      if (qemu) await stopTrackedProcess(qemu, 'QEMU', 0, undefined);
+    }
+    // Unmounted before anything is deleted: a container's root filesystem may still be bound in.
+    await unmountAll(paths.dir, true);
+    await Promise.all([rm(paths.dir, { recursive: true, force: true }), rm(paths.qmpSocket, { force: true }), rm(paths.agentSocket, { force: true })]);
+    this.running.delete(podId);
+  }
+}

@@ -1,0 +1,172 @@
+// VM pods as crictl and the kubelet see them: real QEMU VMs booted under TCG (or KVM where the
+// probe finds it), our agent in each, driven through the daemon's CRI socket. Each case asserts
+// what a user would notice: the guest's own kernel, output and logs, the network to a runc pod
+// and back, refusals, and nothing left on the host once a pod is removed.
+import { status as Code } from '@grpc/grpc-js';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import { ContainerState, NamespaceMode, PodSandboxState, RuntimeServiceService as Runtime } from '../proto/gen/cri-api-v1';
+import { commandLine, processIds } from '../system/process-list';
+import { waitUntil } from '../system/wait-until';
+import { unary } from '../testbed/cri-client';
+import { ContainerDaemon } from './support/container-daemon';
+import { grpcFailure } from './support/grpc-failure';
+import { command, mountPoints, netnsNames } from './support/net-tools';
+
+const BOOT_MS = 180_000;
+const WAIT_MS = 30_000;
+const POLL_MS = 200;
+
+// The vm handler as configured by default, plus one whose kernel is not a kernel at all.
+const CONFIG = `
+[runtime]
+default_handler = "runc"
+[runtime.handlers.runc]
+type = "oci"
+runtime_path = "/usr/bin/runc"
+[runtime.handlers.vm]
+type = "vm"
+[runtime.handlers.vm-broken]
+type = "vm"
+kernel_path = "/etc/hostname"
+`;
+
+describe('VM pods through the CRI', () => {
+  let daemon: ContainerDaemon;
+
+  beforeAll(async () => {
+    daemon = await ContainerDaemon.start('10.219.27.0/24', { config: CONFIG, gateway: true });
+  }, 120_000);
+
+  afterAll(() => daemon?.close());
+
+  // What a failed case left; a passing one removed its pods already.
+  afterEach(async () => {
+    const { items } = await unary(daemon.client, Runtime.listPodSandbox, { filter: undefined });
+    for (const pod of items) await unary(daemon.client, Runtime.removePodSandbox, { podSandboxId: pod.id }).catch(() => undefined);
+  }, BOOT_MS);
+
+  const podIp = async (podSandboxId: string): Promise<string> => {
+    const { status } = await unary(daemon.client, Runtime.podSandboxStatus, { podSandboxId, verbose: false });
+    const ip = status?.network?.ip;
+    if (!ip) throw new Error(`pod ${podSandboxId} has no IP`);
+    return ip;
+  };
+  const start = (containerId: string) => unary(daemon.client, Runtime.startContainer, { containerId });
+  const execSync = (containerId: string, cmd: string[], timeout = 30n) => unary(daemon.client, Runtime.execSync, { containerId, cmd, timeout });
+  const logText = (pod: string, container: string) => readFile(daemon.logFile(pod, container), 'utf8').catch(() => '');
+  const waitForLog = async (pod: string, container: string, text: string): Promise<string> => {
+    if (!(await waitUntil(async () => (await logText(pod, container)).includes(text), WAIT_MS, POLL_MS))) {
+      throw new Error(`log of ${container} never showed "${text}": ${await logText(pod, container)}`);
+    }
+    return logText(pod, container);
+  };
+  /** Processes, mounts and directories on the host that name the pod. */
+  const traces = async (podId: string): Promise<string[]> => {
+    const found: string[] = [];
+    for (const pid of await processIds()) {
+      const args = (await commandLine(pid)) ?? [];
+      if (args.some((arg) => arg.includes(podId) || arg.includes(podId.slice(0, 16)))) found.push(`process ${pid}: ${args.join(' ')}`);
+    }
+    for (const point of await mountPoints()) if (point.includes(podId)) found.push(`mount ${point}`);
+    const handlerDir = join(daemon.dirs.runroot, 'handlers', 'vm');
+    for (const path of [join(handlerDir, 'pods', podId), join(handlerDir, 'sockets', `${podId.slice(0, 16)}.agent`)]) {
+      if (existsSync(path)) found.push(`path ${path}`);
+    }
+    if ((await netnsNames()).some((name) => name.includes(podId))) found.push('netns');
+    return found;
+  };
+
+  test(
+    'a container runs behind the guest kernel: its output in the CRI log, exec-sync, the network to a runc pod and back, stop and remove leave nothing',
+    async () => {
+      const vmPod = await daemon.runPod('vm-net', 'vm');
+      const runcPod = await daemon.runPod('runc-net', 'runc');
+      const vmApp = await daemon.createContainer(vmPod, 'app', ['sh', '-c', 'echo kernel $(uname -r); echo to-stderr >&2; exec sleep 600']);
+      const runcApp = await daemon.createContainer(runcPod, 'peer', ['sleep', '600']);
+      await Promise.all([start(vmApp), start(runcApp)]);
+
+      const log = await waitForLog('vm-net', 'app', 'to-stderr');
+      const guestKernel = /stdout F kernel (\S+)/.exec(log)?.[1];
+      expect(guestKernel).toBeDefined();
+      expect(guestKernel).not.toBe(release());
+      expect(log).toMatch(/^\S+ stderr F to-stderr$/m);
+
+      const uname = await execSync(vmApp, ['uname', '-r']);
+      expect([uname.stdout.toString().trim(), uname.exitCode]).toEqual([guestKernel, 0]);
+      const failing = await execSync(vmApp, ['sh', '-c', 'echo out; echo err >&2; exit 4']);
+      expect([failing.stdout.toString(), failing.stderr.toString(), failing.exitCode]).toEqual(['out\n', 'err\n', 4]);
+
+      const [vmIp, runcIp] = await Promise.all([podIp(vmPod), podIp(runcPod)]);
+      // busybox-static is one of the test packages; the host may have no other ping.
+      await command('busybox', ['ping', '-c', '1', '-W', '10', vmIp]);
+      expect((await execSync(runcApp, ['busybox', 'ping', '-c', '1', '-W', '10', vmIp])).exitCode).toBe(0);
+      expect((await execSync(vmApp, ['busybox', 'ping', '-c', '1', '-W', '10', runcIp])).exitCode).toBe(0);
+
+      // sh as the container's PID 1 ignores SIGTERM, so the stop ends in SIGKILL after the timeout.
+      await unary(daemon.client, Runtime.stopContainer, { containerId: vmApp, timeout: 1n });
+      expect(await daemon.status(vmApp)).toMatchObject({ state: ContainerState.CONTAINER_EXITED, exitCode: 137 });
+      await unary(daemon.client, Runtime.removeContainer, { containerId: vmApp });
+      for (const podSandboxId of [vmPod, runcPod]) {
+        await unary(daemon.client, Runtime.stopPodSandbox, { podSandboxId });
+        await unary(daemon.client, Runtime.stopPodSandbox, { podSandboxId });
+        await unary(daemon.client, Runtime.removePodSandbox, { podSandboxId });
+        await unary(daemon.client, Runtime.removePodSandbox, { podSandboxId });
+      }
+      expect(await traces(vmPod)).toEqual([]);
+    },
+    BOOT_MS,
+  );
+
+  test(
+    'a running VM pod survives a daemon restart: still ready, its container still answers and still logs',
+    async () => {
+      const podId = await daemon.runPod('vm-restart', 'vm');
+      const app = await daemon.createContainer(podId, 'ticker', ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick-$i; sleep 1; done']);
+      await start(app);
+      await waitForLog('vm-restart', 'ticker', 'tick-2');
+      await daemon.restart(500, 'SIGKILL');
+      const { status } = await unary(daemon.client, Runtime.podSandboxStatus, { podSandboxId: podId, verbose: false });
+      expect(status?.state).toBe(PodSandboxState.SANDBOX_READY);
+      expect((await execSync(app, ['echo', 'still here'])).stdout.toString()).toBe('still here\n');
+      const before = (await logText('vm-restart', 'ticker')).length;
+      expect(await waitUntil(async () => (await logText('vm-restart', 'ticker')).length > before, WAIT_MS, POLL_MS)).toBe(true);
+      await unary(daemon.client, Runtime.removePodSandbox, { podSandboxId: podId });
+      expect(await traces(podId)).toEqual([]);
+    },
+    BOOT_MS,
+  );
+
+  test('host namespaces a VM cannot share are refused with InvalidArgument naming the option, leaving nothing', async () => {
+    const before = await netnsNames();
+    for (const [option, field] of [
+      ['hostNetwork', 'network'],
+      ['hostPID', 'pid'],
+      ['hostIPC', 'ipc'],
+    ] as const) {
+      const failure = await grpcFailure(
+        daemon.runPod(`vm-${field}`, 'vm', { linux: { securityContext: { namespaceOptions: { network: NamespaceMode.POD, pid: NamespaceMode.CONTAINER, ipc: NamespaceMode.POD, [field]: NamespaceMode.NODE } } } }),
+      );
+      expect(failure.code).toBe(Code.INVALID_ARGUMENT);
+      expect(failure.details).toContain(option);
+    }
+    expect(await netnsNames()).toEqual(before);
+    expect((await unary(daemon.client, Runtime.listPodSandbox, { filter: undefined })).items).toEqual([]);
+  });
+
+  test(
+    'a VM that cannot boot fails its pod with what QEMU said, and leaves nothing',
+    async () => {
+      const before = await netnsNames();
+      const failure = await grpcFailure(daemon.runPod('vm-broken', 'vm-broken'));
+      expect(failure.details).toMatch(/VM of pod [0-9a-f]{64}.*QEMU said: .*kernel/);
+      expect(await netnsNames()).toEqual(before);
+      expect((await unary(daemon.client, Runtime.listPodSandbox, { filter: undefined })).items).toEqual([]);
+      const podId = /pod ([0-9a-f]{64})/.exec(failure.details)?.[1] ?? '';
+      expect(await traces(podId)).toEqual([]);
+    },
+    BOOT_MS,
+  );
+});
