@@ -2,6 +2,7 @@ import { ErrorCode, type Request, type Response } from '../proto/gen/agent';
 import { AgentError, invalid, messageOf } from './agent-error';
 import type { Containers } from './containers';
 import * as guest from './guest-system';
+import type { EventLog } from './event-log';
 import type { SandboxShare } from './sandbox-share';
 
 type Result = Omit<Response, 'id' | 'error'>;
@@ -13,6 +14,7 @@ export class AgentService {
   constructor(
     private readonly containers: Containers,
     private readonly share: SandboxShare,
+    private readonly events: EventLog,
   ) {}
 
   async handle(request: Request): Promise<Response> {
@@ -27,6 +29,14 @@ export class AgentService {
   private async dispatch(request: Request): Promise<Result> {
     const { containers } = this;
     if (request.health) return EMPTY;
+    if (request.acknowledgeEvents) {
+      this.events.acknowledge(request.acknowledgeEvents.upToSeq);
+      return EMPTY;
+    }
+    if (request.resumeEvents) {
+      this.events.resume();
+      return EMPTY;
+    }
     if (request.guestDetails) return { guestDetails: await guest.guestDetails() };
     if (request.setTime) return guest.setTime(request.setTime.unixMs).then(() => EMPTY);
     if (request.reseedRandom) return guest.reseedRandom(request.reseedRandom.seed).then(() => EMPTY);

@@ -2,50 +2,16 @@ import { open, readdir, readFile } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Frame } from '../proto/gen/agent';
-import { FrameDecoder, encodeFrame } from './protocol/frame-codec';
+import { FrameDecoder } from './protocol/frame-codec';
 
 /** A byte stream to the host, carrying frames both ways. */
 export interface Channel {
-  /** Sends a frame; output may be dropped when the host has been away too long to take it. */
-  send(frame: Frame): void;
+  /** Sends an encoded frame; what cannot be written now waits its turn. */
+  send(frame: Buffer): void;
 }
 
-// Output waiting for an absent host beyond this is dropped (never answers or exits): a guest
-// must not run out of memory because the daemon is restarting.
-const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 const HOST_AWAY_POLL_MS = 100;
 const READ_BYTES = 64 * 1024;
-
-/** Queues encoded frames for one writer at a time, dropping output beyond the bound. */
-class SendQueue {
-  private readonly queue: Buffer[] = [];
-  private pendingBytes = 0;
-  droppedOutputs = 0;
-
-  constructor(private readonly wake: () => void) {}
-
-  push(frame: Frame): void {
-    const data = encodeFrame(frame);
-    if (frame.event?.output !== undefined && this.pendingBytes + data.length > MAX_PENDING_BYTES) {
-      this.droppedOutputs += 1;
-      return;
-    }
-    this.queue.push(data);
-    this.pendingBytes += data.length;
-    this.wake();
-  }
-
-  shift(): Buffer | undefined {
-    const data = this.queue.shift();
-    if (data) this.pendingBytes -= data.length;
-    return data;
-  }
-
-  unshift(data: Buffer): void {
-    this.queue.unshift(data);
-    this.pendingBytes += data.length;
-  }
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -66,15 +32,15 @@ export async function findVirtioPort(name: string): Promise<string> {
 export async function openVirtioChannel(device: string, onFrame: (frame: Frame) => void): Promise<Channel> {
   const file = await open(device, 'r+');
   let writing = false;
-  const queue: SendQueue = new SendQueue(() => void drain());
+  const queue: Buffer[] = [];
   const drain = async (): Promise<void> => {
     if (writing) return;
     writing = true;
-    for (let data = queue.shift(); data !== undefined; data = queue.shift()) {
+    for (let data = queue[0]; data !== undefined; data = queue[0]) {
       try {
         await file.write(data);
+        queue.shift();
       } catch {
-        queue.unshift(data);
         await sleep(HOST_AWAY_POLL_MS);
       }
     }
@@ -93,13 +59,18 @@ export async function openVirtioChannel(device: string, onFrame: (frame: Frame) 
       for (const frame of decoder.push(Buffer.from(buffer.subarray(0, bytesRead)))) onFrame(frame);
     }
   })();
-  return { send: (frame) => queue.push(frame) };
+  return {
+    send: (frame) => {
+      queue.push(frame);
+      void drain();
+    },
+  };
 }
 
 /** The same protocol on a unix socket, one host at a time: for running the agent outside a VM (tests). */
 export async function listenChannel(path: string, onFrame: (frame: Frame) => void): Promise<Channel> {
   let client: Socket | undefined;
-  const queue: SendQueue = new SendQueue(() => flush());
+  const queue: Buffer[] = [];
   const flush = (): void => {
     if (!client) return;
     for (let data = queue.shift(); data !== undefined; data = queue.shift()) client.write(data);
@@ -119,5 +90,10 @@ export async function listenChannel(path: string, onFrame: (frame: Frame) => voi
     server.once('error', reject);
     server.listen(path, () => resolve());
   });
-  return { send: (frame) => queue.push(frame) };
+  return {
+    send: (frame) => {
+      queue.push(frame);
+      flush();
+    },
+  };
 }

@@ -95,7 +95,9 @@ export class Containers {
 
   constructor(
     private readonly paths: ContainerPaths,
-    private readonly emit: (event: Event) => void,
+    private readonly emit: (event: Omit<Event, 'seq'>) => void,
+    /** Resolves once the host has taken enough of what was emitted for more to follow. */
+    private readonly drained: () => Promise<void>,
   ) {}
 
   private get(id: string): Container {
@@ -142,9 +144,14 @@ export class Containers {
   /** Follows a runc child: its output as events, its exit once its pipes are closed. */
   private follow(proc: GuestProcess, child: ChildProcess, onStderr?: (chunk: Buffer) => void): void {
     proc.child = child;
+    const pipes = [child.stdout, child.stderr];
     const forward = (stream: OutputStream) => (data: Buffer) => {
       if (stream === OutputStream.OUTPUT_STREAM_STDERR) onStderr?.(data);
-      this.emit({ output: { containerId: proc.containerId, execId: proc.execId, stream, data } });
+      this.emit({ output: { containerId: proc.containerId, execId: proc.execId, stream, data, atMs: BigInt(Date.now()) } });
+      // The host is away or slow: the process waits to write rather than its output being lost.
+      const drained = this.drained();
+      pipes.forEach((pipe) => pipe?.pause());
+      void drained.then(() => pipes.forEach((pipe) => pipe?.resume()));
     };
     child.stdout?.on('data', forward(OutputStream.OUTPUT_STREAM_STDOUT));
     child.stderr?.on('data', forward(OutputStream.OUTPUT_STREAM_STDERR));

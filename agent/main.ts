@@ -11,6 +11,8 @@ import type { Frame } from '../proto/gen/agent';
 import { AgentService } from './agent-service';
 import { type Channel, findVirtioPort, listenChannel, openVirtioChannel } from './channel';
 import { Containers } from './containers';
+import { EventLog } from './event-log';
+import { encodeFrame } from './protocol/frame-codec';
 import { SandboxShare } from './sandbox-share';
 
 const PORT_NAME = 'podvisor.agent';
@@ -30,11 +32,12 @@ async function main(): Promise<void> {
   for (const dir of [paths.runcRoot, paths.bundles]) await mkdir(dir, { recursive: true, mode: 0o700 });
 
   let channel: Channel | undefined;
-  const send = (frame: Frame): void => channel?.send(frame);
-  const containers = new Containers(paths, (event) => send({ event }));
-  const service = new AgentService(containers, new SandboxShare(SHARE_TAG, join(state, 'shared')));
+  const send = (frame: Buffer): void => channel?.send(frame);
+  const events = new EventLog(send);
+  const containers = new Containers(paths, (event) => events.push(event), () => events.drained());
+  const service = new AgentService(containers, new SandboxShare(SHARE_TAG, join(state, 'shared')), events);
   const onFrame = (frame: Frame): void => {
-    if (frame.request) void service.handle(frame.request).then((response) => send({ response }));
+    if (frame.request) void service.handle(frame.request).then((response) => send(encodeFrame({ response })));
   };
   channel = values.listen !== undefined ? await listenChannel(values.listen, onFrame) : await openVirtioChannel(await findVirtioPort(PORT_NAME), onFrame);
   process.stderr.write(`podvisor-agent: serving ${values.listen ?? PORT_NAME}\n`);

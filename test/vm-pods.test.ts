@@ -127,12 +127,16 @@ describe('VM pods through the CRI', () => {
       const app = await daemon.createContainer(podId, 'ticker', ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick-$i; sleep 1; done']);
       await start(app);
       await waitForLog('vm-restart', 'ticker', 'tick-2');
-      await daemon.restart(500, 'SIGKILL');
+      // Down for a few ticks: what the container wrote meanwhile must reach its log all the same.
+      await daemon.restart(3000, 'SIGKILL');
       const { status } = await unary(daemon.client, Runtime.podSandboxStatus, { podSandboxId: podId, verbose: false });
       expect(status?.state).toBe(PodSandboxState.SANDBOX_READY);
       expect((await execSync(app, ['echo', 'still here'])).stdout.toString()).toBe('still here\n');
       const before = (await logText('vm-restart', 'ticker')).length;
       expect(await waitUntil(async () => (await logText('vm-restart', 'ticker')).length > before, WAIT_MS, POLL_MS)).toBe(true);
+      const ticks = [...(await logText('vm-restart', 'ticker')).matchAll(/stdout F tick-(\d+)$/gm)].map((match) => Number(match[1]));
+      expect(ticks.length).toBeGreaterThan(5);
+      expect(ticks).toEqual(ticks.map((_tick, index) => index + 1));
       await unary(daemon.client, Runtime.removePodSandbox, { podSandboxId: podId });
       expect(await traces(podId)).toEqual([]);
     },

@@ -33,12 +33,24 @@ export interface AgentOutput {
   execId: string;
   stream: 'stdout' | 'stderr';
   data: Buffer;
+  /** When the guest read it. */
+  at: Date;
 }
 
 export interface AgentExit {
   containerId: string;
   execId: string;
   exitCode: number;
+}
+
+/**
+ * Where a client hands the agent's events, from the moment it connects (a reconnecting agent
+ * sends what it held at once). A promise returned must settle before the event counts as
+ * handled and is acknowledged.
+ */
+export interface AgentListeners {
+  onOutput(output: AgentOutput): Promise<void> | void;
+  onExit(exit: AgentExit): Promise<void> | void;
 }
 
 export interface GuestInterface {
@@ -67,6 +79,9 @@ interface Pending {
 }
 
 const CONNECT_RETRY_MS = 50;
+// Acknowledgements are batched: the agent keeps what is unacknowledged, a few more frames do no harm.
+const ACK_DELAY_MS = 50;
+const ACK_TIMEOUT_MS = 5_000;
 
 const ERRORS: Record<ErrorCode, new (message: string) => PodvisorError> = {
   [ErrorCode.ERROR_CODE_UNSPECIFIED]: InternalError,
@@ -110,14 +125,17 @@ function verbOf(call: Call): string {
  */
 export class AgentClient {
   private readonly pending = new Map<bigint, Pending>();
-  private readonly outputListeners = new Set<(output: AgentOutput) => void>();
-  private readonly exitListeners = new Set<(exit: AgentExit) => void>();
   private nextId = 1n;
+  /** Events are handled one after another, in the agent's order. */
+  private events: Promise<void> = Promise.resolve();
+  private handledUpTo = 0n;
+  private ackTimer: NodeJS.Timeout | undefined;
   private closedBecause: string | undefined;
 
   private constructor(
     private readonly socket: Socket,
     private readonly path: string,
+    private readonly listeners: AgentListeners,
   ) {
     const decoder = new FrameDecoder();
     socket.on('data', (chunk: Buffer) => decoder.push(chunk).forEach((frame) => this.onFrame(frame)));
@@ -126,7 +144,7 @@ export class AgentClient {
   }
 
   /** Connects, retrying while the socket is not there yet (QEMU starting), until `timeoutMs`. */
-  static async connect(path: string, timeoutMs: number): Promise<AgentClient> {
+  static async connect(path: string, timeoutMs: number, listeners: AgentListeners): Promise<AgentClient> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
@@ -135,7 +153,7 @@ export class AgentClient {
           attempt.once('connect', () => resolve(attempt));
           attempt.once('error', reject);
         });
-        return new AgentClient(socket, path);
+        return new AgentClient(socket, path, listeners);
       } catch (error) {
         if (Date.now() >= deadline) throw new DeadlineExceededError(`cannot connect to the guest agent at ${path} within ${timeoutMs} ms: ${errorMessage(error)}`);
         await sleep(CONNECT_RETRY_MS);
@@ -156,20 +174,28 @@ export class AgentClient {
       if (frame.response.error) pending.reject(agentError(frame.response.error));
       else pending.resolve(frame.response);
     }
-    const output = frame.event?.output;
+    const event = frame.event;
+    if (event) this.events = this.events.then(() => this.handleEvent(event));
+  }
+
+  /** Hands an event to the listeners once (a resumed agent sends again what was not acknowledged), then acknowledges it. */
+  private async handleEvent(event: NonNullable<Frame['event']>): Promise<void> {
+    if (event.seq <= this.handledUpTo) return;
+    const { output, exit } = event;
+    const handled: (Promise<void> | void)[] = [];
     if (output) {
-      const event: AgentOutput = {
-        containerId: output.containerId,
-        execId: output.execId,
-        stream: output.stream === OutputStream.OUTPUT_STREAM_STDERR ? 'stderr' : 'stdout',
-        data: Buffer.from(output.data),
-      };
-      for (const listener of this.outputListeners) listener(event);
+      const stream = output.stream === OutputStream.OUTPUT_STREAM_STDERR ? 'stderr' : 'stdout';
+      handled.push(
+        this.listeners.onOutput({ containerId: output.containerId, execId: output.execId, stream, data: Buffer.from(output.data), at: new Date(Number(output.atMs)) }),
+      );
     }
-    const exit = frame.event?.exit;
-    if (exit) {
-      for (const listener of this.exitListeners) listener({ containerId: exit.containerId, execId: exit.execId, exitCode: exit.exitCode });
-    }
+    if (exit) handled.push(this.listeners.onExit({ containerId: exit.containerId, execId: exit.execId, exitCode: exit.exitCode }));
+    await Promise.allSettled(handled);
+    this.handledUpTo = event.seq;
+    this.ackTimer ??= setTimeout(() => {
+      this.ackTimer = undefined;
+      this.call({ acknowledgeEvents: { upToSeq: this.handledUpTo } }, ACK_TIMEOUT_MS).catch(() => undefined);
+    }, ACK_DELAY_MS);
   }
 
   private fail(why: string): void {
@@ -201,12 +227,9 @@ export class AgentClient {
     await this.call(call, timeoutMs);
   }
 
-  onOutput(listener: (output: AgentOutput) => void): void {
-    this.outputListeners.add(listener);
-  }
-
-  onExit(listener: (exit: AgentExit) => void): void {
-    this.exitListeners.add(listener);
+  /** Has the agent send again every event not acknowledged yet: after reconnecting, nothing sent meanwhile is lost. */
+  resumeEvents(timeoutMs: number): Promise<void> {
+    return this.empty({ resumeEvents: {} }, timeoutMs);
   }
 
   health(timeoutMs: number): Promise<void> {
@@ -311,6 +334,7 @@ export class AgentClient {
   }
 
   close(): void {
+    clearTimeout(this.ackTimer);
     this.fail(`the connection to the guest agent (${this.path}) was closed by the daemon`);
     this.socket.destroy();
   }

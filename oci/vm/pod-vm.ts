@@ -7,7 +7,7 @@ import { type TrackedProcess, isTrackedRunning, stopTrackedProcess } from '../..
 import { withTimeout } from '../../system/with-timeout';
 import { createPodFiles, type PodFiles } from '../pod-files';
 import type { PodSandbox } from '../runtime-handler';
-import { AgentClient } from './agent-client';
+import { AgentClient, type AgentListeners } from './agent-client';
 import { POD_FILES_SHARE } from './guest-paths';
 import { connectTap, disconnectTap, readPodInterface } from './pod-tap';
 import { qemuArgs } from './qemu-args';
@@ -96,10 +96,10 @@ function watchForDeath(podId: string, paths: PodVmPaths, qemu: TrackedProcess): 
 }
 
 /** Connects to the agent and waits for its first answer, unless QEMU dies or the boot outlasts its deadline. */
-async function connectAgent(podId: string, paths: PodVmPaths, qemu: TrackedProcess): Promise<AgentClient> {
+async function connectAgent(podId: string, paths: PodVmPaths, qemu: TrackedProcess, listeners: AgentListeners): Promise<AgentClient> {
   const { died, stop } = watchForDeath(podId, paths, qemu);
   try {
-    const agent = await Promise.race([AgentClient.connect(paths.agentSocket, BOOT_TIMEOUT_MS), died]);
+    const agent = await Promise.race([AgentClient.connect(paths.agentSocket, BOOT_TIMEOUT_MS, listeners), died]);
     await Promise.race([agent.health(BOOT_TIMEOUT_MS), died]).catch((error: unknown) => {
       agent.close();
       throw error;
@@ -132,7 +132,13 @@ async function prepareGuest(agent: AgentClient, pod: PodSandbox, netns: string):
  * interface, QEMU in the pod's network namespace and cgroup, then the agent configures the
  * guest. On failure the caller removes what was made (removePodVm), as after a crash.
  */
-export async function bootPodVm(settings: VmSettings, pod: PodSandbox, paths: PodVmPaths, logger: Logger): Promise<{ state: PodVmState; agent: AgentClient }> {
+export async function bootPodVm(
+  settings: VmSettings,
+  pod: PodSandbox,
+  paths: PodVmPaths,
+  listeners: AgentListeners,
+  logger: Logger,
+): Promise<{ state: PodVmState; agent: AgentClient }> {
   const netns = pod.namespaces.network;
   if (netns === undefined) throw new InternalError(`pod ${pod.id} has no network namespace of its own for its VM`);
   await mkdir(paths.shared, { recursive: true, mode: 0o700 });
@@ -168,7 +174,7 @@ export async function bootPodVm(settings: VmSettings, pod: PodSandbox, paths: Po
       network: { tapName: TAP_NAME, mac: iface.mac },
     }),
   });
-  const agent = await connectAgent(pod.id, paths, qemu);
+  const agent = await connectAgent(pod.id, paths, qemu, listeners);
   try {
     await prepareGuest(agent, pod, netns);
   } catch (error) {

@@ -8,7 +8,7 @@ import type { CgroupUsage } from '../cgroups/cgroup-usage';
 import { CriLogWriter } from '../cri-log-writer';
 import type { OciSpec } from '../spec/oci-types';
 import type { ContainerExit, ContainerRuntimeState, CreateOptions, ExecResult } from '../runtime-handler';
-import type { AgentClient, AgentExit, AgentOutput } from './agent-client';
+import type { AgentClient, AgentExit, AgentListeners, AgentOutput } from './agent-client';
 import { guestSpec } from './guest-spec';
 import { shareIntoGuest, unshareFromGuest } from './shared-dir';
 import type { VmPods } from './vm-pods';
@@ -51,24 +51,29 @@ export class VmContainers {
 
   constructor(
     private readonly dir: string,
-    private readonly pods: VmPods,
+    /** The handler's pods, made after the containers since they take the containers' listeners. */
+    private readonly podsOf: () => VmPods,
     private readonly logger: Logger,
   ) {}
+
+  private get pods(): VmPods {
+    return this.podsOf();
+  }
 
   private recordPath(id: string): string {
     return join(this.dir, `${id}.json`);
   }
 
-  /** Wires an agent's output and exit events to the containers of its pod. */
-  follow(agent: AgentClient): void {
-    agent.onOutput((output) => this.onOutput(output));
-    agent.onExit((exit) => this.onExit(exit));
-  }
+  /** What every pod's agent client hands its events to. */
+  readonly listeners: AgentListeners = {
+    onOutput: (output) => this.onOutput(output),
+    onExit: (exit) => this.onExit(exit),
+  };
 
-  private onOutput(output: AgentOutput): void {
+  private async onOutput(output: AgentOutput): Promise<void> {
     if (output.execId === MAIN_PROCESS) {
       const container = this.containers.get(output.containerId);
-      container?.log.write(output.stream, output.data).catch((error: unknown) => {
+      await container?.log.write(output.stream, output.data, output.at).catch((error: unknown) => {
         this.logger.error('cannot write a container log', { container_id: output.containerId, error: errorMessage(error) });
       });
       return;
@@ -195,13 +200,13 @@ export class VmContainers {
     }
   }
 
-  /** Takes back the containers of the pods that run again after a restart. */
-  async restore(runningPods: ReadonlySet<string>): Promise<void> {
+  /** Takes back the containers of the pods the records name, after a restart. */
+  async restore(pods: ReadonlySet<string>): Promise<void> {
     const names = await readdir(this.dir).catch(() => [] as string[]);
     for (const name of names.filter((entry) => entry.endsWith('.json'))) {
       const id = name.slice(0, -'.json'.length);
       const record = await this.readRecord(id);
-      if (record && runningPods.has(record.podId)) this.containers.set(id, { ...record, log: new CriLogWriter(record.logPath) });
+      if (record && pods.has(record.podId)) this.containers.set(id, { ...record, log: new CriLogWriter(record.logPath) });
     }
   }
 

@@ -53,8 +53,8 @@ export class VmHandler implements RuntimeHandler {
   ) {
     const dir = join(environment.runroot, 'handlers', name);
     this.logger = environment.logger;
-    this.pods = new VmPods(dir, config.qemu_path, () => this.vmSettings(), environment.logger, (agent) => this.containers.follow(agent));
-    this.containers = new VmContainers(join(dir, 'containers'), this.pods, environment.logger);
+    this.containers = new VmContainers(join(dir, 'containers'), () => this.pods, environment.logger);
+    this.pods = new VmPods(dir, config.qemu_path, () => this.vmSettings(), environment.logger, this.containers.listeners);
   }
 
   readiness(): Promise<HandlerReadiness> {
@@ -101,10 +101,10 @@ export class VmHandler implements RuntimeHandler {
     return this.pods.start(pod);
   }
 
+  // The containers first: reconnecting, an agent sends again the output they wrote meanwhile.
   async restorePods(pods: RestoredPod[]): Promise<string[]> {
-    const dead = new Set(await this.pods.restore(pods));
-    await this.containers.restore(new Set(pods.map(({ pod }) => pod.id).filter((id) => !dead.has(id))));
-    return [...dead];
+    await this.containers.restore(new Set(pods.map(({ pod }) => pod.id)));
+    return this.pods.restore(pods);
   }
 
   podAlive(podId: string): Promise<boolean> {

@@ -6,7 +6,7 @@ import { stopTrackedProcess } from '../../system/tracked-process';
 import { hostStatsReader } from '../cgroups/cgroup-stats';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
 import type { PodContainerContext, PodHandlerState, PodSandbox, RestoredPod } from '../runtime-handler';
-import { AgentClient } from './agent-client';
+import { AgentClient, type AgentListeners } from './agent-client';
 import { type PodVmPaths, type PodVmState, type VmSettings, bootPodVm, podVmPaths, podVmRunning, shutdownPodVm } from './pod-vm';
 import { qemuFromPidFile } from './qemu-process';
 
@@ -44,8 +44,8 @@ export class VmPods {
     private readonly qemuPath: string,
     private readonly settings: () => Promise<VmSettings>,
     private readonly logger: Logger,
-    /** Wires a connected agent's events (output, exits) to the containers. */
-    private readonly onAgent: (agent: AgentClient) => void,
+    /** Where every agent's events (output, exits) go: the containers. */
+    private readonly listeners: AgentListeners,
   ) {}
 
   paths(podId: string): PodVmPaths {
@@ -54,9 +54,8 @@ export class VmPods {
 
   async start(pod: PodSandbox): Promise<PodHandlerState> {
     const paths = this.paths(pod.id);
-    const { state, agent } = await bootPodVm(await this.settings(), pod, paths, this.logger);
+    const { state, agent } = await bootPodVm(await this.settings(), pod, paths, this.listeners, this.logger);
     this.running.set(pod.id, { pod, state, paths, agent });
-    this.onAgent(agent);
     return { ...state };
   }
 
@@ -76,9 +75,10 @@ export class VmPods {
           return;
         }
         try {
-          vm.agent = await AgentClient.connect(vm.paths.agentSocket, RECONNECT_TIMEOUT_MS);
+          vm.agent = await AgentClient.connect(vm.paths.agentSocket, RECONNECT_TIMEOUT_MS, this.listeners);
           await vm.agent.health(RECONNECT_TIMEOUT_MS);
-          this.onAgent(vm.agent);
+          // What the containers wrote while the daemon was down, and their exits.
+          await vm.agent.resumeEvents(RECONNECT_TIMEOUT_MS);
         } catch (error) {
           vm.agent?.close();
           vm.agent = undefined;
