@@ -172,12 +172,15 @@ export class Containers {
   private async started(proc: GuestProcess): Promise<boolean> {
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (Date.now() < deadline) {
-      if (proc.status === 'stopped') return false;
+      const stopped = proc.status === 'stopped';
+      // runc writes the pid file once the process runs; a process that ran and has already
+      // ended leaves it too, and only a runc that failed leaves none.
       const pid = await readPid(proc.pidFile);
       if (pid !== undefined) {
         proc.pid = pid;
         return true;
       }
+      if (stopped) return false;
       await new Promise((resolve) => setTimeout(resolve, PID_FILE_POLL_MS));
     }
     proc.child?.kill('SIGKILL');
@@ -213,12 +216,16 @@ export class Containers {
     if (request.args.length === 0) throw invalid('exec: no command given');
     const proc = newProcess(container.id, request.execId, join(container.bundle, `exec-${request.execId}.pid`));
     container.execs.set(request.execId, proc);
-    // Forgotten once its exit has been sent: the host has what it needs by then.
-    void proc.closed.then(async () => {
-      container.execs.delete(request.execId);
-      await rm(proc.pidFile, { force: true });
-    });
-    await this.launch(proc, ['exec', '--pid-file', proc.pidFile, container.id, ...request.args], request.stdin);
+    try {
+      await this.launch(proc, ['exec', '--pid-file', proc.pidFile, container.id, ...request.args], request.stdin);
+    } finally {
+      // Forgotten once its exit has been sent (the host has what it needs by then), and not
+      // before the launch has read its pid file.
+      void proc.closed.then(async () => {
+        container.execs.delete(request.execId);
+        await rm(proc.pidFile, { force: true });
+      });
+    }
   }
 
   async signal(containerId: string, execId: string, signal: string): Promise<void> {

@@ -100,7 +100,7 @@ describe('config', () => {
     ['an oci handler without its runtime', { runtime: { handlers: { runc: { type: 'oci' } } } }, 'runtime.handlers.runc.runtime_path: required for an oci handler'],
     ['an unknown handler key', { runtime: { handlers: { runc: { type: 'oci', runtime_path: '/r', qemu_path: '/q' } } } }, 'runtime.handlers.runc.qemu_path: unknown option'],
     ['a handler name that is no DNS label', { runtime: { handlers: { Run_C: { type: 'oci', runtime_path: '/r' } } } }, 'runtime.handlers.Run_C: handler names must be DNS labels'],
-    ['an unconfigured default handler', { runtime: { default_handler: 'kata' } }, 'runtime.default_handler: "kata" is not a configured handler (configured: runc, crun)'],
+    ['an unconfigured default handler', { runtime: { default_handler: 'kata' } }, 'runtime.default_handler: "kata" is not a configured handler (configured: runc, crun, vm)'],
     ['a bad streaming address', { streaming: { address: 'localhost' } }, 'streaming.address: expected host:port'],
     ['a TLS certificate without its key', { streaming: { tls_cert_file: '/etc/podvisor/tls.crt' } }, 'streaming.tls_key_file: tls_cert_file and tls_key_file go together'],
     ['a TLS key without its certificate', { streaming: { tls_key_file: '/etc/podvisor/tls.key' } }, 'streaming.tls_cert_file: tls_cert_file and tls_key_file go together'],

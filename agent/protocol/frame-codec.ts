@@ -1,19 +1,26 @@
 import { Frame } from '../../proto/gen/agent';
+import { crc32 } from './crc32';
 
 // Every frame starts with this, so a reader that joins mid-stream (the host reconnecting after
 // a daemon restart) finds the next frame boundary.
 export const FRAME_MAGIC = Buffer.from('PVA1', 'latin1');
-const HEADER_BYTES = FRAME_MAGIC.length + 4;
+const LENGTH_AT = FRAME_MAGIC.length;
+const CHECKSUM_AT = LENGTH_AT + 4;
+const HEADER_BYTES = CHECKSUM_AT + 4;
 // A container's output travels in chunks far below this; anything larger is a broken stream.
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
 
-/** The magic, the body's length (32-bit big-endian) and the protobuf Frame. */
+/**
+ * The magic, the body's length and CRC-32 (each 32-bit big-endian), and the protobuf Frame. The
+ * checksum tells a frame cut short by a reconnect, and whatever follows it, from a whole one.
+ */
 export function encodeFrame(frame: Frame): Buffer {
   const body = Frame.encode(frame).finish();
   if (body.length > MAX_FRAME_BYTES) throw new RangeError(`frame of ${body.length} bytes is over the ${MAX_FRAME_BYTES}-byte limit`);
   const header = Buffer.alloc(HEADER_BYTES);
   FRAME_MAGIC.copy(header);
-  header.writeUInt32BE(body.length, FRAME_MAGIC.length);
+  header.writeUInt32BE(body.length, LENGTH_AT);
+  header.writeUInt32BE(crc32(body), CHECKSUM_AT);
   return Buffer.concat([header, body]);
 }
 
@@ -38,13 +45,17 @@ export class FrameDecoder {
       }
       this.skip(start);
       if (this.buffer.length < HEADER_BYTES) return frames;
-      const length = this.buffer.readUInt32BE(FRAME_MAGIC.length);
+      const length = this.buffer.readUInt32BE(LENGTH_AT);
       if (length > MAX_FRAME_BYTES) {
         this.skip(1);
         continue;
       }
       if (this.buffer.length < HEADER_BYTES + length) return frames;
       const body = this.buffer.subarray(HEADER_BYTES, HEADER_BYTES + length);
+      if (crc32(body) !== this.buffer.readUInt32BE(CHECKSUM_AT)) {
+        this.skip(1);
+        continue;
+      }
       try {
         frames.push(Frame.decode(body));
         this.buffer = this.buffer.subarray(HEADER_BYTES + length);

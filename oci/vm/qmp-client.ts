@@ -1,6 +1,7 @@
 import { type Socket, connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeadlineExceededError, InternalError, UnavailableError, errorMessage } from '../../system/errors';
+import { withTimeout } from '../../system/with-timeout';
 
 /** A command QEMU refused: its error class (GenericError, CommandNotFound...) and description. */
 export class QmpError extends InternalError {
@@ -87,12 +88,7 @@ export class QmpClient {
     try {
       const greeting = new Promise<void>((resolve) => (client.greeted = resolve));
       const left = Math.max(1, deadline - Date.now());
-      await Promise.race([
-        greeting,
-        sleep(left).then(() => {
-          throw new DeadlineExceededError(`QEMU sent no QMP greeting on ${path} within ${timeoutMs} ms`);
-        }),
-      ]);
+      await withTimeout(greeting, left, `QEMU sent no QMP greeting on ${path} within ${timeoutMs} ms`);
       await client.execute('qmp_capabilities', undefined, left);
       return client;
     } catch (error) {

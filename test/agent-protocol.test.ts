@@ -1,0 +1,193 @@
+// The guest agent's protocol: the frame codec on its own, then the real agent program run on
+// this host (it serves a unix socket with --listen instead of the virtio port, and runs its
+// containers with the host's runc) driven by the daemon's client, as the daemon drives it in
+// a VM.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { type Server, createServer } from 'node:net';
+import { release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FRAME_MAGIC, FrameDecoder, MAX_FRAME_BYTES, encodeFrame } from '../agent/protocol/frame-codec';
+import type { Frame } from '../proto/gen/agent';
+import { AgentClient, type AgentExit, type AgentListeners, type AgentOutput } from '../oci/vm/agent-client';
+import { DeadlineExceededError, FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError } from '../system/errors';
+import { newId } from '../system/ids';
+import { waitUntil } from '../system/wait-until';
+import { makeBusyboxLayer } from './support/busybox-layer';
+import { removeCgroupTree, testSpec } from './support/runc-containers';
+
+const AGENT = join(__dirname, '..', 'agent', 'main.js');
+const CALL_MS = 10_000;
+const WAIT_MS = 10_000;
+
+const request = (id: bigint): Frame => ({ request: { id, health: {} } });
+
+describe('frame codec', () => {
+  test('frames come back whole however the stream is cut, many in one chunk or one byte at a time', () => {
+    const frames = [1n, 2n, 3n].map(request);
+    const bytes = Buffer.concat(frames.map(encodeFrame));
+    expect(new FrameDecoder().push(bytes)).toEqual(frames);
+    const decoder = new FrameDecoder();
+    const got: Frame[] = [];
+    for (const byte of bytes) got.push(...decoder.push(Buffer.from([byte])));
+    expect(got).toEqual(frames);
+  });
+
+  test('garbage and a frame cut short (a reconnect mid-stream) are skipped up to the next magic', () => {
+    const whole = encodeFrame(request(7n));
+    const decoder = new FrameDecoder();
+    const stream = Buffer.concat([Buffer.from('noise'), whole.subarray(0, whole.length - 2), whole]);
+    expect(decoder.push(stream)).toEqual([request(7n)]);
+    expect(decoder.skippedBytes).toBeGreaterThan(0);
+  });
+
+  test('a length over the limit is not waited for: the frames after it still come through', () => {
+    const header = Buffer.alloc(12);
+    FRAME_MAGIC.copy(header);
+    header.writeUInt32BE(MAX_FRAME_BYTES + 1, 4);
+    expect(new FrameDecoder().push(Buffer.concat([header, encodeFrame(request(9n))]))).toEqual([request(9n)]);
+  });
+});
+
+describe('the agent, run on the host', () => {
+  let dir: string;
+  let socket: string;
+  let agent: ChildProcess;
+  const clients: AgentClient[] = [];
+  const outputs: AgentOutput[] = [];
+  const exits: AgentExit[] = [];
+  const listeners: AgentListeners = { onOutput: (output) => void outputs.push(output), onExit: (exit) => void exits.push(exit) };
+  const cgroupParent = `podvisor-agent-test-${process.pid}`;
+
+  const connect = async (using = listeners): Promise<AgentClient> => {
+    const client = await AgentClient.connect(socket, WAIT_MS, using);
+    clients.push(client);
+    return client;
+  };
+  const textOf = (containerId: string, execId = ''): string =>
+    outputs
+      .filter((output) => output.containerId === containerId && output.execId === execId)
+      .map((output) => output.data.toString())
+      .join('');
+  const makeContainer = async (client: AgentClient, args: string[]): Promise<string> => {
+    const id = newId();
+    const rootfs = join(dir, id);
+    await makeBusyboxLayer(rootfs);
+    await client.createContainer({ id, spec: JSON.stringify(testSpec(rootfs, args, `/${cgroupParent}/${id}`)), stdin: false, terminal: false }, CALL_MS);
+    return id;
+  };
+  const exitOf = async (containerId: string, execId = ''): Promise<number> => {
+    const found = (): AgentExit | undefined => exits.find((exit) => exit.containerId === containerId && exit.execId === execId);
+    if (!(await waitUntil(async () => found() !== undefined, WAIT_MS, 50))) throw new Error(`${containerId} ${execId} never exited`);
+    return (found() as AgentExit).exitCode;
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'podvisor-agent-'));
+    socket = join(dir, 'agent.sock');
+    agent = spawn(process.execPath, [AGENT, '--listen', socket, '--runc', '/usr/bin/runc', '--state', join(dir, 'state'), '--cgroup-root', '/sys/fs/cgroup/unified'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  });
+
+  afterAll(async () => {
+    for (const client of clients) client.close();
+    agent.kill('SIGKILL');
+    await removeCgroupTree(cgroupParent).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('health and guest details answer; a container runs, its output and exit code come as events', async () => {
+    const client = await connect();
+    await client.health(CALL_MS);
+    const details = await client.guestDetails(CALL_MS);
+    expect([details.kernelRelease, details.agentVersion]).toEqual([release(), '0.1.0']);
+
+    const id = await makeContainer(client, ['sh', '-c', 'echo hello; echo oops >&2; exit 3']);
+    expect((await client.containerState(id, CALL_MS)).status).toBe('created');
+    await client.startContainer(id, CALL_MS);
+    expect(await exitOf(id)).toBe(3);
+    expect(textOf(id)).toContain('hello\n');
+    expect(outputs.some((output) => output.containerId === id && output.stream === 'stderr' && output.data.toString() === 'oops\n')).toBe(true);
+    expect(await client.containerState(id, CALL_MS)).toMatchObject({ status: 'stopped', exitCode: 3 });
+    await client.removeContainer(id, CALL_MS);
+    await client.removeContainer(id, CALL_MS);
+    expect((await client.containerState(id, CALL_MS)).status).toBe('unknown');
+  });
+
+  test('exec returns its own output and exit code; SIGTERM ends a container that traps it', async () => {
+    const client = await connect();
+    const id = await makeContainer(client, ['sh', '-c', 'trap "exit 7" TERM; while true; do sleep 0.1; done']);
+    await client.startContainer(id, CALL_MS);
+    await client.execProcess({ containerId: id, execId: 'e1', args: ['sh', '-c', 'echo from-exec; exit 4'], stdin: false, terminal: false }, CALL_MS);
+    expect(await exitOf(id, 'e1')).toBe(4);
+    expect(textOf(id, 'e1')).toBe('from-exec\n');
+    expect((await client.containerState(id, CALL_MS)).status).toBe('running');
+
+    await client.signalProcess(id, '', 'SIGTERM', CALL_MS);
+    expect(await exitOf(id)).toBe(7);
+    await client.removeContainer(id, CALL_MS);
+  });
+
+  test('bad requests get typed errors and the agent carries on', async () => {
+    const client = await connect();
+    await expect(client.createContainer({ id: 'bad', spec: '{not json', stdin: false, terminal: false }, CALL_MS)).rejects.toThrow(InvalidArgumentError);
+    await expect(client.createContainer({ id: '../escape', spec: '{}', stdin: false, terminal: false }, CALL_MS)).rejects.toThrow(InvalidArgumentError);
+    await expect(client.startContainer('nonexistent', CALL_MS)).rejects.toThrow(NotFoundError);
+    await expect(client.signalProcess('nonexistent', '', 'SIGNOPE', CALL_MS)).rejects.toThrow(NotFoundError);
+    const id = await makeContainer(client, ['true']);
+    await expect(client.signalProcess(id, '', 'SIGNOPE', CALL_MS)).rejects.toThrow(InvalidArgumentError);
+    await expect(client.execProcess({ containerId: id, execId: 'x', args: ['true'], stdin: false, terminal: false }, CALL_MS)).rejects.toThrow(FailedPreconditionError);
+    await client.removeContainer(id, CALL_MS);
+    await client.health(CALL_MS);
+  });
+
+  test('output written while no host is connected is sent again to the next one, once', async () => {
+    const first = await connect();
+    const id = await makeContainer(first, ['sh', '-c', 'sleep 1; echo while-away; sleep 30']);
+    await first.startContainer(id, CALL_MS);
+    first.close();
+    // The agent holds what it could not hand over until a host acknowledges it.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const seen: AgentOutput[] = [];
+    const second = await connect({ onOutput: (output) => void seen.push(output), onExit: () => undefined });
+    await second.resumeEvents(CALL_MS);
+    expect(await waitUntil(async () => seen.some((output) => output.data.toString() === 'while-away\n'), WAIT_MS, 50)).toBe(true);
+    await second.removeContainer(id, CALL_MS);
+  });
+});
+
+describe('the agent client', () => {
+  let server: Server;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'podvisor-agent-client-'));
+  });
+
+  afterAll(async () => {
+    server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('an agent that takes the call and never answers fails it past its deadline, naming the verb; a lost connection fails what is pending', async () => {
+    const path = join(dir, 'silent.sock');
+    const connections: import('node:net').Socket[] = [];
+    server = createServer((connection) => void connections.push(connection));
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    const client = await AgentClient.connect(path, WAIT_MS, { onOutput: () => undefined, onExit: () => undefined });
+    const late = client.health(200);
+    await expect(late).rejects.toThrow(DeadlineExceededError);
+    await expect(late).rejects.toThrow(/did not answer health within 200 ms/);
+
+    const pending = client.containerState('c1', 60_000);
+    connections.forEach((connection) => connection.destroy());
+    await expect(pending).rejects.toThrow(UnavailableError);
+    await expect(client.health(1000)).rejects.toThrow(UnavailableError);
+    client.close();
+  });
+
+  test('connecting to a socket that never appears gives up at the deadline', async () => {
+    await expect(AgentClient.connect(join(dir, 'missing.sock'), 300, { onOutput: () => undefined, onExit: () => undefined })).rejects.toThrow(DeadlineExceededError);
+  });
+});
