@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { open, readFile } from 'node:fs/promises';
 import { errorCode } from '../../system/error-code';
 import { InternalError } from '../../system/errors';
-import { commandLine } from '../../system/process-list';
+import { commandLine, processIds } from '../../system/process-list';
 import { type TrackedProcess, stopTrackedProcess, trackProcess } from '../../system/tracked-process';
 import { joinPodCgroup } from '../cgroups/pod-cgroup';
 
@@ -61,19 +61,18 @@ export async function qemuMessages(logPath: string): Promise<string> {
 }
 
 /**
- * The QEMU of a pod whose start was cut short before its pid was recorded: the pid file QEMU
- * wrote, if the process holding that pid is a QEMU given that very pid file.
+ * The QEMU of a pod whose start was cut short before its pid was recorded, found by the pid file
+ * in its arguments (also while it is still the nsenter that execs QEMU): a crash at any instant
+ * after the spawn leaves nothing running that this cannot find.
  */
-export async function qemuFromPidFile(qemuPath: string, pidFile: string): Promise<TrackedProcess | undefined> {
-  let pid: number;
-  try {
-    pid = Number((await readFile(pidFile, 'utf8')).trim());
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return undefined;
-    throw error;
+export async function findQemuProcesses(pidFile: string): Promise<TrackedProcess[]> {
+  const found: TrackedProcess[] = [];
+  for (const pid of await processIds()) {
+    const args = await commandLine(pid);
+    const at = args?.indexOf('-pidfile') ?? -1;
+    if (args === undefined || at < 0 || args[at + 1] !== pidFile) continue;
+    const tracked = await trackProcess(pid);
+    if (tracked) found.push(tracked);
   }
-  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
-  const args = await commandLine(pid);
-  if (args?.[0] !== qemuPath || !args.includes(pidFile)) return undefined;
-  return trackProcess(pid);
+  return found;
 }

@@ -54,7 +54,7 @@ export class VmHandler implements RuntimeHandler {
     const dir = join(environment.runroot, 'handlers', name);
     this.logger = environment.logger;
     this.containers = new VmContainers(join(dir, 'containers'), () => this.pods, environment.logger);
-    this.pods = new VmPods(dir, config.qemu_path, () => this.vmSettings(), environment.logger, this.containers.listeners);
+    this.pods = new VmPods(dir, () => this.vmSettings(), environment.logger, this.containers.listeners);
   }
 
   readiness(): Promise<HandlerReadiness> {

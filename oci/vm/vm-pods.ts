@@ -8,7 +8,7 @@ import type { CgroupUsage } from '../cgroups/cgroup-usage';
 import type { PodContainerContext, PodHandlerState, PodSandbox, RestoredPod } from '../runtime-handler';
 import { AgentClient, type AgentListeners } from './agent-client';
 import { type PodVmPaths, type PodVmState, type VmSettings, bootPodVm, podVmPaths, podVmRunning, shutdownPodVm } from './pod-vm';
-import { qemuFromPidFile } from './qemu-process';
+import { findQemuProcesses } from './qemu-process';
 
 interface RunningVm {
   pod: PodSandbox;
@@ -41,7 +41,6 @@ export class VmPods {
 
   constructor(
     private readonly handlerDir: string,
-    private readonly qemuPath: string,
     private readonly settings: () => Promise<VmSettings>,
     private readonly logger: Logger,
     /** Where every agent's events (output, exits) go: the containers. */
@@ -133,8 +132,7 @@ export class VmPods {
     if (vm) {
       await this.stop(podId);
     } else {
-      const qemu = await qemuFromPidFile(this.qemuPath, paths.pidFile);
-      if (qemu) await stopTrackedProcess(qemu, 'QEMU', 0, undefined);
+      for (const qemu of await findQemuProcesses(paths.pidFile)) await stopTrackedProcess(qemu, 'QEMU', 0, undefined);
     }
     // Unmounted before anything is deleted: a container's root filesystem may still be bound in.
     await unmountAll(paths.dir, true);

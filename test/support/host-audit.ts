@@ -143,6 +143,7 @@ function idOfEntry(path: string): string | undefined {
 const STATE_PLACES: Array<{ under: 'runroot' | 'root'; pattern: string; what: string; names: 'pod' | 'container' }> = [
   { under: 'runroot', pattern: 'pods/*', what: 'pod files', names: 'pod' },
   { under: 'runroot', pattern: 'handlers/*/pods/*', what: 'handler pod files', names: 'pod' },
+  { under: 'runroot', pattern: 'handlers/*/sockets/*', what: 'VM socket', names: 'pod' },
   { under: 'runroot', pattern: 'ns/*/*', what: 'pinned namespace', names: 'pod' },
   { under: 'runroot', pattern: 'containers/*', what: 'container bundle', names: 'container' },
   { under: 'runroot', pattern: 'handlers/*/containers/*', what: 'conmon directory', names: 'container' },
