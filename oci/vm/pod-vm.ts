@@ -207,7 +207,7 @@ export async function shutdownPodVm(state: PodVmState, paths: PodVmPaths, agent:
     await stopTrackedProcess(state.qemu, 'QEMU', QUIT_TIMEOUT_MS, undefined);
   }
   agent?.close();
-  await disconnectTap(state.netns, { tapName: TAP_NAME, ifname: GUEST_INTERFACE });
+  await disconnectTap(state.netns, TAP_NAME, GUEST_INTERFACE);
 }
 
 async function quitQemu(socket: string): Promise<void> {
