@@ -124,7 +124,9 @@ async function prepareGuest(agent: AgentClient, pod: PodSandbox, netns: string):
   ]);
   await agent.createSandbox({ hostname: pod.hostname }, AGENT_CALL_TIMEOUT_MS);
   await agent.updateInterface({ mac: iface.mac, mtu: iface.mtu, addresses: iface.addresses }, AGENT_CALL_TIMEOUT_MS);
-  await agent.updateRoutes(iface.mac, iface.routes, AGENT_CALL_TIMEOUT_MS);
+  // The guest has one NIC: the routes of the pod's CNI interface are its routes.
+  const routes = iface.routes.filter((route) => route.device === GUEST_INTERFACE).map(({ destination, gateway }) => ({ destination, gateway }));
+  await agent.updateRoutes(iface.mac, routes, AGENT_CALL_TIMEOUT_MS);
 }
 
 /**
