@@ -91,6 +91,9 @@ describe('the agent, run on the host', () => {
   });
 
   afterAll(async () => {
+    // What a failed case left: runc's processes would outlive the agent.
+    const cleaner = await connect().catch(() => undefined);
+    await cleaner?.destroySandbox(CALL_MS).catch(() => undefined);
     for (const client of clients) client.close();
     agent.kill('SIGKILL');
     await removeCgroupTree(cgroupParent).catch(() => undefined);

@@ -92,13 +92,8 @@ describe('a daemon killed amid pod creations and removals', () => {
     return podSandboxId;
   }
 
-  async function removePod(client: Client, podSandboxId: string): Promise<void> {
-    await unary(client, RuntimeServiceService.stopPodSandbox, { podSandboxId }, CALL_DEADLINE_MS);
-    await unary(client, RuntimeServiceService.removePodSandbox, { podSandboxId }, CALL_DEADLINE_MS);
-  }
-
-  async function listPods(client: Client): Promise<string[]> {
-    const ids = (await unary(client, RuntimeServiceService.listPodSandbox, { filter: undefined })).items.map((pod) => pod.id);
+  async function listPods(): Promise<string[]> {
+    const ids = await running().podIds();
     for (const id of ids) podIds.add(id);
     return ids;
   }
@@ -110,9 +105,9 @@ describe('a daemon killed amid pod creations and removals', () => {
   }
 
   /** Removes every pod the daemon lists, a few at a time, as a kubelet draining the node would. */
-  async function removeAllPods(client: Client): Promise<void> {
-    const pods = await listPods(client);
-    for (let i = 0; i < pods.length; i += 5) await Promise.all(pods.slice(i, i + 5).map((id) => removePod(client, id)));
+  async function removeAllPods(): Promise<void> {
+    const pods = await listPods();
+    for (let i = 0; i < pods.length; i += 5) await Promise.all(pods.slice(i, i + 5).map((id) => running().stopAndRemovePod(id, CALL_DEADLINE_MS)));
   }
 
   beforeAll(async () => {
@@ -124,7 +119,7 @@ describe('a daemon killed amid pod creations and removals', () => {
     if (!fixture) return;
     // Through the CRI first, then by hand whatever the daemon does not know of (with it
     // stopped, so nothing is made meanwhile): no other suite may meet our mounts or rules.
-    await removeAllPods(fixture.client).catch(() => undefined);
+    await removeAllPods().catch(() => undefined);
     const target = auditTarget();
     await fixture.daemon.stop().catch(() => undefined);
     const left = await removeLeftovers({ ...target, ignorePids: [] }).catch((error: unknown) => [`cleanup failed: ${String(error)}`]);
@@ -153,8 +148,8 @@ describe('a daemon killed amid pod creations and removals', () => {
     }
     expect(live.filter((leftover) => leftover.kind === 'veth')).toHaveLength(PODS_PER_ROUND);
 
-    await Promise.all(ids.map((id) => removePod(client, id)));
-    expect(await listPods(client)).toEqual([]);
+    await Promise.all(ids.map((id) => running().stopAndRemovePod(id, CALL_DEADLINE_MS)));
+    expect(await listPods()).toEqual([]);
     expect(await listContainers(client)).toEqual([]);
     expect(await hostAudit(auditTarget())).toEqual([]);
   }, LONG_TEST_MS);
@@ -166,12 +161,12 @@ describe('a daemon killed amid pod creations and removals', () => {
       const daemon = running();
       const client = daemon.client;
       // Some pods of earlier rounds go while the new ones are made.
-      const removals = (await listPods(client)).slice(0, REMOVALS_PER_ROUND);
+      const removals = (await listPods()).slice(0, REMOVALS_PER_ROUND);
       const shapes: PodShape[] = [];
       for (let i = 0; i < PODS_PER_ROUND; i++) {
         shapes.push({ pidPod: round % 2 === 1 && i < 3, hostPort: round % 3 !== 0 && i >= 3 && i < 5 ? await hostPort() : undefined });
       }
-      const work = [...shapes.map((shape, i) => startPod(client, `crash-${round}-${i}`, shape)), ...removals.map((id) => removePod(client, id))];
+      const work = [...shapes.map((shape, i) => startPod(client, `crash-${round}-${i}`, shape)), ...removals.map((id) => running().stopAndRemovePod(id, CALL_DEADLINE_MS))];
 
       await sleep(delayMs);
       const killed = daemon.daemon;
@@ -182,7 +177,7 @@ describe('a daemon killed amid pod creations and removals', () => {
       await daemon.restart(0, 'SIGKILL');
 
       expect((await unary(daemon.client, RuntimeServiceService.version, { version: '' })).runtimeName).toBe('podvisor');
-      const listed = await listPods(daemon.client);
+      const listed = await listPods();
       const containers = await listContainers(daemon.client);
       const done = outcomes.slice(0, PODS_PER_ROUND).filter((outcome) => outcome.status === 'fulfilled').length;
       const removed = outcomes.slice(PODS_PER_ROUND).filter((outcome) => outcome.status === 'fulfilled').length;
@@ -190,8 +185,8 @@ describe('a daemon killed amid pod creations and removals', () => {
     }
 
     const client = running().client;
-    await removeAllPods(client);
-    expect(await listPods(client)).toEqual([]);
+    await removeAllPods();
+    expect(await listPods()).toEqual([]);
     expect(await listContainers(client)).toEqual([]);
 
     // A daemon may finish what a crash cut short in the background after it restarted: it gets a

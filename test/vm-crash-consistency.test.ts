@@ -47,13 +47,8 @@ describe('a daemon killed amid VM pod creations and removals', () => {
     await unary(client, RuntimeServiceService.startContainer, { containerId }, CALL_DEADLINE_MS);
   }
 
-  async function removePod(client: Client, podSandboxId: string): Promise<void> {
-    await unary(client, RuntimeServiceService.stopPodSandbox, { podSandboxId }, CALL_DEADLINE_MS);
-    await unary(client, RuntimeServiceService.removePodSandbox, { podSandboxId }, CALL_DEADLINE_MS);
-  }
-
-  async function listPods(client: Client): Promise<string[]> {
-    const ids = (await unary(client, RuntimeServiceService.listPodSandbox, { filter: undefined })).items.map((pod) => pod.id);
+  async function listPods(): Promise<string[]> {
+    const ids = await fixture.podIds();
     for (const id of ids) podIds.add(id);
     return ids;
   }
@@ -65,7 +60,7 @@ describe('a daemon killed amid VM pod creations and removals', () => {
 
   afterAll(async () => {
     if (!fixture) return;
-    for (const id of await listPods(fixture.client).catch(() => [])) await removePod(fixture.client, id).catch(() => undefined);
+    for (const id of await listPods().catch(() => [])) await fixture.stopAndRemovePod(id, CALL_DEADLINE_MS).catch(() => undefined);
     const target = auditTarget();
     await fixture.daemon.stop().catch(() => undefined);
     await removeLeftovers({ ...target, ignorePids: [] }).catch(() => undefined);
@@ -78,8 +73,8 @@ describe('a daemon killed amid VM pod creations and removals', () => {
       const rounds: string[] = [];
       for (const [round, delayMs] of KILL_AFTER_MS.entries()) {
         const client = fixture.client;
-        const removals = (await listPods(client)).slice(0, 1);
-        const work = [...Array.from({ length: PODS_PER_ROUND }, (_, i) => startPod(client, `vm-crash-${round}-${i}`)), ...removals.map((id) => removePod(client, id))];
+        const removals = (await listPods()).slice(0, 1);
+        const work = [...Array.from({ length: PODS_PER_ROUND }, (_, i) => startPod(client, `vm-crash-${round}-${i}`)), ...removals.map((id) => fixture.stopAndRemovePod(id, CALL_DEADLINE_MS))];
         await sleep(delayMs);
         const killed = fixture.daemon;
         await killed.stop('SIGKILL');
@@ -88,11 +83,11 @@ describe('a daemon killed amid VM pod creations and removals', () => {
         await fixture.restart(0, 'SIGKILL');
         expect((await unary(fixture.client, RuntimeServiceService.version, { version: '' })).runtimeName).toBe('podvisor');
         const started = outcomes.slice(0, PODS_PER_ROUND).filter((outcome) => outcome.status === 'fulfilled').length;
-        rounds.push(`round ${round} (kill after ${delayMs} ms): ${started}/${PODS_PER_ROUND} pods started, ${(await listPods(fixture.client)).length} pods listed after restart`);
+        rounds.push(`round ${round} (kill after ${delayMs} ms): ${started}/${PODS_PER_ROUND} pods started, ${(await listPods()).length} pods listed after restart`);
       }
 
       // While VM pods run, the audit must see their parts: it would pass an empty host otherwise.
-      const running = await listPods(fixture.client);
+      const running = await listPods();
       console.log(rounds.join('\n'));
       expect(running.length).toBeGreaterThan(0);
       const live = (await findLeftovers(auditTarget())).map(describeLeftover).join('\n');
@@ -100,8 +95,8 @@ describe('a daemon killed amid VM pod creations and removals', () => {
       expect(live).toContain('(VM socket)');
       expect(live).toContain('(handler pod files)');
 
-      for (const id of running) await removePod(fixture.client, id);
-      expect(await listPods(fixture.client)).toEqual([]);
+      for (const id of running) await fixture.stopAndRemovePod(id, CALL_DEADLINE_MS);
+      expect(await listPods()).toEqual([]);
       await waitUntil(async () => (await findLeftovers(auditTarget())).length === 0, SETTLE_MS, 500);
       const leftovers = await findLeftovers(auditTarget());
       if (leftovers.length > 0) console.log(`leftovers by kind: ${JSON.stringify(countByKind(leftovers))}`);

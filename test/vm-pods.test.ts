@@ -143,6 +143,27 @@ describe('VM pods through the CRI', () => {
     BOOT_MS,
   );
 
+  test(
+    'an agent that stops answering fails its calls with DeadlineExceeded naming it, and its pod reads NOTREADY; stop and remove still leave nothing',
+    async () => {
+      const podId = await daemon.runPod('vm-hung', 'vm');
+      const app = await daemon.createContainer(podId, 'app', ['sleep', '600']);
+      await start(app);
+      const { info } = await unary(daemon.client, Runtime.podSandboxStatus, { podSandboxId: podId, verbose: true });
+      const qemuPid = (JSON.parse(info.info ?? '{}') as { handlerState: { qemu: { pid: number } } }).handlerState.qemu.pid;
+      // A frozen VM: its agent takes nothing and answers nothing.
+      process.kill(qemuPid, 'SIGSTOP');
+      const hung = await grpcFailure(unary(daemon.client, Runtime.execSync, { containerId: app, cmd: ['true'], timeout: 5n }, 60_000));
+      expect(hung.code).toBe(Code.DEADLINE_EXCEEDED);
+      expect(hung.details).toMatch(/guest agent .* did not answer/);
+      const { status } = await unary(daemon.client, Runtime.podSandboxStatus, { podSandboxId: podId, verbose: false });
+      expect(status?.state).toBe(PodSandboxState.SANDBOX_NOTREADY);
+      await daemon.stopAndRemovePod(podId, 60_000);
+      expect(await traces(podId)).toEqual([]);
+    },
+    BOOT_MS,
+  );
+
   test('host namespaces a VM cannot share are refused with InvalidArgument naming the option, leaving nothing', async () => {
     const before = await netnsNames();
     for (const [option, field] of [

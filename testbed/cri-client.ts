@@ -11,8 +11,12 @@ export function criClient(socket: string): Client {
   return new Client(`unix://${socket}`, credentials.createInsecure());
 }
 
+// Room for a loaded machine, never a statement about speed: a VM pod's cold boot under TCG
+// takes several seconds alone and several times that beside other VMs.
+const DEFAULT_DEADLINE_MS = 120_000;
+
 /** Calls a unary method; rejects with the gRPC ServiceError (code, details) on failure. */
-export function unary<Request, Response>(client: Client, method: MethodDefinition<Request, Response>, request: Request, deadlineMs = 10000): Promise<Response> {
+export function unary<Request, Response>(client: Client, method: MethodDefinition<Request, Response>, request: Request, deadlineMs = DEFAULT_DEADLINE_MS): Promise<Response> {
   return new Promise((resolve, reject) => {
     client.makeUnaryRequest(
       method.path,

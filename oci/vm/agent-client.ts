@@ -1,5 +1,4 @@
-import { type Socket, connect } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { Socket } from 'node:net';
 import { FrameDecoder, encodeFrame } from '../../agent/protocol/frame-codec';
 import {
   ContainerStatus,
@@ -21,9 +20,9 @@ import {
   NotFoundError,
   UnavailableError,
   UnimplementedError,
-  errorMessage,
   type PodvisorError,
 } from '../../system/errors';
+import { connectWhenListening } from '../../system/unix-connect';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
 import type { ContainerRuntimeState } from '../runtime-handler';
 
@@ -78,10 +77,10 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-const CONNECT_RETRY_MS = 50;
 // Acknowledgements are batched: the agent keeps what is unacknowledged, a few more frames do no harm.
 const ACK_DELAY_MS = 50;
 const ACK_TIMEOUT_MS = 5_000;
+const PROBE_TIMEOUT_MS = 5_000;
 
 const ERRORS: Record<ErrorCode, new (message: string) => PodvisorError> = {
   [ErrorCode.ERROR_CODE_UNSPECIFIED]: InternalError,
@@ -129,6 +128,8 @@ export class AgentClient {
   /** Events are handled one after another, in the agent's order. */
   private events: Promise<void> = Promise.resolve();
   private handledUpTo = 0n;
+  private silent = false;
+  private probing = false;
   private ackTimer: NodeJS.Timeout | undefined;
   private closedBecause: string | undefined;
 
@@ -145,27 +146,31 @@ export class AgentClient {
 
   /** Connects, retrying while the socket is not there yet (QEMU starting), until `timeoutMs`. */
   static async connect(path: string, timeoutMs: number, listeners: AgentListeners): Promise<AgentClient> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        const socket = await new Promise<Socket>((resolve, reject) => {
-          const attempt = connect(path);
-          attempt.once('connect', () => resolve(attempt));
-          attempt.once('error', reject);
-        });
-        return new AgentClient(socket, path, listeners);
-      } catch (error) {
-        if (Date.now() >= deadline) throw new DeadlineExceededError(`cannot connect to the guest agent at ${path} within ${timeoutMs} ms: ${errorMessage(error)}`);
-        await sleep(CONNECT_RETRY_MS);
-      }
-    }
+    return new AgentClient(await connectWhenListening(path, timeoutMs, 'the guest agent'), path, listeners);
   }
 
-  get closed(): boolean {
-    return this.closedBecause !== undefined;
+  /**
+   * Whether the agent answers: the connection is open and no call has gone unanswered past its
+   * deadline since the agent last said anything. An agent that stops answering is probed until
+   * it answers again or the connection ends.
+   */
+  get answering(): boolean {
+    return this.closedBecause === undefined && !this.silent;
+  }
+
+  private probe(): void {
+    if (this.probing || this.closedBecause !== undefined) return;
+    this.probing = true;
+    this.call({ health: {} }, PROBE_TIMEOUT_MS)
+      .catch(() => undefined)
+      .finally(() => {
+        this.probing = false;
+        if (this.silent) this.probe();
+      });
   }
 
   private onFrame(frame: Frame): void {
+    this.silent = false;
     if (frame.response) {
       const pending = this.pending.get(frame.response.id);
       if (!pending) return;
@@ -216,6 +221,8 @@ export class AgentClient {
     return new Promise<Response>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
+        this.silent = true;
+        this.probe();
         reject(new DeadlineExceededError(`the guest agent (${this.path}) did not answer ${verb} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { verb, resolve, reject, timer });

@@ -77,7 +77,13 @@ async function consoleTail(path: string): Promise<string> {
   return text.trim().split('\n').slice(-8).join(' / ') || 'nothing';
 }
 
-/** Rejects once QEMU has ended, with what QEMU and the guest said; `stop` ends the watch. */
+/** Why the VM ended while it booted: what QEMU and the guest's console said. */
+async function bootDeath(podId: string, paths: PodVmPaths): Promise<FailedPreconditionError> {
+  const said = `QEMU said: ${await qemuMessages(paths.qemuLog)}; the guest's console: ${await consoleTail(paths.consoleLog)}`;
+  return new FailedPreconditionError(`the VM of pod ${podId} ended while booting: ${said}`);
+}
+
+/** Rejects once QEMU has ended; `stop` ends the watch. */
 function watchForDeath(podId: string, paths: PodVmPaths, qemu: TrackedProcess): { died: Promise<never>; stop: () => void } {
   let timer: NodeJS.Timeout | undefined;
   const died = new Promise<never>((_resolve, reject) => {
@@ -86,8 +92,7 @@ function watchForDeath(podId: string, paths: PodVmPaths, qemu: TrackedProcess): 
         if (running || timer === undefined) return;
         clearInterval(timer);
         timer = undefined;
-        const said = `QEMU said: ${await qemuMessages(paths.qemuLog)}; the guest's console: ${await consoleTail(paths.consoleLog)}`;
-        reject(new FailedPreconditionError(`the VM of pod ${podId} ended while booting: ${said}`));
+        reject(await bootDeath(podId, paths));
       });
     }, DEATH_POLL_MS);
   });
@@ -106,6 +111,8 @@ async function connectAgent(podId: string, paths: PodVmPaths, qemu: TrackedProce
     });
     return agent;
   } catch (error) {
+    // A QEMU that ends closes the agent's socket too, maybe before the watch sees it end.
+    if (!(await isTrackedRunning(qemu))) throw await bootDeath(podId, paths);
     if (!(error instanceof DeadlineExceededError)) throw error;
     throw new DeadlineExceededError(
       `the agent in the VM of pod ${podId} did not answer within ${BOOT_TIMEOUT_MS / 1000} s; the guest's console: ${await consoleTail(paths.consoleLog)}`,
@@ -198,7 +205,8 @@ export function podVmRunning(state: PodVmState): Promise<boolean> {
  */
 export async function shutdownPodVm(state: PodVmState, paths: PodVmPaths, agent: AgentClient | undefined, logger: Logger): Promise<void> {
   if (await isTrackedRunning(state.qemu)) {
-    if (agent !== undefined) {
+    // An agent that no longer answers is not waited for: QEMU is ended anyway.
+    if (agent?.answering === true) {
       await agent.destroySandbox(AGENT_CALL_TIMEOUT_MS).catch((error: unknown) => {
         logger.warn('the agent did not tear the sandbox down; the VM is ended anyway', { qemu_pid: state.qemu.pid, error: errorMessage(error) });
       });

@@ -1,6 +1,6 @@
-import { type Socket, connect } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { DeadlineExceededError, InternalError, UnavailableError, errorMessage } from '../../system/errors';
+import type { Socket } from 'node:net';
+import { DeadlineExceededError, InternalError, UnavailableError } from '../../system/errors';
+import { connectWhenListening } from '../../system/unix-connect';
 import { withTimeout } from '../../system/with-timeout';
 
 /** A command QEMU refused: its error class (GenericError, CommandNotFound...) and description. */
@@ -35,7 +35,6 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-const CONNECT_RETRY_MS = 50;
 
 /**
  * QEMU's machine protocol over its unix socket: JSON objects, one per line. Commands carry an id
@@ -70,20 +69,7 @@ export class QmpClient {
   /** Connects (retrying until QEMU has made the socket), reads the greeting and enters command mode. */
   static async connect(path: string, timeoutMs: number): Promise<QmpClient> {
     const deadline = Date.now() + timeoutMs;
-    let socket: Socket;
-    for (;;) {
-      try {
-        socket = await new Promise<Socket>((resolve, reject) => {
-          const attempt = connect(path);
-          attempt.once('connect', () => resolve(attempt));
-          attempt.once('error', reject);
-        });
-        break;
-      } catch (error) {
-        if (Date.now() >= deadline) throw new DeadlineExceededError(`cannot connect to QMP at ${path} within ${timeoutMs} ms: ${errorMessage(error)}`);
-        await sleep(CONNECT_RETRY_MS);
-      }
-    }
+    const socket = await connectWhenListening(path, timeoutMs, 'QMP');
     const client = new QmpClient(socket, path);
     try {
       const greeting = new Promise<void>((resolve) => (client.greeted = resolve));

@@ -97,9 +97,10 @@ export class VmPods {
     return vm.agent;
   }
 
+  /** An agent that stops answering fails its pod: the kubelet then stops it and makes a new one. */
   async alive(podId: string): Promise<boolean> {
     const vm = this.running.get(podId);
-    return vm?.agent !== undefined && (await podVmRunning(vm.state));
+    return vm?.agent?.answering === true && (await podVmRunning(vm.state));
   }
 
   containerContext(podId: string): PodContainerContext {

@@ -84,7 +84,7 @@ export class ContainerDaemon {
   }
 
   async waitForState(containerId: string, state: ContainerState): Promise<void> {
-    const reached = await waitUntil(async () => (await this.status(containerId)).state === state, 10_000, 100);
+    const reached = await waitUntil(async () => (await this.status(containerId)).state === state, 60_000, 100);
     if (!reached) throw new Error(`container ${containerId} never reached state ${state}`);
   }
 
@@ -99,6 +99,17 @@ export class ContainerDaemon {
     await whileDown?.();
     this.daemon = await DaemonProcess.serving(this.flags);
     this.client = criClient(this.dirs.socket);
+  }
+
+  /** StopPodSandbox then RemovePodSandbox, as the kubelet removes a pod. */
+  async stopAndRemovePod(podSandboxId: string, deadlineMs?: number): Promise<void> {
+    await unary(this.client, RuntimeServiceService.stopPodSandbox, { podSandboxId }, deadlineMs);
+    await unary(this.client, RuntimeServiceService.removePodSandbox, { podSandboxId }, deadlineMs);
+  }
+
+  /** The IDs of every pod ListPodSandbox shows. */
+  async podIds(): Promise<string[]> {
+    return (await unary(this.client, RuntimeServiceService.listPodSandbox, { filter: undefined })).items.map((pod) => pod.id);
   }
 
   /** Where a pod's container logs go, by pod name. */
