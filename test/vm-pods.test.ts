@@ -5,19 +5,32 @@
 import { status as Code } from '@grpc/grpc-js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { ContainerState, NamespaceMode, PodSandboxState, RuntimeServiceService as Runtime } from '../proto/gen/cri-api-v1';
+import { ContainerState, NamespaceMode, PodSandboxState, Protocol, RuntimeServiceService as Runtime } from '../proto/gen/cri-api-v1';
 import { commandLine, processIds } from '../system/process-list';
 import { waitUntil } from '../system/wait-until';
 import { unary } from '../testbed/cri-client';
 import { ContainerDaemon } from './support/container-daemon';
 import { grpcFailure } from './support/grpc-failure';
-import { command, mountPoints, netnsNames } from './support/net-tools';
+import { command, freePort, mountPoints, netnsNames } from './support/net-tools';
 
 const BOOT_MS = 180_000;
 const WAIT_MS = 30_000;
 const POLL_MS = 200;
+
+/** What a TCP server sends before it closes; '' when nothing answers. */
+function readFrom(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    const socket = connect(port, host);
+    socket.setTimeout(5_000, () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    socket.on('error', () => resolve(''));
+    socket.on('close', () => resolve(text));
+  });
+}
 
 // The vm handler as configured by default, plus one whose kernel is not a kernel at all.
 const CONFIG = `
@@ -37,7 +50,7 @@ describe('VM pods through the CRI', () => {
   let daemon: ContainerDaemon;
 
   beforeAll(async () => {
-    daemon = await ContainerDaemon.start('10.219.27.0/24', { config: CONFIG, gateway: true });
+    daemon = await ContainerDaemon.start('10.219.27.0/24', { config: CONFIG, gateway: true, portmap: true });
   }, 120_000);
 
   afterAll(() => daemon?.close());
@@ -80,13 +93,15 @@ describe('VM pods through the CRI', () => {
   };
 
   test(
-    'a container runs behind the guest kernel: its output in the CRI log, exec-sync, the network to a runc pod and back, stop and remove leave nothing',
+    'a container runs behind the guest kernel: its output in the CRI log, exec-sync, the network to a runc pod and back and through a host port, stop and remove leave nothing',
     async () => {
-      const vmPod = await daemon.runPod('vm-net', 'vm');
+      const hostPort = await freePort();
+      const vmPod = await daemon.runPod('vm-net', 'vm', { portMappings: [{ protocol: Protocol.TCP, containerPort: 8080, hostPort, hostIp: '' }] });
       const runcPod = await daemon.runPod('runc-net', 'runc');
       const vmApp = await daemon.createContainer(vmPod, 'app', ['sh', '-c', 'echo kernel $(uname -r); echo to-stderr >&2; exec sleep 600']);
+      const server = await daemon.createContainer(vmPod, 'server', ['sh', '-c', 'while true; do echo served-from-the-vm | busybox nc -l -p 8080; done']);
       const runcApp = await daemon.createContainer(runcPod, 'peer', ['sleep', '600']);
-      await Promise.all([start(vmApp), start(runcApp)]);
+      await Promise.all([start(vmApp), start(server), start(runcApp)]);
 
       const log = await waitForLog('vm-net', 'app', 'to-stderr');
       const guestKernel = /stdout F kernel (\S+)/.exec(log)?.[1];
@@ -104,6 +119,9 @@ describe('VM pods through the CRI', () => {
       await command('busybox', ['ping', '-c', '1', '-W', '10', vmIp]);
       expect((await execSync(runcApp, ['busybox', 'ping', '-c', '1', '-W', '10', vmIp])).exitCode).toBe(0);
       expect((await execSync(vmApp, ['busybox', 'ping', '-c', '1', '-W', '10', runcIp])).exitCode).toBe(0);
+      // The pod's host port, through the node's address on the pod network (the bridge's).
+      const gateway = vmIp.replace(/\.\d+$/, '.1');
+      expect(await waitUntil(async () => (await readFrom(gateway, hostPort)).includes('served-from-the-vm'), WAIT_MS, POLL_MS)).toBe(true);
 
       // sh as the container's PID 1 ignores SIGTERM, so the stop ends in SIGKILL after the timeout.
       await unary(daemon.client, Runtime.stopContainer, { containerId: vmApp, timeout: 1n });
