@@ -79,6 +79,22 @@ function signalNumber(signal: string): number {
   return number;
 }
 
+const ENV_ENTRY = /^[^=\0]+=[^\0]*$/;
+
+/** runc exec's options for what an exec sets itself; the rest is the container's. */
+function execOptions(request: ExecProcessRequest): string[] {
+  const bad = request.env.find((entry) => !ENV_ENTRY.test(entry));
+  if (bad !== undefined) throw invalid(`exec: environment entry "${bad}" is not KEY=VALUE`);
+  if (request.cwd.includes('\0') || (request.cwd !== '' && !request.cwd.startsWith('/'))) throw invalid(`exec: working directory "${request.cwd}" is not absolute`);
+  const options = request.env.flatMap((entry) => ['--env', entry]);
+  if (request.cwd !== '') options.push('--cwd', request.cwd);
+  if (request.user) {
+    const { uid, gid, additionalGids } = request.user;
+    options.push('--user', `${uid}:${gid}`, ...additionalGids.flatMap((id) => ['--additional-gids', String(id)]));
+  }
+  return options;
+}
+
 async function readPid(pidFile: string): Promise<number | undefined> {
   const text = await readFile(pidFile, 'utf8').catch(() => '');
   const pid = Number(text.trim());
@@ -215,9 +231,10 @@ export class Containers {
     if (request.terminal) throw failedPrecondition(`exec in ${container.id}: terminals are not built yet for VM pods`);
     if (request.args.length === 0) throw invalid('exec: no command given');
     const proc = newProcess(container.id, request.execId, join(container.bundle, `exec-${request.execId}.pid`));
+    const options = execOptions(request);
     container.execs.set(request.execId, proc);
     try {
-      await this.launch(proc, ['exec', '--pid-file', proc.pidFile, container.id, ...request.args], request.stdin);
+      await this.launch(proc, ['exec', '--pid-file', proc.pidFile, ...options, container.id, ...request.args], request.stdin);
     } finally {
       // Forgotten once its exit has been sent (the host has what it needs by then), and not
       // before the launch has read its pid file.

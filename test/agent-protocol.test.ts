@@ -132,6 +132,75 @@ describe('the agent, run on the host', () => {
     await client.removeContainer(id, CALL_MS);
   });
 
+  test('WaitProcess answers with the exit code: SIGTERM to an exec of sleep gives 143, SIGKILL to the container 137', async () => {
+    const client = await connect();
+    const id = await makeContainer(client, ['sleep', '100']);
+    await client.startContainer(id, CALL_MS);
+    await client.execProcess({ containerId: id, execId: 'sleeper', args: ['sleep', '100'], stdin: false, terminal: false }, CALL_MS);
+    const execEnded = client.waitProcess(id, 'sleeper', 60_000);
+    await client.signalProcess(id, 'sleeper', 'SIGTERM', CALL_MS);
+    expect(await execEnded).toBe(143);
+
+    const ended = client.waitProcess(id, '', 60_000);
+    await client.signalProcess(id, '', 'SIGKILL', CALL_MS);
+    expect(await ended).toBe(137);
+    expect(await client.containerState(id, CALL_MS)).toMatchObject({ status: 'stopped', exitCode: 137 });
+    await client.removeContainer(id, CALL_MS);
+  });
+
+  test("an exec's environment, working directory and user are its own; the rest is the container's", async () => {
+    const client = await connect();
+    const id = await makeContainer(client, ['sleep', '100']);
+    await client.startContainer(id, CALL_MS);
+    const args = ['sh', '-c', 'echo "$FOO $PATH $(pwd) $(id -u):$(id -g)"'];
+    await client.execProcess({ containerId: id, execId: 'env', args, stdin: false, terminal: false, env: ['FOO=bar'], cwd: '/tmp', user: { uid: 1000, gid: 1001 } }, CALL_MS);
+    expect(await exitOf(id, 'env')).toBe(0);
+    expect(textOf(id, 'env')).toBe('bar /bin /tmp 1000:1001\n');
+    await expect(client.execProcess({ containerId: id, execId: 'bad', args: ['true'], stdin: false, terminal: false, env: ['NOEQUALS'] }, CALL_MS)).rejects.toThrow(
+      InvalidArgumentError,
+    );
+    await client.removeContainer(id, CALL_MS);
+  });
+
+  test('output larger than one read comes through whole and in order', async () => {
+    const client = await connect();
+    const id = await makeContainer(client, ['sh', '-c', 'i=0; while [ $i -lt 3000 ]; do echo "line $i ........................................................................................"; i=$((i+1)); done']);
+    await client.startContainer(id, CALL_MS);
+    expect(await exitOf(id)).toBe(0);
+    const lines = textOf(id).split('\n');
+    expect(lines).toHaveLength(3001);
+    expect(lines.every((line, i) => i === 3000 || line.startsWith(`line ${i} `))).toBe(true);
+    await client.removeContainer(id, CALL_MS);
+  });
+
+  // This host's cgroup v2 hierarchy (hybrid, at /sys/fs/cgroup/unified) has no controllers
+  // enabled: only cpu.stat is there to read, so only CPU usage can be asserted here.
+  test("stats come from the container's cgroup", async () => {
+    const client = await connect();
+    const id = await makeContainer(client, ['sh', '-c', 'while true; do :; done']);
+    await client.startContainer(id, CALL_MS);
+    expect(await waitUntil(async () => ((await client.containerStats(id, CALL_MS)).cpu?.usageNanos ?? 0n) > 0n, WAIT_MS, 100)).toBe(true);
+    await client.removeContainer(id, CALL_MS);
+  });
+
+  test('a new client after the first closed finds the container still running, stops it and learns its exit', async () => {
+    const first = await connect();
+    const id = await makeContainer(first, ['sh', '-c', 'trap "exit 5" TERM; while true; do sleep 0.1; done']);
+    await first.startContainer(id, CALL_MS);
+    first.close();
+    await expect(first.health(CALL_MS)).rejects.toThrow(UnavailableError);
+
+    const second = await connect();
+    const state = await second.containerState(id, CALL_MS);
+    expect(state.status).toBe('running');
+    expect(state.pid).toBeGreaterThan(0);
+    const ended = second.waitProcess(id, '', 60_000);
+    await second.signalProcess(id, '', 'SIGTERM', CALL_MS);
+    expect(await ended).toBe(5);
+    expect(await second.containerState(id, CALL_MS)).toMatchObject({ status: 'stopped', exitCode: 5 });
+    await second.removeContainer(id, CALL_MS);
+  });
+
   test('bad requests get typed errors and the agent carries on', async () => {
     const client = await connect();
     await expect(client.createContainer({ id: 'bad', spec: '{not json', stdin: false, terminal: false }, CALL_MS)).rejects.toThrow(InvalidArgumentError);

@@ -65,6 +65,12 @@ export interface ExecRequest {
   args: string[];
   stdin: boolean;
   terminal: boolean;
+  /** KEY=VALUE entries added to the container's environment. */
+  env?: string[];
+  /** Absolute; the container's working directory when not given. */
+  cwd?: string;
+  /** The container's user when not given. */
+  user?: { uid: number; gid: number; additionalGids?: number[] };
 }
 
 /** The call a request makes: one field of Request besides its id. */
@@ -319,7 +325,9 @@ export class AgentClient {
   }
 
   execProcess(exec: ExecRequest, timeoutMs: number): Promise<void> {
-    return this.empty({ execProcess: exec }, timeoutMs);
+    const { env = [], cwd = '', user } = exec;
+    const execUser = user && { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids ?? [] };
+    return this.empty({ execProcess: { ...exec, env, cwd, user: execUser } }, timeoutMs);
   }
 
   writeStdin(containerId: string, execId: string, data: Buffer, timeoutMs: number): Promise<void> {
