@@ -75,7 +75,8 @@ export class AgentService {
       return EMPTY;
     }
     if (request.resizeTty) {
-      containers.resizeTty(request.resizeTty.containerId, request.resizeTty.execId);
+      const { containerId, execId, columns, rows } = request.resizeTty;
+      containers.resizeTty(containerId, execId, columns, rows);
       return EMPTY;
     }
     if (request.containerStats) return { stats: await containers.stats(request.containerStats.containerId) };

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +26,8 @@ export interface ContainerPaths {
   bundles: string;
   /** Where the guest's cgroup v2 hierarchy is mounted. */
   cgroupRoot: string;
+  /** Our helper that runs runc on a new pseudo-terminal (agent/pty/pty-exec.c). */
+  ptyExec: string;
 }
 
 type Status = 'created' | 'running' | 'stopped';
@@ -39,6 +42,8 @@ interface GuestProcess {
   startedAtMs: number;
   finishedAtMs: number;
   child?: ChildProcess;
+  /** Takes "COLUMNS ROWS" lines: the terminal's size, for a process that has one. */
+  resize?: Writable;
   pidFile: string;
   closed: Promise<void>;
   markClosed: () => void;
@@ -48,6 +53,7 @@ interface Container {
   id: string;
   bundle: string;
   stdin: boolean;
+  terminal: boolean;
   cgroupsPath: string;
   main: GuestProcess;
   execs: Map<string, GuestProcess>;
@@ -134,8 +140,7 @@ export class Containers {
     const id = request.containerId;
     checkId(id, 'container ID');
     if (this.containers.has(id)) throw new AgentError(ErrorCode.ERROR_CODE_ALREADY_EXISTS, `container ${id} exists already`);
-    if (request.terminal) throw failedPrecondition(`container ${id}: terminals are not built yet for VM pods`);
-    let spec: { root?: { path?: unknown }; linux?: { cgroupsPath?: unknown } };
+    let spec: { root?: { path?: unknown }; process?: { terminal?: unknown }; linux?: { cgroupsPath?: unknown } };
     try {
       spec = JSON.parse(Buffer.from(request.spec).toString('utf8')) as typeof spec;
     } catch (error) {
@@ -143,6 +148,7 @@ export class Containers {
     }
     const rootfs = spec.root?.path;
     if (typeof rootfs !== 'string') throw invalid(`container ${id}: the spec names no root filesystem`);
+    if ((spec.process?.terminal === true) !== request.terminal) throw invalid(`container ${id}: the spec's process.terminal and the request's terminal differ`);
     if (!(await stat(rootfs).then((info) => info.isDirectory(), () => false))) throw notFound(`container ${id}: root filesystem ${rootfs} is not in the guest`);
     const bundle = join(this.paths.bundles, id);
     await mkdir(bundle, { recursive: true, mode: 0o700 });
@@ -151,6 +157,7 @@ export class Containers {
       id,
       bundle,
       stdin: request.stdin,
+      terminal: request.terminal,
       cgroupsPath: typeof spec.linux?.cgroupsPath === 'string' ? spec.linux.cgroupsPath : '',
       main: newProcess(id, '', join(bundle, 'pid')),
       execs: new Map(),
@@ -158,11 +165,11 @@ export class Containers {
   }
 
   /** Follows a runc child: its output as events, its exit once its pipes are closed. */
-  private follow(proc: GuestProcess, child: ChildProcess, onStderr?: (chunk: Buffer) => void): void {
+  private follow(proc: GuestProcess, child: ChildProcess, diagnostics: OutputStream, onDiagnostic: (chunk: Buffer) => void): void {
     proc.child = child;
     const pipes = [child.stdout, child.stderr];
     const forward = (stream: OutputStream) => (data: Buffer) => {
-      if (stream === OutputStream.OUTPUT_STREAM_STDERR) onStderr?.(data);
+      if (stream === diagnostics) onDiagnostic(data);
       this.emit({ output: { containerId: proc.containerId, execId: proc.execId, stream, data, atMs: BigInt(Date.now()) } });
       // The host is away or slow: the process waits to write rather than its output being lost.
       const drained = this.drained();
@@ -178,6 +185,7 @@ export class Containers {
       proc.exitCode = code ?? 128 + (signal === null ? 0 : signalNumber(signal));
       proc.finishedAtMs = Date.now();
       proc.child = undefined;
+      proc.resize = undefined;
       const exit: ProcessExit = { containerId: proc.containerId, execId: proc.execId, exitCode: proc.exitCode, finishedAtMs: BigInt(proc.finishedAtMs) };
       this.emit({ exit });
       proc.markClosed();
@@ -203,11 +211,23 @@ export class Containers {
     throw new AgentError(ErrorCode.ERROR_CODE_INTERNAL, `${proc.containerId}: runc did not start the process within ${START_TIMEOUT_MS} ms`);
   }
 
-  private async launch(proc: GuestProcess, args: string[], stdin: boolean): Promise<void> {
+  /**
+   * Runs runc in the foreground for the process. With a terminal, runc runs on one of
+   * pty-exec's and relays it to the container's console: its output (the process's and
+   * runc's own errors) all comes on stdout, and its input stays open until closed.
+   */
+  private async launch(proc: GuestProcess, args: string[], stdin: boolean, terminal: boolean): Promise<void> {
     await rm(proc.pidFile, { force: true });
-    const child = spawn(this.paths.runc, ['--root', this.paths.runcRoot, ...args], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const runc = [this.paths.runc, '--root', this.paths.runcRoot, ...args];
+    const child = terminal
+      ? spawn(this.paths.ptyExec, runc, { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] })
+      : spawn(runc[0], runc.slice(1), { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    if (terminal) {
+      proc.resize = child.stdio[3] as Writable;
+      proc.resize.on('error', () => undefined);
+    }
     let stderr = Buffer.alloc(0);
-    this.follow(proc, child, (chunk) => {
+    this.follow(proc, child, terminal ? OutputStream.OUTPUT_STREAM_STDOUT : OutputStream.OUTPUT_STREAM_STDERR, (chunk) => {
       if (stderr.length < START_ERROR_BYTES) stderr = Buffer.concat([stderr, chunk]).subarray(0, START_ERROR_BYTES);
     });
     proc.status = 'running';
@@ -220,7 +240,7 @@ export class Containers {
   async start(id: string): Promise<void> {
     const container = this.get(id);
     if (container.main.status !== 'created') throw failedPrecondition(`container ${id} is ${container.main.status}, not created`);
-    await this.launch(container.main, ['run', '--bundle', container.bundle, '--pid-file', container.main.pidFile, id], container.stdin);
+    await this.launch(container.main, ['run', '--bundle', container.bundle, '--pid-file', container.main.pidFile, id], container.stdin, container.terminal);
   }
 
   async exec(request: ExecProcessRequest): Promise<void> {
@@ -228,13 +248,12 @@ export class Containers {
     checkId(request.execId, 'exec ID');
     if (container.main.status !== 'running') throw failedPrecondition(`container ${container.id} is not running`);
     if (container.execs.has(request.execId)) throw new AgentError(ErrorCode.ERROR_CODE_ALREADY_EXISTS, `exec ${request.execId} exists already`);
-    if (request.terminal) throw failedPrecondition(`exec in ${container.id}: terminals are not built yet for VM pods`);
     if (request.args.length === 0) throw invalid('exec: no command given');
     const proc = newProcess(container.id, request.execId, join(container.bundle, `exec-${request.execId}.pid`));
     const options = execOptions(request);
     container.execs.set(request.execId, proc);
     try {
-      await this.launch(proc, ['exec', '--pid-file', proc.pidFile, ...options, container.id, ...request.args], request.stdin);
+      await this.launch(proc, ['exec', '--pid-file', proc.pidFile, `--tty=${request.terminal}`, ...options, container.id, ...request.args], request.stdin, request.terminal);
     } finally {
       // Forgotten once its exit has been sent (the host has what it needs by then), and not
       // before the launch has read its pid file.
@@ -310,9 +329,11 @@ export class Containers {
     return stdin;
   }
 
-  resizeTty(containerId: string, execId: string): void {
-    this.process(containerId, execId);
-    throw failedPrecondition(`${containerId} ${execId}: the process has no terminal`);
+  resizeTty(containerId: string, execId: string, columns: number, rows: number): void {
+    const { resize } = this.process(containerId, execId);
+    if (!resize) throw failedPrecondition(`${containerId} ${execId}: the process has no terminal`);
+    if (columns === 0 || rows === 0 || columns > 0xffff || rows > 0xffff) throw invalid(`terminal size ${columns}x${rows} is out of range`);
+    resize.write(`${columns} ${rows}\n`);
   }
 
   async stats(id: string): Promise<ContainerStatsResult> {

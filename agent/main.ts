@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     },
   });
   const state = values.state;
-  const paths = { runc: values.runc, runcRoot: join(state, 'runc'), bundles: join(state, 'bundles'), cgroupRoot: values['cgroup-root'] };
+  const paths = { runc: values.runc, runcRoot: join(state, 'runc'), bundles: join(state, 'bundles'), cgroupRoot: values['cgroup-root'], ptyExec: join(__dirname, 'pty-exec') };
   for (const dir of [paths.runcRoot, paths.bundles]) await mkdir(dir, { recursive: true, mode: 0o700 });
 
   let channel: Channel | undefined;

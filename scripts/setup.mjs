@@ -96,6 +96,8 @@ function ensureProtoTypes() {
 const C_HELPERS = [
   ['oci/conmon/pause/pause.c', 'dist/pause'],
   ['oci/conmon/relay/stream-relay.c', 'dist/stream-relay'],
+  // In dist/agent, so the guest gets it with the agent.
+  ['agent/pty/pty-exec.c', 'dist/agent/pty-exec'],
 ];
 
 function ensureCHelpers() {

@@ -69,11 +69,12 @@ describe('the agent, run on the host', () => {
       .filter((output) => output.containerId === containerId && output.execId === execId)
       .map((output) => output.data.toString())
       .join('');
-  const makeContainer = async (client: AgentClient, args: string[]): Promise<string> => {
+  const makeContainer = async (client: AgentClient, args: string[], io = { stdin: false, terminal: false }): Promise<string> => {
     const id = newId();
     const rootfs = join(dir, id);
     await makeBusyboxLayer(rootfs);
-    await client.createContainer({ id, spec: JSON.stringify(testSpec(rootfs, args, `/${cgroupParent}/${id}`)), stdin: false, terminal: false }, CALL_MS);
+    const spec = testSpec(rootfs, args, `/${cgroupParent}/${id}`, { terminal: io.terminal });
+    await client.createContainer({ id, spec: JSON.stringify(spec), ...io }, CALL_MS);
     return id;
   };
   const exitOf = async (containerId: string, execId = ''): Promise<number> => {
@@ -199,6 +200,35 @@ describe('the agent, run on the host', () => {
     expect(await ended).toBe(5);
     expect(await second.containerState(id, CALL_MS)).toMatchObject({ status: 'stopped', exitCode: 5 });
     await second.removeContainer(id, CALL_MS);
+  });
+
+  test('a container on a terminal: input reaches it, a resize is seen, closing its input ends it; execs with and without a terminal', async () => {
+    const client = await connect();
+    const id = await makeContainer(client, ['sh', '-c', 'while read line; do stty size; done; exit 6'], { stdin: true, terminal: true });
+    await client.startContainer(id, CALL_MS);
+    await client.execProcess({ containerId: id, execId: 'tty', args: ['sh', '-c', 'tty'], stdin: false, terminal: true }, CALL_MS);
+    expect(await exitOf(id, 'tty')).toBe(0);
+    expect(textOf(id, 'tty')).toMatch(/^\/dev\/pts\/\d+\r\n$/);
+    await client.execProcess({ containerId: id, execId: 'notty', args: ['sh', '-c', 'tty'], stdin: false, terminal: false }, CALL_MS);
+    expect(await exitOf(id, 'notty')).toBe(1);
+    expect(textOf(id, 'notty')).toBe('not a tty\n');
+
+    await client.resizeTty(id, '', { columns: 100, rows: 30 }, CALL_MS);
+    // runc passes the size on as it can; each line typed shows the size the shell sees now.
+    const sized = await waitUntil(
+      async () => {
+        await client.writeStdin(id, '', Buffer.from('x\n'), CALL_MS);
+        return textOf(id).includes('30 100');
+      },
+      WAIT_MS,
+      100,
+    );
+    expect(sized).toBe(true);
+    expect(outputs.every((output) => output.containerId !== id || output.stream === 'stdout')).toBe(true);
+    await client.closeStdin(id, '', CALL_MS);
+    expect(await exitOf(id)).toBe(6);
+    await expect(client.resizeTty(id, '', { columns: 80, rows: 24 }, CALL_MS)).rejects.toThrow(FailedPreconditionError);
+    await client.removeContainer(id, CALL_MS);
   });
 
   test('bad requests get typed errors and the agent carries on', async () => {
