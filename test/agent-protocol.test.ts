@@ -4,11 +4,11 @@
 // a VM.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { type Server, createServer } from 'node:net';
+import { type Server, type Socket, connect as netConnect, createServer } from 'node:net';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FRAME_MAGIC, FrameDecoder, MAX_FRAME_BYTES, encodeFrame } from '../agent/protocol/frame-codec';
-import type { Frame } from '../proto/gen/agent';
+import { ErrorCode, type Frame } from '../proto/gen/agent';
 import { AgentClient, type AgentExit, type AgentListeners, type AgentOutput } from '../oci/vm/agent-client';
 import { DeadlineExceededError, FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError } from '../system/errors';
 import { newId } from '../system/ids';
@@ -242,6 +242,22 @@ describe('the agent, run on the host', () => {
     await expect(client.execProcess({ containerId: id, execId: 'x', args: ['true'], stdin: false, terminal: false }, CALL_MS)).rejects.toThrow(FailedPreconditionError);
     await client.removeContainer(id, CALL_MS);
     await client.health(CALL_MS);
+  });
+
+  test('garbage on the channel and a request naming no call get an error answer, and the agent serves on', async () => {
+    const raw = await new Promise<Socket>((resolve, reject) => {
+      const attempt = netConnect(socket, () => resolve(attempt));
+      attempt.once('error', reject);
+    });
+    const decoder = new FrameDecoder();
+    const answers: Frame[] = [];
+    raw.on('data', (chunk: Buffer) => answers.push(...decoder.push(chunk)));
+    raw.write(Buffer.concat([Buffer.from('not a frame at all'), FRAME_MAGIC, Buffer.from([0, 0, 0, 3, 1, 2, 3, 4, 9, 9, 9]), encodeFrame({ request: { id: 5n } })]));
+    const answer = (): Frame | undefined => answers.find((frame) => frame.response?.id === 5n);
+    expect(await waitUntil(async () => answer() !== undefined, WAIT_MS, 50)).toBe(true);
+    expect(answer()?.response?.error?.code).toBe(ErrorCode.ERROR_CODE_INVALID_ARGUMENT);
+    raw.destroy();
+    await (await connect()).health(CALL_MS);
   });
 
   test('output written while no host is connected is sent again to the next one, once', async () => {
