@@ -93,21 +93,24 @@ describe('VM pods through the CRI', () => {
   };
 
   test(
-    'a container runs behind the guest kernel: its output in the CRI log, exec-sync, the network to a runc pod and back and through a host port, stop and remove leave nothing',
+    'a container runs behind the guest kernel: its output in the CRI log (also on a terminal), exec-sync, the network to a runc pod and back and through a host port, stop and remove leave nothing',
     async () => {
       const hostPort = await freePort();
       const vmPod = await daemon.runPod('vm-net', 'vm', { portMappings: [{ protocol: Protocol.TCP, containerPort: 8080, hostPort, hostIp: '' }] });
       const runcPod = await daemon.runPod('runc-net', 'runc');
       const vmApp = await daemon.createContainer(vmPod, 'app', ['sh', '-c', 'echo kernel $(uname -r); echo to-stderr >&2; exec sleep 600']);
       const server = await daemon.createContainer(vmPod, 'server', ['sh', '-c', 'while true; do echo served-from-the-vm | busybox nc -l -p 8080; done']);
+      const onTerminal = await daemon.createContainer(vmPod, 'tty', ['sh', '-c', '[ -t 1 ] && echo on-a-terminal; exec sleep 600'], { tty: true });
       const runcApp = await daemon.createContainer(runcPod, 'peer', ['sleep', '600']);
-      await Promise.all([start(vmApp), start(server), start(runcApp)]);
+      await Promise.all([start(vmApp), start(server), start(onTerminal), start(runcApp)]);
 
       const log = await waitForLog('vm-net', 'app', 'to-stderr');
       const guestKernel = /stdout F kernel (\S+)/.exec(log)?.[1];
       expect(guestKernel).toBeDefined();
       expect(guestKernel).not.toBe(release());
       expect(log).toMatch(/^\S+ stderr F to-stderr$/m);
+      // The guest gives a tty container a terminal of its own; what it prints still reaches its log.
+      expect(await waitForLog('vm-net', 'tty', 'on-a-terminal')).toMatch(/^\S+ stdout F on-a-terminal\r?$/m);
 
       const uname = await execSync(vmApp, ['uname', '-r']);
       expect([uname.stdout.toString().trim(), uname.exitCode]).toEqual([guestKernel, 0]);
