@@ -1,11 +1,15 @@
-/** One pod VM as QEMU is to run it. */
-export interface QemuVm {
+/** The machine and the kernel it boots: what every VM of ours has, a pod's or a probe's. */
+export interface QemuMachine {
   accelerator: 'kvm' | 'tcg';
   vcpus: number;
   memoryMiB: number;
   kernel: string;
   initrd: string;
   kernelParams: string;
+}
+
+/** One pod VM as QEMU is to run it. */
+export interface QemuVm extends QemuMachine {
   /** The guest's serial console, written to a file for when a boot fails. */
   consoleLog: string;
   qmpSocket: string;
@@ -29,14 +33,11 @@ function value(text: string): string {
 }
 
 /**
- * QEMU's arguments for a pod VM: q35 (microvm hung in some boots with Debian's kernel), no
- * default devices, the kernel booted directly, the console to a file, QMP and the agent's
- * virtio-serial port on unix sockets QEMU listens on, the guest root and the pod's shared
- * directory over virtio-9p, and a virtio NIC on the pod's TAP.
+ * The machine: q35 (microvm hung in some boots with Debian's kernel), the guest CPU the
+ * accelerator can give, no default devices, and the kernel booted directly (PVH).
  */
-export function qemuArgs(vm: QemuVm): string[] {
-  const args = [
-    '-name', 'podvisor-pod',
+export function machineArgs(vm: QemuMachine): string[] {
+  return [
     '-machine', `q35,accel=${vm.accelerator}`,
     '-cpu', vm.accelerator === 'kvm' ? 'host' : 'max',
     '-smp', String(vm.vcpus),
@@ -45,6 +46,18 @@ export function qemuArgs(vm: QemuVm): string[] {
     '-kernel', vm.kernel,
     '-initrd', vm.initrd,
     '-append', vm.kernelParams,
+  ];
+}
+
+/**
+ * QEMU's arguments for a pod VM: the machine above, the console to a file, QMP and the agent's
+ * virtio-serial port on unix sockets QEMU listens on, the guest root and the pod's shared
+ * directory over virtio-9p, and a virtio NIC on the pod's TAP.
+ */
+export function qemuArgs(vm: QemuVm): string[] {
+  const args = [
+    '-name', 'podvisor-pod',
+    ...machineArgs(vm),
     '-serial', `file:${vm.consoleLog}`,
     '-qmp', `unix:${value(vm.qmpSocket)},server=on,wait=off`,
     '-pidfile', vm.pidFile,
