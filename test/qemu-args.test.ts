@@ -1,0 +1,81 @@
+// QEMU's arguments for a pod VM, in the pieces a user would notice: what the guest can see of the
+// host, how the host reaches the agent, the NIC's MAC and the accelerator.
+import { qemuArgs, type QemuVm } from '../oci/vm/qemu-args';
+
+const vm: QemuVm = {
+  accelerator: 'tcg',
+  vcpus: 2,
+  memoryMiB: 512,
+  kernel: '/guest/vmlinux',
+  initrd: '/guest/initramfs.img',
+  kernelParams: 'quiet console=ttyS0',
+  consoleLog: '/run/pod/console.log',
+  qmpSocket: '/run/pod/qmp.sock',
+  agentSocket: '/run/pod/agent.sock',
+  pidFile: '/run/pod/qemu.pid',
+  guestRoot: '/guest/root',
+  sharedDir: '/run/pod/shared',
+  network: { tapName: 'tap0_pv', mac: '02:42:ac:11:00:02' },
+};
+
+/** Every value given to `option`, in order. */
+const values = (args: string[], option: string): string[] => args.filter((_arg, index) => args[index - 1] === option);
+
+describe('QEMU arguments', () => {
+  test("the guest sees only the guest root, read-only, and its own pod's shared directory, nothing else of the host", () => {
+    const args = qemuArgs(vm);
+    expect(values(args, '-fsdev')).toEqual([
+      'local,id=guestroot,path=/guest/root,security_model=none,readonly=on',
+      'local,id=podshare,path=/run/pod/shared,security_model=passthrough,multidevs=remap',
+    ]);
+    expect(values(args, '-device')).toEqual(
+      expect.arrayContaining(['virtio-9p-pci,fsdev=guestroot,mount_tag=podvisor.guest', 'virtio-9p-pci,fsdev=podshare,mount_tag=podvisor.pod']),
+    );
+    expect(values(args, '-drive')).toEqual([]);
+    expect(args).toContain('-nodefaults');
+  });
+
+  test('a VM with no shared directory or network has neither device', () => {
+    const args = qemuArgs({ ...vm, sharedDir: undefined, network: undefined });
+    expect(values(args, '-fsdev')).toEqual(['local,id=guestroot,path=/guest/root,security_model=none,readonly=on']);
+    expect(values(args, '-netdev')).toEqual([]);
+  });
+
+  test("the NIC takes the CNI interface's MAC, on the pod's TAP, with no scripts run", () => {
+    const args = qemuArgs(vm);
+    expect(values(args, '-netdev')).toEqual(['tap,id=net0,ifname=tap0_pv,script=no,downscript=no,vhost=off']);
+    expect(values(args, '-device')).toContain('virtio-net-pci,netdev=net0,mac=02:42:ac:11:00:02');
+  });
+
+  test('the agent is a virtio-serial port named podvisor.agent, on a socket QEMU listens on without waiting', () => {
+    const args = qemuArgs(vm);
+    expect(values(args, '-chardev')).toEqual(['socket,id=agent,path=/run/pod/agent.sock,server=on,wait=off']);
+    expect(values(args, '-device')).toEqual(expect.arrayContaining(['virtio-serial-pci,id=serial0', 'virtserialport,bus=serial0.0,chardev=agent,name=podvisor.agent']));
+    expect(values(args, '-qmp')).toEqual(['unix:/run/pod/qmp.sock,server=on,wait=off']);
+    expect(values(args, '-serial')).toEqual(['file:/run/pod/console.log']);
+  });
+
+  test('TCG runs the most capable emulated CPU, KVM the host CPU; the kernel boots directly with its command line', () => {
+    const tcg = qemuArgs(vm);
+    expect(values(tcg, '-machine')).toEqual(['q35,accel=tcg']);
+    expect(values(tcg, '-cpu')).toEqual(['max']);
+    expect([...values(tcg, '-smp'), ...values(tcg, '-m')]).toEqual(['2', '512M']);
+    expect([...values(tcg, '-kernel'), ...values(tcg, '-initrd'), ...values(tcg, '-append')]).toEqual(['/guest/vmlinux', '/guest/initramfs.img', 'quiet console=ttyS0']);
+    const kvm = qemuArgs({ ...vm, accelerator: 'kvm' });
+    expect(values(kvm, '-machine')).toEqual(['q35,accel=kvm']);
+    expect(values(kvm, '-cpu')).toEqual(['host']);
+  });
+
+  test('QEMU stays a child of its caller: it does not daemonize, and a guest reboot ends it', () => {
+    const args = qemuArgs(vm);
+    expect(args).not.toContain('-daemonize');
+    expect(args).toContain('-no-reboot');
+    expect(values(args, '-pidfile')).toEqual(['/run/pod/qemu.pid']);
+  });
+
+  test('a comma in a path cannot add options of its own', () => {
+    const args = qemuArgs({ ...vm, sharedDir: '/run/a,readonly=off', agentSocket: '/run/b,server=off' });
+    expect(values(args, '-fsdev')[1]).toBe('local,id=podshare,path=/run/a,,readonly=off,security_model=passthrough,multidevs=remap');
+    expect(values(args, '-chardev')).toEqual(['socket,id=agent,path=/run/b,,server=off,server=on,wait=off']);
+  });
+});
