@@ -8,9 +8,9 @@
 //                             runc with their libraries, tini, and the agent
 //
 // Debian's kernel package is fetched with apt-get download and unpacked, never installed; what
-// the guest needs of it is cached under /var/cache/podvisor/guest-kernel/<package>_<version>
-// and redone only when Debian's version changes. The initramfs is rebuilt only when its inputs
-// change; root/ is brought up to date file by file.
+// the guest needs of it is cached under /var/cache/podvisor/guest-kernel/<version> and redone
+// only when Debian's version changes. The initramfs is rebuilt only when its inputs change;
+// root/ is brought up to date file by file.
 //
 // Plain Node with no dependencies, like setup.mjs. Synchronous: this is a build step.
 import { spawnSync } from 'node:child_process';
@@ -59,11 +59,16 @@ function tool(command, args, options = {}) {
   return result.stdout;
 }
 
-/** The real kernel package linux-image-amd64 points at now, and its version. */
+/**
+ * The real kernel package linux-image-amd64 points at now, and its version: Debian's meta
+ * package pins it ("Depends: linux-image-6.1.0-N-amd64 (= V)"), so one apt-cache call (about a
+ * second where apt keeps no binary cache) usually answers both.
+ */
 function currentKernelPackage() {
-  const depends = tool('apt-cache', ['depends', KERNEL_META_PACKAGE]).toString();
-  const name = /Depends: (linux-image-[^\s]+)/.exec(depends)?.[1];
+  const meta = tool('apt-cache', ['show', '--no-all-versions', KERNEL_META_PACKAGE]).toString();
+  const [, name, pinned] = /^Depends:.*?\b(linux-image-[^\s,]+)(?: \(= ([^)]+)\))?/m.exec(meta) ?? [];
   if (!name) throw new Error(`apt-cache names no kernel package for ${KERNEL_META_PACKAGE}`);
+  if (pinned) return { name, version: pinned };
   const policy = tool('apt-cache', ['policy', name]).toString();
   const version = /Candidate: (\S+)/.exec(policy)?.[1];
   if (!version || version === '(none)') throw new Error(`apt has no version of ${name}`);
@@ -80,38 +85,50 @@ function extractVmlinux(vmlinuz) {
   return elf;
 }
 
+// Module file names Debian has used: plain, or XZ-compressed (busybox insmod reads no XZ).
+const MODULE_SUFFIXES = ['.ko', '.ko.xz'];
+
+/** A module's ELF object, decompressed if need be. */
+function readModule(file) {
+  return file.endsWith('.xz') ? tool('xz', ['-dc', file]) : readFileSync(file);
+}
+
 /** The modules a module names in its .modinfo section ("depends=a,b"), as modinfo -F depends reads it. */
-function moduleDepends(file) {
-  const data = readFileSync(file);
+function moduleDepends(data) {
   const start = data.indexOf('\0depends=');
   if (start < 0) return [];
   const value = data.subarray(start + '\0depends='.length, data.indexOf(0, start + 1)).toString();
   return value.split(',').filter((name) => name !== '');
 }
 
-/** Each module's file and the modules it depends on, in load order (dependencies first). */
+/** The wanted modules and those they depend on, in load order (dependencies first), each with its object. */
 function moduleLoadOrder(modulesDir, wanted) {
   const files = new Map();
   const walk = (dir) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.ko')) files.set(entry.name.slice(0, -3).replace(/-/g, '_'), path);
+      else {
+        const suffix = MODULE_SUFFIXES.find((ending) => entry.name.endsWith(ending));
+        if (suffix) files.set(entry.name.slice(0, -suffix.length).replace(/-/g, '_'), path);
+      }
     }
   };
   walk(modulesDir);
-  const order = [];
+  const seen = new Set();
+  const modules = [];
   const visit = (name) => {
     const key = name.replace(/-/g, '_');
-    if (order.includes(key)) return;
     const file = files.get(key);
-    // Not a module: built into this kernel.
-    if (!file) return;
-    for (const dependency of moduleDepends(file)) visit(dependency);
-    order.push(key);
+    // Not a module (built into this kernel), or placed already.
+    if (!file || seen.has(key)) return;
+    seen.add(key);
+    const data = readModule(file);
+    for (const dependency of moduleDepends(data)) visit(dependency);
+    modules.push({ name: key, data });
   };
   wanted.forEach(visit);
-  return order.map((name) => ({ name, file: files.get(name) }));
+  return modules;
 }
 
 /** Fetches and unpacks Debian's kernel into the cache, once per version; returns its cache directory. */
@@ -120,12 +137,14 @@ function ensureKernel(log) {
   try {
     kernel = currentKernelPackage();
   } catch (error) {
-    // Offline with a kernel cached already: use the newest one there.
-    const cached = existsSync(KERNEL_CACHE) ? readdirSync(KERNEL_CACHE).filter((entry) => existsSync(join(KERNEL_CACHE, entry, 'vmlinux'))).sort() : [];
+    // Offline with a kernel cached already: use the one fetched last (version strings do not
+    // sort as text).
+    const cached = existsSync(KERNEL_CACHE) ? readdirSync(KERNEL_CACHE).map((entry) => join(KERNEL_CACHE, entry, 'vmlinux')).filter((path) => existsSync(path)) : [];
     if (cached.length === 0) throw error;
-    return join(KERNEL_CACHE, cached[cached.length - 1]);
+    const newest = cached.reduce((a, b) => (statSync(a).mtimeMs >= statSync(b).mtimeMs ? a : b));
+    return dirname(newest);
   }
-  const dir = join(KERNEL_CACHE, `${kernel.name}_${kernel.version}`);
+  const dir = join(KERNEL_CACHE, kernel.version);
   if (existsSync(join(dir, 'vmlinux'))) return dir;
   log(`fetching and unpacking Debian's ${kernel.name} ${kernel.version} for VM guests`);
   const work = `${dir}.tmp`;
@@ -146,7 +165,7 @@ function ensureKernel(log) {
   const release = vmlinuz.slice('vmlinuz-'.length);
   mkdirSync(join(work, 'modules'));
   const modules = moduleLoadOrder(join(work, 'unpacked', 'lib', 'modules', release), GUEST_MODULES);
-  for (const { name, file } of modules) copyFileSync(file, join(work, 'modules', `${name}.ko`));
+  for (const { name, data } of modules) writeFileSync(join(work, 'modules', `${name}.ko`), data);
   writeFileSync(join(work, 'modules', 'order'), `${modules.map(({ name }) => name).join('\n')}\n`);
   writeFileSync(join(work, 'release'), `${release}\n`);
   writeFileSync(join(work, 'vmlinux'), extractVmlinux(join(boot, vmlinuz)));
@@ -260,7 +279,10 @@ function guestRoot(projectDir, root) {
   for (const library of libraries) syncFile(library, join(root, LIB_DIR, basename(library)), 0o755);
   for (const path of AGENT_FILES) {
     const source = join(projectDir, path);
-    if (existsSync(source)) syncTree(source, join(root, 'app', path));
+    const target = join(root, 'app', path);
+    // An agent removed from the build is removed from the guest too.
+    if (existsSync(source)) syncTree(source, target);
+    else rmSync(target, { recursive: true, force: true });
   }
 }
 
