@@ -173,6 +173,8 @@ function ensureKernel(log) {
   rmSync(join(work, deb), { force: true });
   rmSync(dir, { recursive: true, force: true });
   renameSync(work, dir);
+  // Kernels of older versions (64 MB each) are no input any more.
+  for (const entry of readdirSync(KERNEL_CACHE)) if (entry !== kernel.version) rmSync(join(KERNEL_CACHE, entry), { recursive: true, force: true });
   return dir;
 }
 
