@@ -42,8 +42,6 @@ interface HandlerFixture {
   mortalPod: PodOptions;
   /** Makes the pod's sandbox die on its own, as a crash would: no CRI call. */
   killSandbox(daemon: ContainerDaemon, podId: string): Promise<void>;
-  /** Whether Exec, Attach and PortForward streams are built for this type yet. */
-  streams: boolean;
   /**
    * Whether containers' output reaches their logs while the daemon is down (conmon writes
    * them); otherwise it waits, unlost, until the daemon is back.
@@ -71,7 +69,6 @@ function ociFixture(handler: string): HandlerFixture {
     type: 'oci',
     mortalPod: { linux: { securityContext: { namespaceOptions: { network: NamespaceMode.POD, pid: NamespaceMode.POD, ipc: NamespaceMode.POD } } } },
     killSandbox: async (daemon, podId) => killProcess(await handlerPid(daemon, podId, 'infra'), `infra process of pod ${podId}`),
-    streams: true,
     logsWhileDaemonDown: true,
   };
 }
@@ -83,7 +80,6 @@ function vmFixture(handler: string): HandlerFixture {
     type: 'vm',
     mortalPod: {},
     killSandbox: async (daemon, podId) => killProcess(await handlerPid(daemon, podId, 'qemu'), `QEMU of pod ${podId}`),
-    streams: false,
     // The guest agent holds the output until the daemon reconnects.
     logsWhileDaemonDown: false,
   };
@@ -245,8 +241,7 @@ describe('RuntimeHandler contract through the CRI', () => {
       CASE_TIMEOUT_MS,
     );
 
-    // VM pods get their streams with the conformance issue (#15).
-    (fixture.streams ? test : test.skip)(
+    test(
       'Exec streams over SPDY and WebSocket, and Attach to a container with stdin and a tty',
       async () => {
         const podId = await runPod('streams');

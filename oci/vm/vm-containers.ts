@@ -8,7 +8,9 @@ import type { CgroupUsage } from '../cgroups/cgroup-usage';
 import { CriLogWriter } from '../cri-log-writer';
 import type { OciSpec } from '../spec/oci-types';
 import type { ContainerExit, ContainerRuntimeState, CreateOptions, ExecResult } from '../runtime-handler';
+import type { StreamIO } from '../stream-io';
 import type { AgentClient, AgentExit, AgentListeners, AgentOutput } from './agent-client';
+import { clientSink, relayResizes, relayStdin, type GuestProcess, type OutputSink } from './guest-process-io';
 import { guestSpec } from './guest-spec';
 import { shareIntoGuest, unshareFromGuest } from './shared-dir';
 import type { VmPods } from './vm-pods';
@@ -17,15 +19,18 @@ import type { VmPods } from './vm-pods';
 interface ContainerFile {
   podId: string;
   logPath: string;
+  /** Whether the main process reads input, and whether it closes with the first attach session's. */
+  stdin?: boolean;
+  stdinOnce?: boolean;
 }
 
 interface VmContainer extends ContainerFile {
   log: CriLogWriter;
 }
 
-interface PendingExec {
-  stdout: Buffer[];
-  stderr: Buffer[];
+/** An exec'd process someone waits for: where its output goes and who learns its exit. */
+interface TrackedExec {
+  sink: OutputSink;
   done: (exitCode: number) => void;
 }
 
@@ -44,7 +49,9 @@ const MAIN_PROCESS = '';
  */
 export class VmContainers {
   private readonly containers = new Map<string, VmContainer>();
-  private readonly execs = new Map<string, PendingExec>();
+  private readonly execs = new Map<string, TrackedExec>();
+  /** The clients attached to each container's main process. */
+  private readonly attached = new Map<string, Set<OutputSink>>();
   private readonly exitWaiters = new Map<string, Set<(exit: ContainerExit) => void>>();
   private readonly exitWatchers = new Set<(exit: ContainerExit) => void>();
   private execCounter = 0;
@@ -72,16 +79,14 @@ export class VmContainers {
 
   private async onOutput(output: AgentOutput): Promise<void> {
     if (output.execId === MAIN_PROCESS) {
+      for (const sink of this.attached.get(output.containerId) ?? []) sink(output.stream, output.data);
       const container = this.containers.get(output.containerId);
       await container?.log.write(output.stream, output.data, output.at).catch((error: unknown) => {
         this.logger.error('cannot write a container log', { container_id: output.containerId, error: errorMessage(error) });
       });
       return;
     }
-    const exec = this.execs.get(`${output.containerId}/${output.execId}`);
-    if (!exec) return;
-    const chunks = output.stream === 'stdout' ? exec.stdout : exec.stderr;
-    if (chunks.reduce((size, chunk) => size + chunk.length, 0) < MAX_EXEC_OUTPUT_BYTES) chunks.push(output.data);
+    this.execs.get(`${output.containerId}/${output.execId}`)?.sink(output.stream, output.data);
   }
 
   private onExit(exit: AgentExit): void {
@@ -115,7 +120,7 @@ export class VmContainers {
     }
     const shared = this.pods.paths(options.podId).shared;
     const guest = guestSpec(spec, options.id, shared, fileSources);
-    const record: ContainerFile = { podId: options.podId, logPath: options.logPath };
+    const record: ContainerFile = { podId: options.podId, logPath: options.logPath, stdin: options.stdin, stdinOnce: options.stdinOnce };
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     await writeFileAtomic(this.recordPath(options.id), JSON.stringify(record));
     try {
@@ -142,8 +147,11 @@ export class VmContainers {
     return this.pods.agent(container.podId).containerState(id, AGENT_CALL_TIMEOUT_MS);
   }
 
-  /** Resolves once the container's main process has exited, or to false after `timeoutMs`. */
-  private async waitForExit(id: string, timeoutMs: number): Promise<boolean> {
+  /**
+   * Resolves to true once the container's main process has exited, or to false when `until`
+   * settles first.
+   */
+  private async exitedBefore(id: string, until: Promise<unknown>): Promise<boolean> {
     let waiter: ((exit: ContainerExit) => void) | undefined;
     const exited = new Promise<boolean>((resolve) => {
       waiter = () => resolve(true);
@@ -151,14 +159,22 @@ export class VmContainers {
       waiters.add(waiter);
       this.exitWaiters.set(id, waiters);
     });
-    let timer: NodeJS.Timeout | undefined;
     try {
       // The exit may have come before the waiter was set.
-      if ((await this.state(id)).status !== 'running') return true;
-      return await Promise.race([exited, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))]);
+      if (!['created', 'running'].includes((await this.state(id)).status)) return true;
+      return await Promise.race([exited, until.then(() => false)]);
+    } finally {
+      if (waiter) this.exitWaiters.get(id)?.delete(waiter);
+    }
+  }
+
+  /** Resolves once the container's main process has exited, or to false after `timeoutMs`. */
+  private async waitForExit(id: string, timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await this.exitedBefore(id, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))));
     } finally {
       clearTimeout(timer);
-      if (waiter) this.exitWaiters.get(id)?.delete(waiter);
     }
   }
 
@@ -225,28 +241,101 @@ export class VmContainers {
     return () => this.exitWatchers.delete(onExit);
   }
 
-  async execSync(id: string, cmd: string[], timeoutMs: number): Promise<ExecResult> {
-    if ((await this.state(id)).status !== 'running') throw new FailedPreconditionError(`cannot exec in container ${id}: it is not running`);
+  private async requireStatus(id: string, allowed: string[], what: string): Promise<void> {
+    const { status } = await this.state(id);
+    if (!allowed.includes(status)) throw new FailedPreconditionError(`cannot ${what} container ${id}: it is ${status === 'stopped' ? 'exited' : status}`);
+  }
+
+  /**
+   * Starts `cmd` in the container with its output going to `sink`; resolves once the agent has
+   * started it, to the exit code to come and the function that stops tracking it.
+   */
+  private async startExec(id: string, cmd: string[], sink: OutputSink, streams: { stdin: boolean; terminal: boolean }): Promise<{ target: GuestProcess; exited: Promise<number>; untrack: () => void }> {
     const agent = this.agentOf(id);
     this.execCounter += 1;
     const execId = `exec-${Date.now()}-${this.execCounter}`;
     const key = `${id}/${execId}`;
-    const exec: PendingExec = { stdout: [], stderr: [], done: () => undefined };
-    const exited = new Promise<number>((resolve) => (exec.done = resolve));
-    this.execs.set(key, exec);
+    let done: (exitCode: number) => void = () => undefined;
+    const exited = new Promise<number>((resolve) => (done = resolve));
+    this.execs.set(key, { sink, done });
+    const untrack = (): boolean => this.execs.delete(key);
+    try {
+      await agent.execProcess({ containerId: id, execId, args: cmd, ...streams }, AGENT_CALL_TIMEOUT_MS);
+    } catch (error) {
+      untrack();
+      throw error;
+    }
+    return { target: { agent, containerId: id, execId }, exited, untrack };
+  }
+
+  private kill(target: GuestProcess): Promise<void> {
+    return target.agent.signalProcess(target.containerId, target.execId, 'SIGKILL', AGENT_CALL_TIMEOUT_MS).catch(() => undefined);
+  }
+
+  async execSync(id: string, cmd: string[], timeoutMs: number): Promise<ExecResult> {
+    await this.requireStatus(id, ['running'], 'exec in');
+    const output = { stdout: [] as Buffer[], stderr: [] as Buffer[], bytes: 0 };
+    const keep: OutputSink = (stream, data) => {
+      if (output.bytes >= MAX_EXEC_OUTPUT_BYTES) return;
+      output[stream].push(data);
+      output.bytes += data.length;
+    };
+    const { target, exited, untrack } = await this.startExec(id, cmd, keep, { stdin: false, terminal: false });
     let timer: NodeJS.Timeout | undefined;
     try {
-      await agent.execProcess({ containerId: id, execId, args: cmd, terminal: false, stdin: false }, AGENT_CALL_TIMEOUT_MS);
       const deadline = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
       const exitCode = await Promise.race([exited, deadline]);
       if (exitCode === undefined) {
-        await agent.signalProcess(id, execId, 'SIGKILL', AGENT_CALL_TIMEOUT_MS).catch(() => undefined);
+        await this.kill(target);
         throw new DeadlineExceededError(`exec in ${id} did not finish within ${timeoutMs} ms`);
       }
-      return { stdout: Buffer.concat(exec.stdout), stderr: Buffer.concat(exec.stderr), exitCode };
+      return { stdout: Buffer.concat(output.stdout), stderr: Buffer.concat(output.stderr), exitCode };
     } finally {
       clearTimeout(timer);
-      this.execs.delete(key);
+      untrack();
+    }
+  }
+
+  /** Runs `cmd` wired to the client's streams; the client going away kills it. No deadline: it runs as long as it likes. */
+  async exec(id: string, cmd: string[], io: StreamIO): Promise<number> {
+    await this.requireStatus(id, ['running'], 'exec in');
+    const { target, exited, untrack } = await this.startExec(id, cmd, clientSink(io), { stdin: io.stdin !== undefined, terminal: io.tty });
+    const stopInput = io.stdin ? relayStdin(target, io.stdin, true, this.logger) : undefined;
+    const stopResizes = io.tty && io.resizes ? relayResizes(target, io.resizes, this.logger) : undefined;
+    const kill = (): void => void this.kill(target);
+    if (io.signal.aborted) kill();
+    else io.signal.addEventListener('abort', kill, { once: true });
+    try {
+      return await exited;
+    } finally {
+      io.signal.removeEventListener('abort', kill);
+      stopInput?.();
+      stopResizes?.();
+      untrack();
+    }
+  }
+
+  /** Joins the main process's streams until it exits or the client goes away. */
+  async attach(id: string, io: StreamIO): Promise<void> {
+    const container = this.get(id);
+    await this.requireStatus(id, ['created', 'running'], 'attach to');
+    const target: GuestProcess = { agent: this.agentOf(id), containerId: id, execId: MAIN_PROCESS };
+    const sink = clientSink(io);
+    const sinks = this.attached.get(id) ?? new Set<OutputSink>();
+    sinks.add(sink);
+    this.attached.set(id, sinks);
+    const withInput = io.stdin !== undefined && container.stdin === true;
+    const stopInput = withInput && io.stdin ? relayStdin(target, io.stdin, container.stdinOnce === true, this.logger) : undefined;
+    const stopResizes = io.tty && io.resizes ? relayResizes(target, io.resizes, this.logger) : undefined;
+    try {
+      await this.exitedBefore(id, new Promise((resolve) => (io.signal.aborted ? resolve(undefined) : io.signal.addEventListener('abort', resolve, { once: true }))));
+    } finally {
+      stopInput?.();
+      stopResizes?.();
+      sinks.delete(sink);
+      if (sinks.size === 0) this.attached.delete(id);
+      // CRI's stdin_once: the first attach session's end is the end of the container's input.
+      if (withInput && container.stdinOnce === true) await target.agent.closeStdin(id, MAIN_PROCESS, AGENT_CALL_TIMEOUT_MS).catch(() => undefined);
     }
   }
 

@@ -155,12 +155,12 @@ export class VmHandler implements RuntimeHandler {
     return Promise.reject(new UnimplementedError(`${what} is not built yet for VM pods (runtime handler "${this.name}")`));
   }
 
-  exec(_id: string, _cmd: string[], _io: StreamIO): Promise<number> {
-    return this.notBuilt('Exec');
+  exec(id: string, cmd: string[], io: StreamIO): Promise<number> {
+    return this.containers.exec(id, cmd, io);
   }
 
-  attach(_id: string, _io: StreamIO): Promise<void> {
-    return this.notBuilt('Attach');
+  attach(id: string, io: StreamIO): Promise<void> {
+    return this.containers.attach(id, io);
   }
 
   portForward(_podId: string, _connection: ForwardedConnection): Promise<void> {
