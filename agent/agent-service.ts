@@ -3,6 +3,7 @@ import { AgentError, invalid, messageOf } from './agent-error';
 import type { Containers } from './containers';
 import * as guest from './guest-system';
 import type { EventLog } from './event-log';
+import type { PortForwards } from './port-forwards';
 import type { SandboxShare } from './sandbox-share';
 
 type Result = Omit<Response, 'id' | 'error'>;
@@ -15,6 +16,7 @@ export class AgentService {
     private readonly containers: Containers,
     private readonly share: SandboxShare,
     private readonly events: EventLog,
+    private readonly ports: PortForwards,
   ) {}
 
   async handle(request: Request): Promise<Response> {
@@ -52,6 +54,7 @@ export class AgentService {
       return EMPTY;
     }
     if (request.destroySandbox) {
+      this.ports.closeAll();
       await containers.removeAll();
       await this.share.unmount();
       return EMPTY;
@@ -80,6 +83,21 @@ export class AgentService {
       return EMPTY;
     }
     if (request.containerStats) return { stats: await containers.stats(request.containerStats.containerId) };
+    return this.dispatchPort(request);
+  }
+
+  private async dispatchPort(request: Request): Promise<Result> {
+    const { ports } = this;
+    if (request.openPort) return ports.open(request.openPort.connectionId, request.openPort.port).then(() => EMPTY);
+    if (request.writePort) return ports.write(request.writePort.connectionId, request.writePort.data).then(() => EMPTY);
+    if (request.closePortWrite) {
+      ports.closeWrite(request.closePortWrite.connectionId);
+      return EMPTY;
+    }
+    if (request.closePort) {
+      ports.close(request.closePort.connectionId);
+      return EMPTY;
+    }
     throw invalid('the request names no call this agent knows');
   }
 }

@@ -20,6 +20,8 @@ const AGENT = join(__dirname, '..', 'agent', 'main.js');
 const CALL_MS = 10_000;
 const WAIT_MS = 10_000;
 
+const NO_LISTENERS: AgentListeners = { onOutput: () => undefined, onExit: () => undefined, onPortData: () => undefined, onPortClosed: () => undefined };
+
 const request = (id: bigint): Frame => ({ request: { id, health: {} } });
 
 describe('frame codec', () => {
@@ -56,7 +58,7 @@ describe('the agent, run on the host', () => {
   const clients: AgentClient[] = [];
   const outputs: AgentOutput[] = [];
   const exits: AgentExit[] = [];
-  const listeners: AgentListeners = { onOutput: (output) => void outputs.push(output), onExit: (exit) => void exits.push(exit) };
+  const listeners: AgentListeners = { ...NO_LISTENERS, onOutput: (output) => void outputs.push(output), onExit: (exit) => void exits.push(exit) };
   const cgroupParent = `podvisor-agent-test-${process.pid}`;
 
   const connect = async (using = listeners): Promise<AgentClient> => {
@@ -244,6 +246,37 @@ describe('the agent, run on the host', () => {
     await client.health(CALL_MS);
   });
 
+  test("port-forward: bytes both ways through a connection to localhost, the client's end half-closes it, a port nobody serves is named", async () => {
+    // A server that answers what it was sent once the client has sent all of it.
+    const server = createServer({ allowHalfOpen: true }, (peer) => {
+      let got = '';
+      peer.on('data', (chunk: Buffer) => (got += chunk.toString()));
+      peer.on('end', () => peer.end(`got:${got}`));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const received: string[] = [];
+    let closed: string | undefined;
+    const client = await connect({
+      ...NO_LISTENERS,
+      onPortData: (id, data) => void (id === 'c1' && received.push(data.toString())),
+      onPortClosed: (id, error) => void (id === 'c1' && (closed = error)),
+    });
+    try {
+      await client.openPort('c1', port, CALL_MS);
+      await client.writePort('c1', Buffer.from('hello '), CALL_MS);
+      await client.writePort('c1', Buffer.from('guest'), CALL_MS);
+      await client.closePortWrite('c1', CALL_MS);
+      expect(await waitUntil(async () => closed !== undefined, WAIT_MS, 50)).toBe(true);
+      expect([received.join(''), closed]).toEqual(['got:hello guest', '']);
+      await expect(client.writePort('c1', Buffer.from('late'), CALL_MS)).rejects.toThrow(NotFoundError);
+    } finally {
+      server.close();
+    }
+    await expect(client.openPort('c2', port, CALL_MS)).rejects.toThrow(new RegExp(`cannot connect to port ${port} on the guest's localhost`));
+    await expect(client.openPort('c3', 70000, CALL_MS)).rejects.toThrow(InvalidArgumentError);
+  });
+
   test('garbage on the channel and a request naming no call get an error answer, and the agent serves on', async () => {
     const raw = await new Promise<Socket>((resolve, reject) => {
       const attempt = netConnect(socket, () => resolve(attempt));
@@ -268,7 +301,7 @@ describe('the agent, run on the host', () => {
     // The agent holds what it could not hand over until a host acknowledges it.
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const seen: AgentOutput[] = [];
-    const second = await connect({ onOutput: (output) => void seen.push(output), onExit: () => undefined });
+    const second = await connect({ ...NO_LISTENERS, onOutput: (output) => void seen.push(output) });
     await second.resumeEvents(CALL_MS);
     expect(await waitUntil(async () => seen.some((output) => output.data.toString() === 'while-away\n'), WAIT_MS, 50)).toBe(true);
     await second.removeContainer(id, CALL_MS);
@@ -293,7 +326,7 @@ describe('the agent client', () => {
     const connections: import('node:net').Socket[] = [];
     server = createServer((connection) => void connections.push(connection));
     await new Promise<void>((resolve) => server.listen(path, resolve));
-    const client = await AgentClient.connect(path, WAIT_MS, { onOutput: () => undefined, onExit: () => undefined });
+    const client = await AgentClient.connect(path, WAIT_MS, NO_LISTENERS);
     const late = client.health(200);
     await expect(late).rejects.toThrow(DeadlineExceededError);
     await expect(late).rejects.toThrow(/did not answer health within 200 ms/);
@@ -306,6 +339,6 @@ describe('the agent client', () => {
   });
 
   test('connecting to a socket that never appears gives up at the deadline', async () => {
-    await expect(AgentClient.connect(join(dir, 'missing.sock'), 300, { onOutput: () => undefined, onExit: () => undefined })).rejects.toThrow(DeadlineExceededError);
+    await expect(AgentClient.connect(join(dir, 'missing.sock'), 300, NO_LISTENERS)).rejects.toThrow(DeadlineExceededError);
   });
 });

@@ -279,6 +279,35 @@ describe('RuntimeHandler contract through the CRI', () => {
     );
 
     test(
+      "PortForward reaches a server on the pod's localhost, two connections at once; a port nobody serves fails on the error stream",
+      async () => {
+        const podId = await runPod('forward');
+        await runContainer(podId, 'httpd', ['sh', '-c', 'mkdir -p /www && echo hello-from-pod > /www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www']);
+        const { url } = await cri(Runtime.portForward, { podSandboxId: podId, port: [8080, 8081] });
+        const { session } = await upgradeOrFail(url, ['portforward.k8s.io']);
+        let requestId = 0;
+        const get = async (port: number): Promise<[string, string]> => {
+          const headers = { port: [String(port)], requestid: [String(requestId++)] };
+          const error = await session.openStream({ ...headers, streamtype: ['error'] });
+          error.end();
+          const data = await session.openStream({ ...headers, streamtype: ['data'] });
+          data.end('GET /index.html HTTP/1.0\r\n\r\n');
+          return Promise.all([readAll(data), readAll(error)]);
+        };
+        // httpd may still be starting: a refused connection shows on the error stream.
+        expect(await waitUntil(async () => (await get(8080))[0].includes('hello-from-pod'), WAIT_MS, POLL_MS)).toBe(true);
+        for (const [reply, failure] of await Promise.all([get(8080), get(8080)])) {
+          expect(reply).toMatch(/^HTTP\/1\.[01] 200 OK[\s\S]*hello-from-pod\n$/);
+          expect(failure).toBe('');
+        }
+        const [nothing, failure] = await get(8081);
+        expect([nothing, failure]).toEqual(['', expect.stringContaining('8081')]);
+        session.destroy();
+      },
+      CASE_TIMEOUT_MS,
+    );
+
+    test(
       'stats of a running container and of its pod have CPU and memory figures',
       async () => {
         const podId = await runPod('stats');

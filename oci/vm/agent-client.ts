@@ -50,6 +50,10 @@ export interface AgentExit {
 export interface AgentListeners {
   onOutput(output: AgentOutput): Promise<void> | void;
   onExit(exit: AgentExit): Promise<void> | void;
+  /** What the guest's side of a port-forward connection sent. */
+  onPortData(connectionId: string, data: Buffer): void;
+  /** A port-forward connection ended after all its data; `error` says why when it failed. */
+  onPortClosed(connectionId: string, error: string): void;
 }
 
 export interface GuestInterface {
@@ -192,7 +196,7 @@ export class AgentClient {
   /** Hands an event to the listeners once (a resumed agent sends again what was not acknowledged), then acknowledges it. */
   private async handleEvent(event: NonNullable<Frame['event']>): Promise<void> {
     if (event.seq <= this.handledUpTo) return;
-    const { output, exit } = event;
+    const { output, exit, portData, portClosed } = event;
     const handled: (Promise<void> | void)[] = [];
     if (output) {
       const stream = output.stream === OutputStream.OUTPUT_STREAM_STDERR ? 'stderr' : 'stdout';
@@ -201,6 +205,8 @@ export class AgentClient {
       );
     }
     if (exit) handled.push(this.listeners.onExit({ containerId: exit.containerId, execId: exit.execId, exitCode: exit.exitCode }));
+    if (portData) this.listeners.onPortData(portData.connectionId, Buffer.from(portData.data));
+    if (portClosed) this.listeners.onPortClosed(portClosed.connectionId, portClosed.error);
     await Promise.allSettled(handled);
     this.handledUpTo = event.seq;
     this.ackTimer ??= setTimeout(() => {
@@ -340,6 +346,22 @@ export class AgentClient {
 
   resizeTty(containerId: string, execId: string, size: { columns: number; rows: number }, timeoutMs: number): Promise<void> {
     return this.empty({ resizeTty: { containerId, execId, ...size } }, timeoutMs);
+  }
+
+  openPort(connectionId: string, port: number, timeoutMs: number): Promise<void> {
+    return this.empty({ openPort: { connectionId, port } }, timeoutMs);
+  }
+
+  writePort(connectionId: string, data: Buffer, timeoutMs: number): Promise<void> {
+    return this.empty({ writePort: { connectionId, data } }, timeoutMs);
+  }
+
+  closePortWrite(connectionId: string, timeoutMs: number): Promise<void> {
+    return this.empty({ closePortWrite: { connectionId } }, timeoutMs);
+  }
+
+  closePort(connectionId: string, timeoutMs: number): Promise<void> {
+    return this.empty({ closePort: { connectionId } }, timeoutMs);
   }
 
   async containerStats(containerId: string, timeoutMs: number): Promise<CgroupUsage> {

@@ -5,6 +5,7 @@ import { errorMessage } from '../../system/errors';
 import type { Logger } from '../../system/logger';
 import type { StreamIO, TerminalSize } from '../stream-io';
 import type { AgentClient } from './agent-client';
+import { relayPaced } from './paced-relay';
 
 const AGENT_CALL_TIMEOUT_MS = 15_000;
 
@@ -31,36 +32,19 @@ export function clientSink(io: StreamIO): OutputSink {
 }
 
 /**
- * Sends what the client writes to the process's stdin, one chunk at a time in order (the
- * client is paused while one is on its way), and at its end closes that stdin when
- * `closeAtEnd`. Returns the function that stops relaying.
+ * Sends what the client writes to the process's stdin, in order and paced by the agent, and at
+ * its end closes that stdin when `closeAtEnd`. Returns the function that stops relaying.
  */
 export function relayStdin(target: GuestProcess, stdin: Readable, closeAtEnd: boolean, logger: Logger): () => void {
   const { agent, containerId, execId } = target;
-  let stopped = false;
-  let chain = Promise.resolve();
-  const send = (call: () => Promise<void>): void => {
-    chain = chain.then(call).catch((error: unknown) => {
-      if (!stopped) logger.warn('cannot pass input to a process in the guest', { container_id: containerId, exec_id: execId, error: errorMessage(error) });
-    });
-  };
-  const onData = (chunk: Buffer | string): void => {
-    stdin.pause();
-    send(() => agent.writeStdin(containerId, execId, Buffer.from(chunk), AGENT_CALL_TIMEOUT_MS));
-    void chain.then(() => {
-      if (!stopped) stdin.resume();
-    });
-  };
-  const onEnd = (): void => {
-    if (closeAtEnd) send(() => agent.closeStdin(containerId, execId, AGENT_CALL_TIMEOUT_MS));
-  };
-  stdin.on('data', onData);
-  stdin.once('end', onEnd);
-  return () => {
-    stopped = true;
-    stdin.off('data', onData);
-    stdin.off('end', onEnd);
-  };
+  return relayPaced(
+    stdin,
+    {
+      write: (chunk) => agent.writeStdin(containerId, execId, chunk, AGENT_CALL_TIMEOUT_MS),
+      end: closeAtEnd ? () => agent.closeStdin(containerId, execId, AGENT_CALL_TIMEOUT_MS) : undefined,
+    },
+    (error) => logger.warn('cannot pass input to a process in the guest', { container_id: containerId, exec_id: execId, error: errorMessage(error) }),
+  );
 }
 
 /** Sends each terminal size the client reports to the process's terminal. Returns the function that stops. */

@@ -72,7 +72,7 @@ export class VmContainers {
   }
 
   /** What every pod's agent client hands its events to. */
-  readonly listeners: AgentListeners = {
+  readonly listeners: Pick<AgentListeners, 'onOutput' | 'onExit'> = {
     onOutput: (output) => this.onOutput(output),
     onExit: (exit) => this.onExit(exit),
   };

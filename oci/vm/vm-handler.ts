@@ -26,6 +26,7 @@ import { kernelCommandLine } from './kernel-params';
 import type { VmSettings } from './pod-vm';
 import { VmContainers } from './vm-containers';
 import { VmPods } from './vm-pods';
+import { VmPortForwards } from './vm-port-forwards';
 
 const HOST_NAMESPACE_OPTIONS = [
   ['network', 'hostNetwork'],
@@ -43,6 +44,7 @@ export class VmHandler implements RuntimeHandler {
 
   private readonly pods: VmPods;
   private readonly containers: VmContainers;
+  private readonly ports: VmPortForwards;
   private settings: Promise<VmSettings> | undefined;
   private readonly logger: Logger;
 
@@ -54,7 +56,8 @@ export class VmHandler implements RuntimeHandler {
     const dir = join(environment.runroot, 'handlers', name);
     this.logger = environment.logger;
     this.containers = new VmContainers(join(dir, 'containers'), () => this.pods, environment.logger);
-    this.pods = new VmPods(dir, () => this.vmSettings(), environment.logger, this.containers.listeners);
+    this.ports = new VmPortForwards(environment.logger);
+    this.pods = new VmPods(dir, () => this.vmSettings(), environment.logger, { ...this.containers.listeners, ...this.ports.listeners });
   }
 
   readiness(): Promise<HandlerReadiness> {
@@ -163,8 +166,8 @@ export class VmHandler implements RuntimeHandler {
     return this.containers.attach(id, io);
   }
 
-  portForward(_podId: string, _connection: ForwardedConnection): Promise<void> {
-    return this.notBuilt('PortForward');
+  async portForward(podId: string, connection: ForwardedConnection): Promise<void> {
+    return this.ports.forward(podId, this.pods.agent(podId), connection);
   }
 
   reopenLog(id: string): Promise<void> {
