@@ -50,6 +50,7 @@ export class AgentService {
     if (request.updateRoutes) return guest.updateRoutes(request.updateRoutes.mac, request.updateRoutes.routes).then(() => EMPTY);
     if (request.createSandbox) {
       await guest.setHostname(request.createSandbox.hostname);
+      await guest.setSysctls(request.createSandbox.sysctls);
       await this.share.mount();
       return EMPTY;
     }

@@ -100,3 +100,16 @@ export async function setHostname(hostname: string): Promise<void> {
   await runProgram(HOSTNAME, [hostname]);
   await writeFile('/etc/hostname', `${hostname}\n`);
 }
+
+// A sysctl name: dotted words, as the kubelet validates them.
+const SYSCTL_NAME = /^[a-z0-9]([-_a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-_a-z0-9]*[a-z0-9])?)*$/;
+
+/** Sets the pod's sysctls on the guest, whose kernel is the pod's alone. */
+export async function setSysctls(sysctls: Record<string, string>): Promise<void> {
+  for (const [name, value] of Object.entries(sysctls)) {
+    if (!SYSCTL_NAME.test(name)) throw invalid(`sysctl ${JSON.stringify(name)} is not a sysctl name`);
+    await writeFile(join('/proc/sys', ...name.split('.')), value).catch((error: unknown) => {
+      throw invalid(`cannot set sysctl ${name}=${value}: ${error instanceof Error ? error.message : String(error)}`);
+    });
+  }
+}

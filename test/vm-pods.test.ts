@@ -93,10 +93,11 @@ describe('VM pods through the CRI', () => {
   };
 
   test(
-    'a container runs behind the guest kernel: its output in the CRI log (also on a terminal), exec-sync, the network to a runc pod and back and through a host port, stop and remove leave nothing',
+    "a container runs behind the guest kernel: its output in the CRI log (also on a terminal), exec-sync, the pod's sysctls, the network to a runc pod and back and through a host port, stop and remove leave nothing",
     async () => {
       const hostPort = await freePort();
-      const vmPod = await daemon.runPod('vm-net', 'vm', { portMappings: [{ protocol: Protocol.TCP, containerPort: 8080, hostPort, hostIp: '' }] });
+      const sysctls = { 'kernel.shm_rmid_forced': '1', 'net.ipv4.ip_unprivileged_port_start': '80' };
+      const vmPod = await daemon.runPod('vm-net', 'vm', { portMappings: [{ protocol: Protocol.TCP, containerPort: 8080, hostPort, hostIp: '' }], linux: { sysctls } });
       const runcPod = await daemon.runPod('runc-net', 'runc');
       const vmApp = await daemon.createContainer(vmPod, 'app', ['sh', '-c', 'echo kernel $(uname -r); echo to-stderr >&2; exec sleep 600']);
       const server = await daemon.createContainer(vmPod, 'server', ['sh', '-c', 'while true; do echo served-from-the-vm | busybox nc -l -p 8080; done']);
@@ -114,6 +115,8 @@ describe('VM pods through the CRI', () => {
 
       const uname = await execSync(vmApp, ['uname', '-r']);
       expect([uname.stdout.toString().trim(), uname.exitCode]).toEqual([guestKernel, 0]);
+      const seen = await execSync(vmApp, ['cat', '/proc/sys/kernel/shm_rmid_forced', '/proc/sys/net/ipv4/ip_unprivileged_port_start']);
+      expect(seen.stdout.toString()).toBe('1\n80\n');
       const failing = await execSync(vmApp, ['sh', '-c', 'echo out; echo err >&2; exit 4']);
       expect([failing.stdout.toString(), failing.stderr.toString(), failing.exitCode]).toEqual(['out\n', 'err\n', 4]);
 

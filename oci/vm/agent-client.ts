@@ -282,7 +282,7 @@ export class AgentClient {
     return this.empty({ updateRoutes: { mac, routes } }, timeoutMs);
   }
 
-  createSandbox(sandbox: { hostname: string }, timeoutMs: number): Promise<void> {
+  createSandbox(sandbox: { hostname: string; sysctls: Record<string, string> }, timeoutMs: number): Promise<void> {
     return this.empty({ createSandbox: sandbox }, timeoutMs);
   }
 

@@ -64,6 +64,9 @@ export function guestSpec(spec: OciSpec, containerId: string, sharedDir: string,
         namespaces: spec.linux.namespaces.filter((namespace) => !POD_WIDE_IN_GUEST.has(namespace.type)),
         // The guest's cgroups are its own; the host's path means nothing there.
         cgroupsPath: `/podvisor/${containerId}`,
+        // The pod's sysctls are set on the guest (its namespaces are the pod's): runc refuses
+        // namespaced ones for a container that shares those namespaces.
+        sysctl: {},
       },
       // The guest's UTS namespace is the pod's, and the agent gave it the pod's hostname.
       hostname: undefined,

@@ -129,7 +129,7 @@ async function prepareGuest(agent: AgentClient, pod: PodSandbox, netns: string):
     agent.setTime(new Date(), AGENT_CALL_TIMEOUT_MS),
     agent.reseedRandom(randomBytes(RANDOM_SEED_BYTES), AGENT_CALL_TIMEOUT_MS),
   ]);
-  await agent.createSandbox({ hostname: pod.hostname }, AGENT_CALL_TIMEOUT_MS);
+  await agent.createSandbox({ hostname: pod.hostname, sysctls: { ...pod.config.linux?.sysctls } }, AGENT_CALL_TIMEOUT_MS);
   await agent.updateInterface({ mac: iface.mac, mtu: iface.mtu, addresses: iface.addresses }, AGENT_CALL_TIMEOUT_MS);
   // The guest has one NIC: the routes of the pod's CNI interface are its routes.
   const routes = iface.routes.filter((route) => route.device === GUEST_INTERFACE).map(({ destination, gateway }) => ({ destination, gateway }));
