@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -41,6 +41,7 @@ interface GuestProcess {
   exitCode: number;
   startedAtMs: number;
   finishedAtMs: number;
+  oomKilled: boolean;
   child?: ChildProcess;
   /** Takes "COLUMNS ROWS" lines: the terminal's size, for a process that has one. */
   resize?: Writable;
@@ -54,7 +55,9 @@ interface Container {
   bundle: string;
   stdin: boolean;
   terminal: boolean;
+  /** The cgroup runc makes for the container, and the one of ours it sits in (relative to the cgroup root). */
   cgroupsPath: string;
+  cgroupParent: string;
   main: GuestProcess;
   execs: Map<string, GuestProcess>;
 }
@@ -67,10 +70,15 @@ const KILL_WAIT_MS = 10_000;
 // What of a failed start's stderr goes into the error message.
 const START_ERROR_BYTES = 2048;
 
+function exitOf(proc: GuestProcess): ProcessExit {
+  const { containerId, execId, exitCode, oomKilled } = proc;
+  return { containerId, execId, exitCode, finishedAtMs: BigInt(proc.finishedAtMs), oomKilled };
+}
+
 function newProcess(containerId: string, execId: string, pidFile: string): GuestProcess {
   let markClosed = (): void => undefined;
   const closed = new Promise<void>((resolve) => (markClosed = resolve));
-  return { containerId, execId, status: 'created', pid: 0, exitCode: 0, startedAtMs: 0, finishedAtMs: 0, pidFile, closed, markClosed };
+  return { containerId, execId, status: 'created', pid: 0, exitCode: 0, startedAtMs: 0, finishedAtMs: 0, oomKilled: false, pidFile, closed, markClosed };
 }
 
 function checkId(id: string, what: string): void {
@@ -140,7 +148,7 @@ export class Containers {
     const id = request.containerId;
     checkId(id, 'container ID');
     if (this.containers.has(id)) throw new AgentError(ErrorCode.ERROR_CODE_ALREADY_EXISTS, `container ${id} exists already`);
-    let spec: { root?: { path?: unknown }; process?: { terminal?: unknown }; linux?: { cgroupsPath?: unknown } };
+    let spec: { root?: { path?: unknown }; process?: { terminal?: unknown }; linux?: { cgroupsPath?: unknown } & Record<string, unknown> } & Record<string, unknown>;
     try {
       spec = JSON.parse(Buffer.from(request.spec).toString('utf8')) as typeof spec;
     } catch (error) {
@@ -150,15 +158,20 @@ export class Containers {
     if (typeof rootfs !== 'string') throw invalid(`container ${id}: the spec names no root filesystem`);
     if ((spec.process?.terminal === true) !== request.terminal) throw invalid(`container ${id}: the spec's process.terminal and the request's terminal differ`);
     if (!(await stat(rootfs).then((info) => info.isDirectory(), () => false))) throw notFound(`container ${id}: root filesystem ${rootfs} is not in the guest`);
+    // runc's cgroup goes inside one of ours, which outlives runc removing it when the process
+    // ends: the kernel's count of OOM kills there still tells why it ended.
+    const cgroupParent = typeof spec.linux?.cgroupsPath === 'string' && spec.linux.cgroupsPath !== '' ? spec.linux.cgroupsPath : `/podvisor/${id}`;
+    const cgroupsPath = join(cgroupParent, 'container');
     const bundle = join(this.paths.bundles, id);
     await mkdir(bundle, { recursive: true, mode: 0o700 });
-    await writeFile(join(bundle, 'config.json'), request.spec, { mode: 0o600 });
+    await writeFile(join(bundle, 'config.json'), JSON.stringify({ ...spec, linux: { ...spec.linux, cgroupsPath } }), { mode: 0o600 });
     this.containers.set(id, {
       id,
       bundle,
       stdin: request.stdin,
       terminal: request.terminal,
-      cgroupsPath: typeof spec.linux?.cgroupsPath === 'string' ? spec.linux.cgroupsPath : '',
+      cgroupsPath,
+      cgroupParent,
       main: newProcess(id, '', join(bundle, 'pid')),
       execs: new Map(),
     });
@@ -181,14 +194,16 @@ export class Containers {
     child.stdin?.on('error', () => undefined);
     child.on('error', () => undefined);
     child.on('close', (code, signal) => {
-      proc.status = 'stopped';
       proc.exitCode = code ?? 128 + (signal === null ? 0 : signalNumber(signal));
       proc.finishedAtMs = Date.now();
       proc.child = undefined;
       proc.resize = undefined;
-      const exit: ProcessExit = { containerId: proc.containerId, execId: proc.execId, exitCode: proc.exitCode, finishedAtMs: BigInt(proc.finishedAtMs) };
-      this.emit({ exit });
-      proc.markClosed();
+      void this.oomKills(proc).then((oomKilled) => {
+        proc.oomKilled = oomKilled;
+        proc.status = 'stopped';
+        this.emit({ exit: exitOf(proc) });
+        proc.markClosed();
+      });
     });
   }
 
@@ -286,13 +301,29 @@ export class Containers {
     const proc = this.process(containerId, execId);
     if (proc.status === 'created') throw failedPrecondition(`${containerId} ${execId}: not started`);
     await proc.closed;
-    return { containerId, execId, exitCode: proc.exitCode, finishedAtMs: BigInt(proc.finishedAtMs) };
+    return exitOf(proc);
+  }
+
+  /** Whether the kernel OOM-killed anything in a container whose main process just ended. */
+  private async oomKills(proc: GuestProcess): Promise<boolean> {
+    const container = this.containers.get(proc.containerId);
+    if (proc.execId !== '' || !container) return false;
+    // memory.events counts for the cgroups below too (cgroup v2 without memory_localevents).
+    const events = await readFile(join(this.paths.cgroupRoot, container.cgroupParent, 'memory.events'), 'utf8').catch(() => '');
+    return Number(/^oom_kill (\d+)$/m.exec(events)?.[1] ?? 0) > 0;
   }
 
   state(id: string): ContainerStateResult {
     const { main } = this.get(id);
     const status = { created: ContainerStatus.CONTAINER_STATUS_CREATED, running: ContainerStatus.CONTAINER_STATUS_RUNNING, stopped: ContainerStatus.CONTAINER_STATUS_STOPPED }[main.status];
-    return { status, pid: main.status === 'running' ? main.pid : 0, exitCode: main.exitCode, startedAtMs: BigInt(main.startedAtMs), finishedAtMs: BigInt(main.finishedAtMs) };
+    return {
+      status,
+      pid: main.status === 'running' ? main.pid : 0,
+      exitCode: main.exitCode,
+      startedAtMs: BigInt(main.startedAtMs),
+      finishedAtMs: BigInt(main.finishedAtMs),
+      oomKilled: main.oomKilled,
+    };
   }
 
   /** Kills what still runs and deletes the container; an unknown ID is fine. */
@@ -307,6 +338,8 @@ export class Containers {
     }
     await runProgram(this.paths.runc, ['--root', this.paths.runcRoot, 'delete', '--force', id]).catch(() => undefined);
     await rm(container.bundle, { recursive: true, force: true });
+    // Empty once runc has removed its own; cgroup directories go with rmdir.
+    await rmdir(join(this.paths.cgroupRoot, container.cgroupParent)).catch(() => undefined);
     this.containers.delete(id);
   }
 

@@ -93,7 +93,7 @@ describe('VM pods through the CRI', () => {
   };
 
   test(
-    "a container runs behind the guest kernel: its output in the CRI log (also on a terminal), exec-sync, the pod's sysctls, the network to a runc pod and back and through a host port, stop and remove leave nothing",
+    "a container runs behind the guest kernel: its output in the CRI log (also on a terminal), exec-sync, the pod's sysctls, an OOM kill in the guest, the network to a runc pod and back and through a host port, stop and remove leave nothing",
     async () => {
       const hostPort = await freePort();
       const sysctls = { 'kernel.shm_rmid_forced': '1', 'net.ipv4.ip_unprivileged_port_start': '80' };
@@ -102,8 +102,10 @@ describe('VM pods through the CRI', () => {
       const vmApp = await daemon.createContainer(vmPod, 'app', ['sh', '-c', 'echo kernel $(uname -r); echo to-stderr >&2; exec sleep 600']);
       const server = await daemon.createContainer(vmPod, 'server', ['sh', '-c', 'while true; do echo served-from-the-vm | busybox nc -l -p 8080; done']);
       const onTerminal = await daemon.createContainer(vmPod, 'tty', ['sh', '-c', '[ -t 1 ] && echo on-a-terminal; exec sleep 600'], { tty: true });
+      // Doubles a string until the guest kernel's OOM killer ends it.
+      const hog = await daemon.createContainer(vmPod, 'hog', ['sh', '-c', 'x=a; while true; do x=$x$x; done'], { linux: { resources: { memoryLimitInBytes: 32n << 20n } } });
       const runcApp = await daemon.createContainer(runcPod, 'peer', ['sleep', '600']);
-      await Promise.all([start(vmApp), start(server), start(onTerminal), start(runcApp)]);
+      await Promise.all([start(vmApp), start(server), start(onTerminal), start(hog), start(runcApp)]);
 
       const log = await waitForLog('vm-net', 'app', 'to-stderr');
       const guestKernel = /stdout F kernel (\S+)/.exec(log)?.[1];
@@ -112,6 +114,9 @@ describe('VM pods through the CRI', () => {
       expect(log).toMatch(/^\S+ stderr F to-stderr$/m);
       // The guest gives a tty container a terminal of its own; what it prints still reaches its log.
       expect(await waitForLog('vm-net', 'tty', 'on-a-terminal')).toMatch(/^\S+ stdout F on-a-terminal\r?$/m);
+
+      await daemon.waitForState(hog, ContainerState.CONTAINER_EXITED);
+      expect(await daemon.status(hog)).toMatchObject({ exitCode: 137, reason: 'OOMKilled' });
 
       const uname = await execSync(vmApp, ['uname', '-r']);
       expect([uname.stdout.toString().trim(), uname.exitCode]).toEqual([guestKernel, 0]);

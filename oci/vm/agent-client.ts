@@ -320,7 +320,7 @@ export class AgentClient {
       case ContainerStatus.CONTAINER_STATUS_RUNNING:
         return { status: 'running', pid: state.pid };
       case ContainerStatus.CONTAINER_STATUS_STOPPED:
-        return { status: 'stopped', pid: 0, exitCode: state.exitCode, finishedAt: new Date(Number(state.finishedAtMs)) };
+        return { status: 'stopped', pid: 0, exitCode: state.exitCode, finishedAt: new Date(Number(state.finishedAtMs)), oomKilled: state.oomKilled };
       default:
         return { status: 'unknown', pid: 0 };
     }
