@@ -3,6 +3,7 @@ import { AgentError, invalid, messageOf } from './agent-error';
 import type { Containers } from './containers';
 import * as guest from './guest-system';
 import type { EventLog } from './event-log';
+import type { GuestVolumes } from './guest-volumes';
 import type { PortForwards } from './port-forwards';
 import type { SandboxShare } from './sandbox-share';
 
@@ -17,6 +18,7 @@ export class AgentService {
     private readonly share: SandboxShare,
     private readonly events: EventLog,
     private readonly ports: PortForwards,
+    private readonly volumes: GuestVolumes,
   ) {}
 
   async handle(request: Request): Promise<Response> {
@@ -60,7 +62,11 @@ export class AgentService {
       await this.share.unmount();
       return EMPTY;
     }
-    if (request.createContainer) return containers.create(request.createContainer).then(() => EMPTY);
+    if (request.createContainer) {
+      await this.volumes.make(request.createContainer.volumes);
+      await containers.create(request.createContainer);
+      return EMPTY;
+    }
     if (request.startContainer) return containers.start(request.startContainer.containerId).then(() => EMPTY);
     if (request.signalProcess) {
       const { containerId, execId, signal } = request.signalProcess;

@@ -12,6 +12,7 @@ import { AgentService } from './agent-service';
 import { type Channel, findVirtioPort, listenChannel, openVirtioChannel } from './channel';
 import { Containers } from './containers';
 import { EventLog } from './event-log';
+import { GuestVolumes } from './guest-volumes';
 import { PortForwards } from './port-forwards';
 import { encodeFrame } from './protocol/frame-codec';
 import { SandboxShare } from './sandbox-share';
@@ -36,7 +37,8 @@ async function main(): Promise<void> {
   const send = (frame: Buffer): void => channel?.send(frame);
   const events = new EventLog(send);
   const containers = new Containers(paths, (event) => events.push(event), () => events.drained());
-  const service = new AgentService(containers, new SandboxShare(SHARE_TAG, join(state, 'shared')), events, new PortForwards((event) => events.push(event), () => events.drained()));
+  const ports = new PortForwards((event) => events.push(event), () => events.drained());
+  const service = new AgentService(containers, new SandboxShare(SHARE_TAG, join(state, 'shared')), events, ports, new GuestVolumes(join(state, 'volumes')));
   const onFrame = (frame: Frame): void => {
     if (frame.request) void service.handle(frame.request).then((response) => send(encodeFrame({ response })));
   };

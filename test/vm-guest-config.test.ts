@@ -15,6 +15,8 @@ describe('a container spec rewritten for the guest', () => {
       { destination: '/etc/hosts', type: 'bind', source: `${shared}/pod/hosts`, options: ['rbind', 'rprivate', 'rw'] },
       { destination: '/data', type: 'bind', source: '/srv/data', options: ['rbind', 'ro'] },
       { destination: '/etc/config.yaml', type: 'bind', source: '/srv/config.yaml', options: ['rbind', 'rw'] },
+      { destination: '/cache', type: 'bind', source: '/var/lib/kubelet/pods/u1/volumes/kubernetes.io~empty-dir/cache', options: ['rbind', 'rw'] },
+      { destination: '/scratch', type: 'bind', source: '/var/lib/kubelet/pods/u1/volumes/kubernetes.io~empty-dir/scratch', options: ['rbind', 'rw'] },
     ],
     annotations: {},
     linux: {
@@ -29,7 +31,11 @@ describe('a container spec rewritten for the guest', () => {
     },
   } as OciSpec;
 
-  const { spec: guest, binds } = guestSpec(spec, 'c1', shared, new Set(['/srv/config.yaml']));
+  const sources = new Map([
+    ['/srv/config.yaml', { file: true, tmpfs: false }],
+    ['/var/lib/kubelet/pods/u1/volumes/kubernetes.io~empty-dir/cache', { file: false, tmpfs: true }],
+  ]);
+  const { spec: guest, binds, volumes } = guestSpec(spec, 'c1', shared, sources);
 
   test('the root filesystem and volumes reach the guest through the shared directory, read-only ones read-only', () => {
     expect(guest.root.path).toBe('/run/podvisor/shared/c1/rootfs');
@@ -43,7 +49,17 @@ describe('a container spec rewritten for the guest', () => {
       ['/etc/hosts', '/run/podvisor/shared/pod/hosts'],
       ['/data', '/run/podvisor/shared/c1/mounts/2'],
       ['/etc/config.yaml', '/run/podvisor/shared/c1/mounts/3'],
+      ['/cache', '/run/podvisor/volumes/ephemeral/cache'],
+      ['/scratch', '/run/podvisor/volumes/local/scratch'],
     ]);
+  });
+
+  test("a kubelet emptyDir is made in the guest, not shared: a tmpfs one as a tmpfs (ephemeral), any other as the guest's own directory (local)", () => {
+    expect(volumes).toEqual([
+      { name: 'cache', kind: 'ephemeral' },
+      { name: 'scratch', kind: 'local' },
+    ]);
+    expect(binds.map((bind) => bind.source)).not.toContain('/var/lib/kubelet/pods/u1/volumes/kubernetes.io~empty-dir/cache');
   });
 
   test("nothing of the host's namespaces, labels or cgroups is left for the guest's runc", () => {

@@ -4,7 +4,7 @@
 // and back, refusals, and nothing left on the host once a pod is removed.
 import { status as Code } from '@grpc/grpc-js';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { release } from 'node:os';
 import { join } from 'node:path';
@@ -145,6 +145,38 @@ describe('VM pods through the CRI', () => {
         await unary(daemon.client, Runtime.removePodSandbox, { podSandboxId });
       }
       expect(await traces(vmPod)).toEqual([]);
+    },
+    BOOT_MS,
+  );
+
+  test(
+    "kubelet emptyDirs are made in the guest (a Memory one as a tmpfs), shared by the pod's containers and never written to the host; a read-only volume stays read-only",
+    async () => {
+      const emptyDirs = join(daemon.dirs.dir, 'kubelet', 'pods', 'uid-vm-volumes', 'volumes', 'kubernetes.io~empty-dir');
+      const [memory, disk, readOnly] = [join(emptyDirs, 'cache'), join(emptyDirs, 'scratch'), join(daemon.dirs.dir, 'read-only')];
+      for (const dir of [memory, disk, readOnly]) await mkdir(dir, { recursive: true });
+      await command('mount', ['-t', 'tmpfs', 'tmpfs', memory]);
+      try {
+        const podId = await daemon.runPod('vm-volumes', 'vm');
+        const mounts = [
+          { containerPath: '/cache', hostPath: memory },
+          { containerPath: '/scratch', hostPath: disk },
+          { containerPath: '/ro', hostPath: readOnly, readonly: true },
+        ];
+        const writer = await daemon.createContainer(podId, 'writer', ['sh', '-c', 'echo written > /cache/note; echo written > /scratch/note; exec sleep 600'], { mounts });
+        const reader = await daemon.createContainer(podId, 'reader', ['sleep', '600'], { mounts });
+        await Promise.all([start(writer), start(reader)]);
+        const read = async (): Promise<string> => (await execSync(reader, ['cat', '/cache/note', '/scratch/note'])).stdout.toString();
+        expect(await waitUntil(async () => (await read()) === 'written\nwritten\n', WAIT_MS, POLL_MS)).toBe(true);
+        expect((await execSync(reader, ['stat', '-f', '-c', '%T', '/cache'])).stdout.toString()).toBe('tmpfs\n');
+        expect([await readdir(memory), await readdir(disk)]).toEqual([[], []]);
+        expect((await execSync(writer, ['touch', '/ro/file'])).exitCode).not.toBe(0);
+        await unary(daemon.client, Runtime.stopPodSandbox, { podSandboxId: podId });
+        await unary(daemon.client, Runtime.removePodSandbox, { podSandboxId: podId });
+        expect(await traces(podId)).toEqual([]);
+      } finally {
+        await command('umount', [memory]);
+      }
     },
     BOOT_MS,
   );

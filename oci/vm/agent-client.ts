@@ -4,6 +4,7 @@ import {
   ContainerStatus,
   ErrorCode,
   OutputStream,
+  VolumeKind,
   type ContainerStatsResult,
   type Error as AgentErrorMessage,
   type Frame,
@@ -25,6 +26,7 @@ import {
 import { connectWhenListening } from '../../system/unix-connect';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
 import type { ContainerRuntimeState } from '../runtime-handler';
+import type { GuestVolume } from './guest-spec';
 
 export interface AgentOutput {
   containerId: string;
@@ -290,9 +292,11 @@ export class AgentClient {
     return this.empty({ destroySandbox: {} }, timeoutMs);
   }
 
-  createContainer(container: { id: string; spec: string; stdin: boolean; terminal: boolean }, timeoutMs: number): Promise<void> {
-    const { id, spec, stdin, terminal } = container;
-    return this.empty({ createContainer: { containerId: id, spec: Buffer.from(spec), stdin, terminal } }, timeoutMs);
+  createContainer(container: { id: string; spec: string; stdin: boolean; terminal: boolean; volumes?: GuestVolume[] }, timeoutMs: number): Promise<void> {
+    const { id, spec, stdin, terminal, volumes = [] } = container;
+    const kinds = { ephemeral: VolumeKind.VOLUME_KIND_EPHEMERAL, local: VolumeKind.VOLUME_KIND_LOCAL };
+    const guestVolumes = volumes.map((volume) => ({ name: volume.name, kind: kinds[volume.kind] }));
+    return this.empty({ createContainer: { containerId: id, spec: Buffer.from(spec), stdin, terminal, volumes: guestVolumes } }, timeoutMs);
   }
 
   startContainer(containerId: string, timeoutMs: number): Promise<void> {

@@ -1,5 +1,8 @@
 // Where the pod's shared directory appears inside the guest (the agent mounts it there).
 export const GUEST_SHARED_DIR = '/run/podvisor/shared';
 
+// Where the agent keeps the pod's volumes that live in the guest only (ephemeral/NAME, local/NAME).
+export const GUEST_VOLUMES_DIR = '/run/podvisor/volumes';
+
 /** The subdirectory of the shared directory that holds the pod's hosts, resolv.conf and hostname. */
 export const POD_FILES_SHARE = 'pod';

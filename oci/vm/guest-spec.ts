@@ -1,6 +1,6 @@
 import { join, relative } from 'node:path';
 import type { OciMount, OciNamespace, OciSpec } from '../spec/oci-types';
-import { GUEST_SHARED_DIR } from './guest-paths';
+import { GUEST_SHARED_DIR, GUEST_VOLUMES_DIR } from './guest-paths';
 
 /** A host path the guest must see, and where in the shared directory it is bind-mounted. */
 export interface SharedBind {
@@ -12,10 +12,32 @@ export interface SharedBind {
   file: boolean;
 }
 
+/**
+ * A pod volume made in the guest instead of shared from the host, as Kata's storage types:
+ * `ephemeral` (a kubelet emptyDir with medium Memory, a tmpfs on the host) becomes one tmpfs in
+ * the guest, `local` (any other kubelet emptyDir) a directory of the guest's own. Containers of
+ * the pod that mount the same volume share it.
+ */
+export interface GuestVolume {
+  name: string;
+  kind: 'ephemeral' | 'local';
+}
+
+/** What the host found of a bind mount's source. */
+export interface MountSource {
+  file: boolean;
+  /** A tmpfs is mounted right there. */
+  tmpfs: boolean;
+}
+
 export interface GuestSpec {
   spec: OciSpec;
   binds: SharedBind[];
+  volumes: GuestVolume[];
 }
+
+// The kubelet makes each emptyDir volume at pods/UID/volumes/kubernetes.io~empty-dir/NAME.
+const EMPTY_DIR = /\/volumes\/kubernetes\.io~empty-dir\/([^/]+)\/?$/;
 
 // In the guest the VM is the pod: its network, IPC and UTS namespaces are the pod's, so the
 // containers share the guest's own instead of joining files that name the host's.
@@ -37,23 +59,32 @@ function inside(dir: string, path: string): boolean {
  * mounts; host-only parts (namespace files, AppArmor and SELinux labels, the host's cgroup
  * path, hooks) are dropped or replaced by the guest's own.
  *
- * `fileSources` names the bind sources that are files rather than directories.
+ * `sources` has what the host found of each bind mount's source; one missing is a directory.
  */
-export function guestSpec(spec: OciSpec, containerId: string, sharedDir: string, fileSources: ReadonlySet<string>): GuestSpec {
+export function guestSpec(spec: OciSpec, containerId: string, sharedDir: string, sources: ReadonlyMap<string, MountSource>): GuestSpec {
   const guestPath = (target: string): string => join(GUEST_SHARED_DIR, target);
   const binds: SharedBind[] = [{ source: spec.root.path, target: join(containerId, 'rootfs'), readOnly: false, file: false }];
+  const volumes = new Map<string, GuestVolume>();
   const mounts = spec.mounts.map((mount, index): OciMount => {
     if (!isBind(mount)) return mount;
     // The pod's own files (hosts, resolv.conf, hostname) already live in the shared directory.
     if (inside(sharedDir, mount.source)) return { ...mount, source: guestPath(relative(sharedDir, mount.source)) };
+    const source = sources.get(mount.source) ?? { file: false, tmpfs: false };
+    const emptyDir = EMPTY_DIR.exec(mount.source)?.[1];
+    if (emptyDir !== undefined && !source.file) {
+      const volume: GuestVolume = { name: emptyDir, kind: source.tmpfs ? 'ephemeral' : 'local' };
+      volumes.set(`${volume.kind}/${volume.name}`, volume);
+      return { ...mount, source: join(GUEST_VOLUMES_DIR, volume.kind, volume.name) };
+    }
     const target = join(containerId, 'mounts', String(index));
-    binds.push({ source: mount.source, target, readOnly: mount.options.includes('ro'), file: fileSources.has(mount.source) });
+    binds.push({ source: mount.source, target, readOnly: mount.options.includes('ro'), file: source.file });
     return { ...mount, source: guestPath(target) };
   });
   const { apparmorProfile: _apparmor, selinuxLabel: _selinux, ...process } = spec.process;
   const { mountLabel: _mountLabel, rootfsPropagation: _propagation, ...linux } = spec.linux;
   return {
     binds,
+    volumes: [...volumes.values()],
     spec: {
       ...spec,
       root: { ...spec.root, path: guestPath(binds[0].target) },

@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../system/atomic-file';
 import { errorCode } from '../../system/error-code';
+import { readMountInfo } from '../../system/mountinfo';
 import { DeadlineExceededError, FailedPreconditionError, NotFoundError, errorMessage } from '../../system/errors';
 import type { Logger } from '../../system/logger';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
@@ -11,7 +12,7 @@ import type { ContainerExit, ContainerRuntimeState, CreateOptions, ExecResult } 
 import type { StreamIO } from '../stream-io';
 import type { AgentClient, AgentExit, AgentListeners, AgentOutput } from './agent-client';
 import { clientSink, relayResizes, relayStdin, type GuestProcess, type OutputSink } from './guest-process-io';
-import { guestSpec } from './guest-spec';
+import { guestSpec, type MountSource } from './guest-spec';
 import { shareIntoGuest, unshareFromGuest } from './shared-dir';
 import type { VmPods } from './vm-pods';
 
@@ -39,6 +40,17 @@ const AGENT_CALL_TIMEOUT_MS = 15_000;
 const KILL_WAIT_MS = 10_000;
 // Output an exec-sync keeps; the kubelet's probes read a few lines.
 const MAX_EXEC_OUTPUT_BYTES = 16 * 1024 * 1024;
+
+/** What guestSpec needs to know of the spec's mount sources. */
+async function mountSources(spec: OciSpec): Promise<Map<string, MountSource>> {
+  const tmpfs = new Set((await readMountInfo()).filter((entry) => entry.fsType === 'tmpfs').map((entry) => entry.mountPoint));
+  const sources = new Map<string, MountSource>();
+  for (const mount of spec.mounts) {
+    const info = await stat(mount.source).catch(() => undefined);
+    if (info) sources.set(mount.source, { file: info.isFile(), tmpfs: tmpfs.has(mount.source) });
+  }
+  return sources;
+}
 
 /** The main process of a container has no exec ID in the agent's protocol. */
 const MAIN_PROCESS = '';
@@ -113,19 +125,17 @@ export class VmContainers {
     await options.bundleWritten;
     const agent = this.pods.agent(options.podId);
     const spec = JSON.parse(await readFile(join(options.bundle, 'config.json'), 'utf8')) as OciSpec;
-    const fileSources = new Set<string>();
-    for (const mount of spec.mounts) {
-      const info = await stat(mount.source).catch(() => undefined);
-      if (info?.isFile()) fileSources.add(mount.source);
-    }
     const shared = this.pods.paths(options.podId).shared;
-    const guest = guestSpec(spec, options.id, shared, fileSources);
+    const guest = guestSpec(spec, options.id, shared, await mountSources(spec));
     const record: ContainerFile = { podId: options.podId, logPath: options.logPath, stdin: options.stdin, stdinOnce: options.stdinOnce };
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     await writeFileAtomic(this.recordPath(options.id), JSON.stringify(record));
     try {
       await shareIntoGuest(shared, guest.binds);
-      await agent.createContainer({ id: options.id, spec: JSON.stringify(guest.spec), stdin: options.stdin, terminal: options.terminal }, options.timeoutMs);
+      await agent.createContainer(
+        { id: options.id, spec: JSON.stringify(guest.spec), stdin: options.stdin, terminal: options.terminal, volumes: guest.volumes },
+        options.timeoutMs,
+      );
     } catch (error) {
       await this.discard(options.id, record).catch(() => undefined);
       throw error;
