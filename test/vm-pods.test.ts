@@ -150,7 +150,7 @@ describe('VM pods through the CRI', () => {
   );
 
   test(
-    "kubelet emptyDirs are made in the guest (a Memory one as a tmpfs), shared by the pod's containers and never written to the host; a read-only volume stays read-only",
+    "kubelet emptyDirs are made in the guest (a Memory one as a tmpfs), shared by the pod's containers, kept across a container's restart and never written to the host; a read-only volume stays read-only",
     async () => {
       const emptyDirs = join(daemon.dirs.dir, 'kubelet', 'pods', 'uid-vm-volumes', 'volumes', 'kubernetes.io~empty-dir');
       const [memory, disk, readOnly] = [join(emptyDirs, 'cache'), join(emptyDirs, 'scratch'), join(daemon.dirs.dir, 'read-only')];
@@ -171,6 +171,13 @@ describe('VM pods through the CRI', () => {
         expect((await execSync(reader, ['stat', '-f', '-c', '%T', '/cache'])).stdout.toString()).toBe('tmpfs\n');
         expect([await readdir(memory), await readdir(disk)]).toEqual([[], []]);
         expect((await execSync(writer, ['touch', '/ro/file'])).exitCode).not.toBe(0);
+        // The kubelet restarts a container in the running VM: the VM and the pod's volumes stay.
+        await unary(daemon.client, Runtime.stopContainer, { containerId: writer, timeout: 0n });
+        await unary(daemon.client, Runtime.removeContainer, { containerId: writer });
+        await unary(daemon.client, Runtime.removeContainer, { containerId: reader });
+        const restarted = await daemon.createContainer(podId, 'writer', ['sleep', '600'], { mounts, metadata: { name: 'writer', attempt: 1 } });
+        await start(restarted);
+        expect((await execSync(restarted, ['cat', '/cache/note', '/scratch/note'])).stdout.toString()).toBe('written\nwritten\n');
         await unary(daemon.client, Runtime.stopPodSandbox, { podSandboxId: podId });
         await unary(daemon.client, Runtime.removePodSandbox, { podSandboxId: podId });
         expect(await traces(podId)).toEqual([]);
