@@ -4,6 +4,7 @@ import type { Containers } from './containers';
 import * as guest from './guest-system';
 import type { EventLog } from './event-log';
 import type { GuestVolumes } from './guest-volumes';
+import type { PodPidNamespace } from './pod-pid-namespace';
 import type { PortForwards } from './port-forwards';
 import type { SandboxShare } from './sandbox-share';
 
@@ -19,6 +20,7 @@ export class AgentService {
     private readonly events: EventLog,
     private readonly ports: PortForwards,
     private readonly volumes: GuestVolumes,
+    private readonly pidNamespace: PodPidNamespace,
   ) {}
 
   async handle(request: Request): Promise<Response> {
@@ -53,12 +55,14 @@ export class AgentService {
     if (request.createSandbox) {
       await guest.setHostname(request.createSandbox.hostname);
       await guest.setSysctls(request.createSandbox.sysctls);
+      if (request.createSandbox.sharePidNamespace) await this.pidNamespace.create();
       await this.share.mount();
       return EMPTY;
     }
     if (request.destroySandbox) {
       this.ports.closeAll();
       await containers.removeAll();
+      await this.pidNamespace.destroy();
       await this.share.unmount();
       return EMPTY;
     }

@@ -13,6 +13,7 @@ import { type Channel, findVirtioPort, listenChannel, openVirtioChannel } from '
 import { Containers } from './containers';
 import { EventLog } from './event-log';
 import { GuestVolumes } from './guest-volumes';
+import { PodPidNamespace } from './pod-pid-namespace';
 import { PortForwards } from './port-forwards';
 import { encodeFrame } from './protocol/frame-codec';
 import { SandboxShare } from './sandbox-share';
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
     options: {
       listen: { type: 'string' },
       runc: { type: 'string', default: '/podvisor/bin/runc' },
+      pause: { type: 'string', default: '/podvisor/bin/pause' },
       state: { type: 'string', default: '/run/podvisor' },
       'cgroup-root': { type: 'string', default: '/sys/fs/cgroup' },
     },
@@ -38,7 +40,8 @@ async function main(): Promise<void> {
   const events = new EventLog(send);
   const containers = new Containers(paths, (event) => events.push(event), () => events.drained());
   const ports = new PortForwards((event) => events.push(event), () => events.drained());
-  const service = new AgentService(containers, new SandboxShare(SHARE_TAG, join(state, 'shared')), events, ports, new GuestVolumes(join(state, 'volumes')));
+  const pidNamespace = new PodPidNamespace(join(state, 'pod-pid-ns'), values.pause);
+  const service = new AgentService(containers, new SandboxShare(SHARE_TAG, join(state, 'shared')), events, ports, new GuestVolumes(join(state, 'volumes')), pidNamespace);
   const onFrame = (frame: Frame): void => {
     if (frame.request) void service.handle(frame.request).then((response) => send(encodeFrame({ response })));
   };

@@ -5,7 +5,7 @@
 //                             decompression (~3 s of XZ under TCG saved per boot)
 //   dist/guest/initramfs.img  busybox, the kernel modules the guest needs, and /init
 //   dist/guest/root/          the guest's userland, shared read-only into every VM: node and
-//                             runc with their libraries, tini, and the agent
+//                             runc with their libraries, tini, our pause and the agent
 //
 // Debian's kernel package is fetched with apt-get download and unpacked, never installed; what
 // the guest needs of it is cached under /var/cache/podvisor/guest-kernel/<version> and redone
@@ -277,6 +277,8 @@ function guestRoot(projectDir, root) {
   syncFile(process.execPath, join(root, 'bin', 'node'), 0o755);
   syncFile(RUNC, join(root, 'bin', 'runc'), 0o755);
   syncFile(TINI, join(root, 'bin', 'tini'), 0o755);
+  // Our static pause: PID 1 of a pod's shared PID namespace in the guest.
+  syncFile(join(projectDir, 'dist', 'pause'), join(root, 'bin', 'pause'), 0o755);
   const libraries = new Set([...sharedLibraries(process.execPath), ...sharedLibraries(RUNC)]);
   for (const library of libraries) syncFile(library, join(root, LIB_DIR, basename(library)), 0o755);
   for (const path of AGENT_FILES) {

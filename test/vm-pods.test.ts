@@ -150,25 +150,30 @@ describe('VM pods through the CRI', () => {
   );
 
   test(
-    "kubelet emptyDirs are made in the guest (a Memory one as a tmpfs), shared by the pod's containers, kept across a container's restart and never written to the host; a read-only volume stays read-only",
+    "what a pod's containers share in the guest: kubelet emptyDirs made there (a Memory one as a tmpfs), kept across a container's restart and never written to the host; one PID namespace with a pause as its PID 1; a read-only volume stays read-only",
     async () => {
       const emptyDirs = join(daemon.dirs.dir, 'kubelet', 'pods', 'uid-vm-volumes', 'volumes', 'kubernetes.io~empty-dir');
       const [memory, disk, readOnly] = [join(emptyDirs, 'cache'), join(emptyDirs, 'scratch'), join(daemon.dirs.dir, 'read-only')];
       for (const dir of [memory, disk, readOnly]) await mkdir(dir, { recursive: true });
       await command('mount', ['-t', 'tmpfs', 'tmpfs', memory]);
       try {
-        const podId = await daemon.runPod('vm-volumes', 'vm');
+        // As the kubelet says it for shareProcessNamespace: on the pod and on each container.
+        const sharedPid = { securityContext: { namespaceOptions: { pid: NamespaceMode.POD } } };
+        const podId = await daemon.runPod('vm-volumes', 'vm', { linux: sharedPid });
         const mounts = [
           { containerPath: '/cache', hostPath: memory },
           { containerPath: '/scratch', hostPath: disk },
           { containerPath: '/ro', hostPath: readOnly, readonly: true },
         ];
-        const writer = await daemon.createContainer(podId, 'writer', ['sh', '-c', 'echo written > /cache/note; echo written > /scratch/note; exec sleep 600'], { mounts });
-        const reader = await daemon.createContainer(podId, 'reader', ['sleep', '600'], { mounts });
+        const writer = await daemon.createContainer(podId, 'writer', ['sh', '-c', 'echo written > /cache/note; echo written > /scratch/note; exec sleep 600'], { mounts, linux: sharedPid });
+        const reader = await daemon.createContainer(podId, 'reader', ['sleep', '600'], { mounts, linux: sharedPid });
         await Promise.all([start(writer), start(reader)]);
         const read = async (): Promise<string> => (await execSync(reader, ['cat', '/cache/note', '/scratch/note'])).stdout.toString();
         expect(await waitUntil(async () => (await read()) === 'written\nwritten\n', WAIT_MS, POLL_MS)).toBe(true);
         expect((await execSync(reader, ['stat', '-f', '-c', '%T', '/cache'])).stdout.toString()).toBe('tmpfs\n');
+        const processes = (await execSync(reader, ['sh', '-c', 'cat /proc/1/cmdline; echo; ps'])).stdout.toString();
+        expect(processes).toMatch(/^\S*pause/);
+        expect(processes.split('sleep 600').length - 1).toBe(2);
         expect([await readdir(memory), await readdir(disk)]).toEqual([[], []]);
         expect((await execSync(writer, ['touch', '/ro/file'])).exitCode).not.toBe(0);
         // The kubelet restarts a container in the running VM: the VM and the pod's volumes stay.

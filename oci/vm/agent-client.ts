@@ -284,7 +284,7 @@ export class AgentClient {
     return this.empty({ updateRoutes: { mac, routes } }, timeoutMs);
   }
 
-  createSandbox(sandbox: { hostname: string; sysctls: Record<string, string> }, timeoutMs: number): Promise<void> {
+  createSandbox(sandbox: { hostname: string; sysctls: Record<string, string>; sharePidNamespace: boolean }, timeoutMs: number): Promise<void> {
     return this.empty({ createSandbox: sandbox }, timeoutMs);
   }
 

@@ -4,5 +4,8 @@ export const GUEST_SHARED_DIR = '/run/podvisor/shared';
 // Where the agent keeps the pod's volumes that live in the guest only (ephemeral/NAME, local/NAME).
 export const GUEST_VOLUMES_DIR = '/run/podvisor/volumes';
 
+// The pod's PID namespace in the guest, for a pod whose containers share one.
+export const GUEST_POD_PID_NS = '/run/podvisor/pod-pid-ns';
+
 /** The subdirectory of the shared directory that holds the pod's hosts, resolv.conf and hostname. */
 export const POD_FILES_SHARE = 'pod';

@@ -6,6 +6,7 @@ import { DeadlineExceededError, FailedPreconditionError, InternalError, errorMes
 import { type TrackedProcess, isTrackedRunning, stopTrackedProcess } from '../../system/tracked-process';
 import { withTimeout } from '../../system/with-timeout';
 import { createPodFiles, type PodFiles } from '../pod-files';
+import { NamespaceMode } from '../../proto/gen/cri-api-v1';
 import type { PodSandbox } from '../runtime-handler';
 import { AgentClient, type AgentListeners } from './agent-client';
 import { POD_FILES_SHARE } from './guest-paths';
@@ -55,6 +56,11 @@ const AGENT_CALL_TIMEOUT_MS = 15_000;
 const QUIT_TIMEOUT_MS = 5_000;
 const RANDOM_SEED_BYTES = 64;
 const DEATH_POLL_MS = 250;
+
+/** Whether the pod's containers share one PID namespace (shareProcessNamespace). */
+export function sharesPidNamespace(pod: PodSandbox): boolean {
+  return pod.config.linux?.securityContext?.namespaceOptions?.pid === NamespaceMode.POD;
+}
 
 export function podVmPaths(handlerDir: string, podId: string): PodVmPaths {
   const dir = join(handlerDir, 'pods', podId);
@@ -129,7 +135,7 @@ async function prepareGuest(agent: AgentClient, pod: PodSandbox, netns: string):
     agent.setTime(new Date(), AGENT_CALL_TIMEOUT_MS),
     agent.reseedRandom(randomBytes(RANDOM_SEED_BYTES), AGENT_CALL_TIMEOUT_MS),
   ]);
-  await agent.createSandbox({ hostname: pod.hostname, sysctls: { ...pod.config.linux?.sysctls } }, AGENT_CALL_TIMEOUT_MS);
+  await agent.createSandbox({ hostname: pod.hostname, sysctls: { ...pod.config.linux?.sysctls }, sharePidNamespace: sharesPidNamespace(pod) }, AGENT_CALL_TIMEOUT_MS);
   await agent.updateInterface({ mac: iface.mac, mtu: iface.mtu, addresses: iface.addresses }, AGENT_CALL_TIMEOUT_MS);
   // The guest has one NIC: the routes of the pod's CNI interface are its routes.
   const routes = iface.routes.filter((route) => route.device === GUEST_INTERFACE).map(({ destination, gateway }) => ({ destination, gateway }));

@@ -7,7 +7,8 @@ import { hostStatsReader } from '../cgroups/cgroup-stats';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
 import type { PodContainerContext, PodHandlerState, PodSandbox, RestoredPod } from '../runtime-handler';
 import { AgentClient, type AgentListeners } from './agent-client';
-import { type PodVmPaths, type PodVmState, type VmSettings, bootPodVm, podVmPaths, podVmRunning, shutdownPodVm } from './pod-vm';
+import { GUEST_POD_PID_NS } from './guest-paths';
+import { type PodVmPaths, type PodVmState, type VmSettings, bootPodVm, podVmPaths, podVmRunning, sharesPidNamespace, shutdownPodVm } from './pod-vm';
 import { findQemuProcesses } from './qemu-process';
 
 interface RunningVm {
@@ -106,8 +107,8 @@ export class VmPods {
   containerContext(podId: string): PodContainerContext {
     const vm = this.running.get(podId);
     if (!vm) throw new NotFoundError(`pod sandbox ${podId} does not run here`);
-    // The guest is the pod's PID namespace holder: each container gets its own there.
-    return { files: vm.state.files };
+    // The agent makes the pod's PID namespace in the guest when the pod shares one.
+    return { pidNamespace: sharesPidNamespace(vm.pod) ? GUEST_POD_PID_NS : undefined, files: vm.state.files };
   }
 
   /** The host's cost of the pod: QEMU and everything else in the pod cgroup. */
