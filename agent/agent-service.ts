@@ -78,6 +78,7 @@ export class AgentService {
     }
     if (request.waitProcess) return { exit: await containers.wait(request.waitProcess.containerId, request.waitProcess.execId) };
     if (request.containerState) return { state: containers.state(request.containerState.containerId) };
+    if (request.updateContainer) return containers.update(request.updateContainer.containerId, request.updateContainer.resources).then(() => EMPTY);
     if (request.removeContainer) return containers.remove(request.removeContainer.containerId).then(() => EMPTY);
     if (request.execProcess) return containers.exec(request.execProcess).then(() => EMPTY);
     if (request.writeStdin) {

@@ -326,6 +326,19 @@ export class Containers {
     };
   }
 
+  /** New cgroup limits (OCI LinuxResources JSON) for a created or running container. */
+  async update(id: string, resources: Uint8Array): Promise<void> {
+    const { main } = this.get(id);
+    if (main.status === 'stopped') throw failedPrecondition(`container ${id} has exited`);
+    const text = Buffer.from(resources).toString('utf8');
+    try {
+      JSON.parse(text);
+    } catch (error) {
+      throw invalid(`container ${id}: the resources are not JSON: ${messageOf(error)}`);
+    }
+    await runProgram(this.paths.runc, ['--root', this.paths.runcRoot, 'update', '--resources', '-', id], undefined, text);
+  }
+
   /** Kills what still runs and deletes the container; an unknown ID is fine. */
   async remove(id: string): Promise<void> {
     const container = this.containers.get(id);

@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import { defaultConfig, type HandlerType } from '../config/config';
 import {
   ContainerState,
+  LinuxContainerResources,
   NamespaceMode,
   PodSandboxState,
   RuntimeServiceService as Runtime,
@@ -303,6 +304,22 @@ describe('RuntimeHandler contract through the CRI', () => {
         const [nothing, failure] = await get(8081);
         expect([nothing, failure]).toEqual(['', expect.stringContaining('8081')]);
         session.destroy();
+      },
+      CASE_TIMEOUT_MS,
+    );
+
+    test(
+      'UpdateContainerResources changes the memory limit the running container lives under, and the resources its status reports',
+      async () => {
+        const podId = await runPod('resize');
+        const id = await runContainer(podId, 'app', ['sleep', '300'], { linux: { resources: { memoryLimitInBytes: 64n << 20n } } });
+        const linux = LinuxContainerResources.fromPartial({ memoryLimitInBytes: 32n << 20n, cpuShares: 512n });
+        await cri(Runtime.updateContainerResources, { containerId: id, linux, windows: undefined, annotations: {} });
+        const { status } = await cri(Runtime.containerStatus, { containerId: id, verbose: false });
+        expect(status?.resources?.linux).toMatchObject({ memoryLimitInBytes: 32n << 20n, cpuShares: 512n });
+        // cgroup v2 in a VM's guest; v1 or v2 on the host, as the host has it.
+        const limit = await execSync(id, ['sh', '-c', 'cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes']);
+        expect(limit.stdout.toString().trim()).toBe(String(32 << 20));
       },
       CASE_TIMEOUT_MS,
     );

@@ -63,7 +63,7 @@ describe('a container spec rewritten for the guest', () => {
   });
 
   test("nothing of the host's namespaces, labels or cgroups is left for the guest's runc", () => {
-    expect(guest.linux.namespaces).toEqual([{ type: 'pid' }, { type: 'mount' }]);
+    expect(guest.linux.namespaces).toEqual([{ type: 'pid' }, { type: 'mount' }, { type: 'cgroup' }]);
     expect(guest.linux.cgroupsPath).toBe('/podvisor/c1');
     expect(guest.process.apparmorProfile).toBeUndefined();
     expect(guest.linux.mountLabel).toBeUndefined();

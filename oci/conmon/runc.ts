@@ -1,8 +1,11 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InternalError } from '../../system/errors';
 import { CommandFailedError, runTool } from '../../system/run-tool';
 
 // runc and crun share this command line (global --root and --systemd-cgroup; create, start,
-// state, kill, delete --force, update --resources -, exec --pid-file), so one wrapper drives
+// state, kill, delete --force, update --resources FILE, exec --pid-file), so one wrapper drives
 // both. Where they differ is in wording: each call asks for JSON error lines, and the
 // patterns below know both runtimes' phrasing.
 
@@ -47,8 +50,8 @@ export function runtimeErrors(stderr: string): string[] {
   return messages;
 }
 
-async function runc(target: RuncTarget, args: string[], input?: string): Promise<{ ok: boolean; stdout: string; stderr: string }> {
-  const outcome = await runTool(target.runtimePath, [...runcGlobalArgs(target), ...JSON_ERRORS_ARGS, ...args], { timeoutMs: RUNC_TIMEOUT_MS, input });
+async function runc(target: RuncTarget, args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
+  const outcome = await runTool(target.runtimePath, [...runcGlobalArgs(target), ...JSON_ERRORS_ARGS, ...args], { timeoutMs: RUNC_TIMEOUT_MS });
   const errors = runtimeErrors(outcome.stderr);
   return { ok: outcome.exitCode === 0, stdout: outcome.stdout, stderr: errors.length > 0 ? errors.join('; ') : outcome.stderr.trim() };
 }
@@ -93,6 +96,14 @@ export async function runcDelete(target: RuncTarget, id: string): Promise<void> 
 
 /** Applies new cgroup limits (OCI LinuxResources JSON) to a created or running container. */
 export async function runcUpdate(target: RuncTarget, id: string, resources: object): Promise<void> {
-  const outcome = await runc(target, ['update', '--resources', '-', id], JSON.stringify(resources));
-  if (!outcome.ok) throw failure(target, ['update', id], outcome.stderr);
+  // A file, not stdin: crun opens /dev/stdin, which fails on the socket Node gives a child as its stdin.
+  const dir = await mkdtemp(join(tmpdir(), 'podvisor-update-'));
+  try {
+    const file = join(dir, 'resources.json');
+    await writeFile(file, JSON.stringify(resources), { mode: 0o600 });
+    const outcome = await runc(target, ['update', '--resources', file, id]);
+    if (!outcome.ok) throw failure(target, ['update', id], outcome.stderr);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

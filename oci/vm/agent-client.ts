@@ -330,6 +330,10 @@ export class AgentClient {
     }
   }
 
+  updateContainer(containerId: string, resources: object, timeoutMs: number): Promise<void> {
+    return this.empty({ updateContainer: { containerId, resources: Buffer.from(JSON.stringify(resources)) } }, timeoutMs);
+  }
+
   removeContainer(containerId: string, timeoutMs: number): Promise<void> {
     return this.empty({ removeContainer: { containerId } }, timeoutMs);
   }

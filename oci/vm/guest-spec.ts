@@ -92,7 +92,8 @@ export function guestSpec(spec: OciSpec, containerId: string, sharedDir: string,
       mounts,
       linux: {
         ...linux,
-        namespaces: spec.linux.namespaces.filter((namespace) => !POD_WIDE_IN_GUEST.has(namespace.type)),
+        // A cgroup namespace of its own: the container sees its own cgroup (and its limits) at /sys/fs/cgroup, as on a cgroup v2 host.
+        namespaces: [...spec.linux.namespaces.filter((namespace) => !POD_WIDE_IN_GUEST.has(namespace.type) && namespace.type !== 'cgroup'), { type: 'cgroup' }],
         // The guest's cgroups are its own; the host's path means nothing there.
         cgroupsPath: `/podvisor/${containerId}`,
         // The pod's sysctls are set on the guest (its namespaces are the pod's): runc refuses

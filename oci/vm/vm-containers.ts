@@ -8,7 +8,7 @@ import type { Logger } from '../../system/logger';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
 import { CriLogWriter } from '../cri-log-writer';
 import type { OciSpec } from '../spec/oci-types';
-import type { ContainerExit, ContainerRuntimeState, CreateOptions, ExecResult } from '../runtime-handler';
+import type { ContainerExit, ContainerLimits, ContainerRuntimeState, CreateOptions, ExecResult } from '../runtime-handler';
 import type { StreamIO } from '../stream-io';
 import type { AgentClient, AgentExit, AgentListeners, AgentOutput } from './agent-client';
 import { clientSink, relayResizes, relayStdin, type GuestProcess, type OutputSink } from './guest-process-io';
@@ -347,6 +347,10 @@ export class VmContainers {
       // CRI's stdin_once: the first attach session's end is the end of the container's input.
       if (withInput && container.stdinOnce === true) await target.agent.closeStdin(id, MAIN_PROCESS, AGENT_CALL_TIMEOUT_MS).catch(() => undefined);
     }
+  }
+
+  async updateResources(id: string, limits: ContainerLimits): Promise<void> {
+    await this.agentOf(id).updateContainer(id, limits, AGENT_CALL_TIMEOUT_MS);
   }
 
   async usage(id: string): Promise<CgroupUsage> {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { VmHandlerConfig } from '../../config/config';
 import { NamespaceMode, type PodSandboxConfig } from '../../proto/gen/cri-api-v1';
-import { InvalidArgumentError, UnimplementedError } from '../../system/errors';
+import { InvalidArgumentError } from '../../system/errors';
 import type { Logger } from '../../system/logger';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
 import { checkRequiredFiles } from '../handler-readiness';
@@ -154,10 +154,6 @@ export class VmHandler implements RuntimeHandler {
     return this.containers.execSync(id, cmd, timeoutMs);
   }
 
-  private notBuilt(what: string): Promise<never> {
-    return Promise.reject(new UnimplementedError(`${what} is not built yet for VM pods (runtime handler "${this.name}")`));
-  }
-
   exec(id: string, cmd: string[], io: StreamIO): Promise<number> {
     return this.containers.exec(id, cmd, io);
   }
@@ -178,8 +174,8 @@ export class VmHandler implements RuntimeHandler {
     return this.containers.usage(id);
   }
 
-  updateResources(_id: string, _limits: ContainerLimits): Promise<void> {
-    return this.notBuilt('UpdateContainerResources');
+  updateResources(id: string, limits: ContainerLimits): Promise<void> {
+    return this.containers.updateResources(id, limits);
   }
 
   pendingExits(): Promise<ContainerExit[]> {
