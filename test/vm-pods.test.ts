@@ -93,11 +93,11 @@ describe('VM pods through the CRI', () => {
   };
 
   test(
-    "a container runs behind the guest kernel: its output in the CRI log (also on a terminal), exec-sync, the pod's sysctls, an OOM kill in the guest, the network to a runc pod and back and through a host port, stop and remove leave nothing",
+    "a container runs behind the guest kernel: its output in the CRI log (also on a terminal), exec-sync, the pod's sysctls, a VM sized for the pod's limits, an OOM kill in the guest, the network to a runc pod and back and through a host port, stop and remove leave nothing",
     async () => {
       const hostPort = await freePort();
       const sysctls = { 'kernel.shm_rmid_forced': '1', 'net.ipv4.ip_unprivileged_port_start': '80' };
-      const vmPod = await daemon.runPod('vm-net', 'vm', { portMappings: [{ protocol: Protocol.TCP, containerPort: 8080, hostPort, hostIp: '' }], linux: { sysctls } });
+      const vmPod = await daemon.runPod('vm-net', 'vm', { portMappings: [{ protocol: Protocol.TCP, containerPort: 8080, hostPort, hostIp: '' }], linux: { sysctls, resources: { memoryLimitInBytes: 256n << 20n } } });
       const runcPod = await daemon.runPod('runc-net', 'runc');
       const vmApp = await daemon.createContainer(vmPod, 'app', ['sh', '-c', 'echo kernel $(uname -r); echo to-stderr >&2; exec sleep 600']);
       const server = await daemon.createContainer(vmPod, 'server', ['sh', '-c', 'while true; do echo served-from-the-vm | busybox nc -l -p 8080; done']);
@@ -122,6 +122,9 @@ describe('VM pods through the CRI', () => {
       expect([uname.stdout.toString().trim(), uname.exitCode]).toEqual([guestKernel, 0]);
       const seen = await execSync(vmApp, ['cat', '/proc/sys/kernel/shm_rmid_forced', '/proc/sys/net/ipv4/ip_unprivileged_port_start']);
       expect(seen.stdout.toString()).toBe('1\n80\n');
+      // 512 MiB for the guest itself and the pod's 256 MiB: the kernel keeps some for itself.
+      const memTotalKiB = Number(/MemTotal:\s+(\d+)/.exec((await execSync(vmApp, ['cat', '/proc/meminfo'])).stdout.toString())?.[1]);
+      expect(memTotalKiB).toBeGreaterThan(640 * 1024);
       const failing = await execSync(vmApp, ['sh', '-c', 'echo out; echo err >&2; exit 4']);
       expect([failing.stdout.toString(), failing.stderr.toString(), failing.exitCode]).toEqual(['out\n', 'err\n', 4]);
 

@@ -14,6 +14,7 @@ import { connectTap, disconnectTap, readPodInterface } from './pod-tap';
 import { qemuArgs } from './qemu-args';
 import { launchQemu, qemuMessages } from './qemu-process';
 import { QmpClient } from './qmp-client';
+import { podVmSize } from './vm-size';
 
 /** How every VM of a handler is made: the config with the accelerator resolved. */
 export interface VmSettings {
@@ -168,6 +169,7 @@ export async function bootPodVm(
   });
   const iface = await readPodInterface(netns, GUEST_INTERFACE);
   await connectTap(netns, { tapName: TAP_NAME, ifname: GUEST_INTERFACE });
+  const size = podVmSize(pod.config, { vcpus: settings.vcpus, memoryMiB: settings.memoryMiB });
   const started = Date.now();
   const qemu = await launchQemu(settings.qemuPath, {
     netns,
@@ -175,8 +177,7 @@ export async function bootPodVm(
     logPath: paths.qemuLog,
     args: qemuArgs({
       accelerator: settings.accelerator,
-      vcpus: settings.vcpus,
-      memoryMiB: settings.memoryMiB,
+      ...size,
       kernel: settings.kernelPath,
       initrd: settings.initrdPath,
       kernelParams: settings.kernelCommandLine,
@@ -196,7 +197,7 @@ export async function bootPodVm(
     agent.close();
     throw error;
   }
-  logger.info('pod VM booted', { pod_id: pod.id, pid: qemu.pid, accelerator: settings.accelerator, boot_ms: Date.now() - started });
+  logger.info('pod VM booted', { pod_id: pod.id, pid: qemu.pid, accelerator: settings.accelerator, vcpus: size.vcpus, memory_mib: size.memoryMiB, boot_ms: Date.now() - started });
   return { state: { qemu, accelerator: settings.accelerator, netns, files }, agent };
 }
 
