@@ -46,7 +46,10 @@ export class AgentService {
     if (request.guestDetails) return { guestDetails: await guest.guestDetails() };
     if (request.setTime) return guest.setTime(request.setTime.unixMs).then(() => EMPTY);
     if (request.reseedRandom) return guest.reseedRandom(request.reseedRandom.seed).then(() => EMPTY);
-    if (request.onlineCpusMemory) return { online: await guest.onlineCpusMemory() };
+    if (request.onlineCpusMemory) {
+      const { cpus, cpusPresent, memoryMibPresent } = request.onlineCpusMemory;
+      return { online: await guest.onlineCpusMemory(cpus, { cpus: cpusPresent, memoryMiB: memoryMibPresent }) };
+    }
     if (request.updateInterface) {
       const { mac, mtu, addresses } = request.updateInterface;
       return guest.updateInterface(mac, mtu, addresses).then(() => EMPTY);

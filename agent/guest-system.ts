@@ -9,6 +9,9 @@ export const AGENT_VERSION = '0.1.0';
 const NET_DIR = '/sys/class/net';
 const CPU_DIR = '/sys/devices/system/cpu';
 const MEMORY_DIR = '/sys/devices/system/memory';
+// What the guest kernel takes to find hot-plugged vCPUs and DIMMs, under TCG included.
+const HOTPLUG_WAIT_MS = 10_000;
+const HOTPLUG_POLL_MS = 100;
 // busybox's applets, from the initramfs.
 const IP = '/bin/ip';
 const DATE = '/bin/date';
@@ -42,23 +45,53 @@ export async function reseedRandom(seed: Uint8Array): Promise<void> {
   await writeFile('/dev/urandom', seed);
 }
 
-async function onlineAll(dir: string, pattern: RegExp, file: string, offline: string, online: string): Promise<number> {
+/** Writes `state` to each entry's `file` whose content is `from`; returns how many changed. */
+async function setStates(paths: string[], from: string, state: string): Promise<number> {
   let count = 0;
-  for (const entry of (await readdir(dir).catch(() => [] as string[])).filter((name) => pattern.test(name))) {
-    const path = join(dir, entry, file);
-    if ((await readTrimmed(path)) !== offline) continue;
-    await writeFile(path, online);
+  for (const path of paths) {
+    if ((await readTrimmed(path)) !== from) continue;
+    await writeFile(path, state);
     count += 1;
   }
   return count;
 }
 
-/** Brings hot-plugged vCPUs and memory blocks online. */
-export async function onlineCpusMemory(): Promise<OnlineCpusMemoryResult> {
-  return {
-    cpusOnlined: await onlineAll(CPU_DIR, /^cpu\d+$/, 'online', '0', '1'),
-    memoryBlocksOnlined: await onlineAll(MEMORY_DIR, /^memory\d+$/, 'state', 'offline', 'online'),
-  };
+/** Entries of `dir` named PREFIX<n>, in numeric order. */
+async function numbered(dir: string, prefix: string): Promise<string[]> {
+  const pattern = new RegExp(`^${prefix}(\\d+)$`);
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((name) => pattern.test(name));
+  return names.sort((a, b) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length))).map((name) => join(dir, name));
+}
+
+/** Memory the guest kernel knows of, online or not. */
+async function memoryPresentMiB(): Promise<number> {
+  const blockSize = Number.parseInt((await readTrimmed(join(MEMORY_DIR, 'block_size_bytes'))) ?? '0', 16);
+  return ((await numbered(MEMORY_DIR, 'memory')).length * blockSize) / (1024 * 1024);
+}
+
+/** Hot-plugged vCPUs and DIMMs reach the guest kernel through ACPI a moment after QEMU plugs them. */
+async function waitForHotplug(present: { cpus: number; memoryMiB: number }): Promise<void> {
+  const deadline = Date.now() + HOTPLUG_WAIT_MS;
+  while (Date.now() < deadline) {
+    if ((await numbered(CPU_DIR, 'cpu')).length >= present.cpus && (await memoryPresentMiB()) >= present.memoryMiB) return;
+    await new Promise((resolve) => setTimeout(resolve, HOTPLUG_POLL_MS));
+  }
+}
+
+/**
+ * Brings hot-plugged memory blocks online, movable so they can be unplugged again, and keeps
+ * `cpus` vCPUs online (all of them for 0). cpu0 cannot go offline and has no `online` file.
+ */
+export async function onlineCpusMemory(cpus: number, present: { cpus: number; memoryMiB: number }): Promise<OnlineCpusMemoryResult> {
+  await waitForHotplug(present);
+  const cpuDirs = await numbered(CPU_DIR, 'cpu');
+  const wanted = cpus === 0 ? cpuDirs.length : cpus;
+  const switchable = cpuDirs.slice(1).map((dir) => join(dir, 'online'));
+  const cpusOnlined = await setStates(switchable.slice(0, wanted - 1), '0', '1');
+  await setStates(switchable.slice(Math.max(0, wanted - 1)), '1', '0');
+  const memoryBlocksOnlined = await setStates((await numbered(MEMORY_DIR, 'memory')).map((dir) => join(dir, 'state')), 'offline', 'online_movable');
+  const online = await Promise.all(switchable.map((path) => readTrimmed(path)));
+  return { cpusOnlined, memoryBlocksOnlined, cpusOnline: 1 + online.filter((state) => state === '1').length };
 }
 
 /** The guest interface the host gave this MAC. */

@@ -6,7 +6,7 @@ import { status as Code } from '@grpc/grpc-js';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { release } from 'node:os';
+import { availableParallelism, release } from 'node:os';
 import { join } from 'node:path';
 import { ContainerState, NamespaceMode, PodSandboxState, Protocol, RuntimeServiceService as Runtime } from '../proto/gen/cri-api-v1';
 import { commandLine, processIds } from '../system/process-list';
@@ -192,6 +192,36 @@ describe('VM pods through the CRI', () => {
       } finally {
         await command('umount', [memory]);
       }
+    },
+    BOOT_MS,
+  );
+
+  test(
+    "a container whose limits outgrow the pod's VM gets vCPUs and memory hot-plugged, onlined in the guest, and given back when it goes",
+    async () => {
+      const podId = await daemon.runPod('vm-grow', 'vm');
+      const observer = await daemon.createContainer(podId, 'observer', ['sleep', '600']);
+      await start(observer);
+      const guest = async (): Promise<{ cpus: number; memTotalMiB: number }> => {
+        const text = (await execSync(observer, ['sh', '-c', 'nproc; cat /proc/meminfo'])).stdout.toString();
+        return { cpus: Number(text.split('\n')[0]), memTotalMiB: Number(/MemTotal:\s+(\d+)/.exec(text)?.[1]) / 1024 };
+      };
+      const before = await guest();
+      expect(before.cpus).toBe(1);
+      // One more vCPU where the host has one to give, and 512 MiB more.
+      const big = await daemon.createContainer(podId, 'big', ['sleep', '600'], { linux: { resources: { cpuPeriod: 100_000n, cpuQuota: 100_000n, memoryLimitInBytes: 512n << 20n } } });
+      await start(big);
+      const grown = await guest();
+      expect(grown.cpus).toBe(Math.min(2, availableParallelism()));
+      expect(grown.memTotalMiB).toBeGreaterThan(before.memTotalMiB + 500);
+      await unary(daemon.client, Runtime.stopContainer, { containerId: big, timeout: 0n });
+      await unary(daemon.client, Runtime.removeContainer, { containerId: big });
+      const after = await guest();
+      expect(after.cpus).toBe(1);
+      expect(after.memTotalMiB).toBeLessThan(before.memTotalMiB + 10);
+      await unary(daemon.client, Runtime.stopPodSandbox, { podSandboxId: podId });
+      await unary(daemon.client, Runtime.removePodSandbox, { podSandboxId: podId });
+      expect(await traces(podId)).toEqual([]);
     },
     BOOT_MS,
   );

@@ -257,6 +257,15 @@ export class AgentClient {
     return this.empty({ health: {} }, timeoutMs);
   }
 
+  /**
+   * Brings hot-plugged memory online and keeps `cpus` vCPUs online, once the guest has found
+   * what is `present`; resolves to how many vCPUs are online.
+   */
+  async onlineCpusMemory(cpus: number, present: { cpus: number; memoryMiB: number }, timeoutMs: number): Promise<number> {
+    const { online } = await this.call({ onlineCpusMemory: { cpus, cpusPresent: present.cpus, memoryMibPresent: present.memoryMiB } }, timeoutMs);
+    return online?.cpusOnline ?? 0;
+  }
+
   async guestDetails(timeoutMs: number): Promise<NonNullable<Response['guestDetails']>> {
     const { guestDetails } = await this.call({ guestDetails: {} }, timeoutMs);
     if (!guestDetails) throw new InternalError('guest agent: guestDetails answered without details');
@@ -269,11 +278,6 @@ export class AgentClient {
 
   reseedRandom(seed: Buffer, timeoutMs: number): Promise<void> {
     return this.empty({ reseedRandom: { seed } }, timeoutMs);
-  }
-
-  async onlineCpusMemory(timeoutMs: number): Promise<{ cpus: number; memoryBlocks: number }> {
-    const { online } = await this.call({ onlineCpusMemory: {} }, timeoutMs);
-    return { cpus: online?.cpusOnlined ?? 0, memoryBlocks: online?.memoryBlocksOnlined ?? 0 };
   }
 
   updateInterface(iface: GuestInterface, timeoutMs: number): Promise<void> {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
+import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../../system/logger';
 import { DeadlineExceededError, FailedPreconditionError, InternalError, errorMessage } from '../../system/errors';
@@ -14,7 +15,7 @@ import { connectTap, disconnectTap, readPodInterface } from './pod-tap';
 import { qemuArgs } from './qemu-args';
 import { launchQemu, qemuMessages } from './qemu-process';
 import { QmpClient } from './qmp-client';
-import { podVmSize } from './vm-size';
+import { podVmSize, type VmSize } from './vm-size';
 
 /** How every VM of a handler is made: the config with the accelerator resolved. */
 export interface VmSettings {
@@ -35,6 +36,8 @@ export interface PodVmState {
   accelerator: 'kvm' | 'tcg';
   netns: string;
   files: PodFiles;
+  /** What it booted with: hot-plugging adds to this and gives back down to it. */
+  size?: VmSize;
 }
 
 /** Where a pod VM's files are: `dir` holds them all but the sockets, which must have short paths. */
@@ -57,6 +60,7 @@ const AGENT_CALL_TIMEOUT_MS = 15_000;
 const QUIT_TIMEOUT_MS = 5_000;
 const RANDOM_SEED_BYTES = 64;
 const DEATH_POLL_MS = 250;
+const MIB = 1024 * 1024;
 
 /** Whether the pod's containers share one PID namespace (shareProcessNamespace). */
 export function sharesPidNamespace(pod: PodSandbox): boolean {
@@ -178,6 +182,9 @@ export async function bootPodVm(
     args: qemuArgs({
       accelerator: settings.accelerator,
       ...size,
+      // Room to hot-plug what the pod's containers may come to ask for: the host's CPUs and memory.
+      maxVcpus: availableParallelism(),
+      maxMemoryMiB: size.memoryMiB + Math.floor(totalmem() / MIB),
       kernel: settings.kernelPath,
       initrd: settings.initrdPath,
       kernelParams: settings.kernelCommandLine,
@@ -198,7 +205,7 @@ export async function bootPodVm(
     throw error;
   }
   logger.info('pod VM booted', { pod_id: pod.id, pid: qemu.pid, accelerator: settings.accelerator, vcpus: size.vcpus, memory_mib: size.memoryMiB, boot_ms: Date.now() - started });
-  return { state: { qemu, accelerator: settings.accelerator, netns, files }, agent };
+  return { state: { qemu, accelerator: settings.accelerator, netns, files, size }, agent };
 }
 
 /** Whether the pod's QEMU still runs. */

@@ -3,6 +3,9 @@ export interface QemuMachine {
   accelerator: 'kvm' | 'tcg';
   vcpus: number;
   memoryMiB: number;
+  /** Room for hot-plugged vCPUs and memory: up to this many vCPUs and MiB in all. */
+  maxVcpus?: number;
+  maxMemoryMiB?: number;
   kernel: string;
   initrd: string;
   kernelParams: string;
@@ -23,6 +26,9 @@ export interface QemuVm extends QemuMachine {
   network?: { tapName: string; mac: string };
 }
 
+// Each memory hot-plug takes one slot (a DIMM); giving memory back frees it.
+const MEMORY_SLOTS = 8;
+
 export const AGENT_PORT_NAME = 'podvisor.agent';
 export const GUEST_ROOT_TAG = 'podvisor.guest';
 export const POD_SHARE_TAG = 'podvisor.pod';
@@ -40,8 +46,8 @@ export function machineArgs(vm: QemuMachine): string[] {
   return [
     '-machine', `q35,accel=${vm.accelerator}`,
     '-cpu', vm.accelerator === 'kvm' ? 'host' : 'max',
-    '-smp', String(vm.vcpus),
-    '-m', `${vm.memoryMiB}M`,
+    '-smp', vm.maxVcpus === undefined ? String(vm.vcpus) : `${vm.vcpus},maxcpus=${Math.max(vm.vcpus, vm.maxVcpus)}`,
+    '-m', vm.maxMemoryMiB === undefined ? `${vm.memoryMiB}M` : `${vm.memoryMiB}M,slots=${MEMORY_SLOTS},maxmem=${Math.max(vm.memoryMiB, vm.maxMemoryMiB)}M`,
     '-nodefaults', '-no-user-config', '-nographic', '-no-reboot',
     '-kernel', vm.kernel,
     '-initrd', vm.initrd,

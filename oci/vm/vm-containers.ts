@@ -13,6 +13,7 @@ import type { StreamIO } from '../stream-io';
 import type { AgentClient, AgentExit, AgentListeners, AgentOutput } from './agent-client';
 import { clientSink, relayResizes, relayStdin, type GuestProcess, type OutputSink } from './guest-process-io';
 import { guestSpec, type MountSource } from './guest-spec';
+import type { ContainerDemand } from './vm-size';
 import { shareIntoGuest, unshareFromGuest } from './shared-dir';
 import type { VmPods } from './vm-pods';
 
@@ -23,6 +24,8 @@ interface ContainerFile {
   /** Whether the main process reads input, and whether it closes with the first attach session's. */
   stdin?: boolean;
   stdinOnce?: boolean;
+  /** Its cgroup limits: the pod's VM is sized for all its containers' together. */
+  limits?: ContainerLimits;
 }
 
 interface VmContainer extends ContainerFile {
@@ -127,10 +130,12 @@ export class VmContainers {
     const spec = JSON.parse(await readFile(join(options.bundle, 'config.json'), 'utf8')) as OciSpec;
     const shared = this.pods.paths(options.podId).shared;
     const guest = guestSpec(spec, options.id, shared, await mountSources(spec));
-    const record: ContainerFile = { podId: options.podId, logPath: options.logPath, stdin: options.stdin, stdinOnce: options.stdinOnce };
+    const { devices: _devices, ...limits } = spec.linux.resources;
+    const record: ContainerFile = { podId: options.podId, logPath: options.logPath, stdin: options.stdin, stdinOnce: options.stdinOnce, limits };
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     await writeFileAtomic(this.recordPath(options.id), JSON.stringify(record));
     try {
+      await this.pods.resize(options.podId, [...this.limitsIn(options.podId), limits]);
       await shareIntoGuest(shared, guest.binds);
       await agent.createContainer(
         { id: options.id, spec: JSON.stringify(guest.spec), stdin: options.stdin, terminal: options.terminal, volumes: guest.volumes },
@@ -206,8 +211,14 @@ export class VmContainers {
   async remove(id: string): Promise<void> {
     const container = this.containers.get(id) ?? (await this.readRecord(id));
     if (container === undefined) return;
-    if (await this.pods.alive(container.podId)) await this.pods.agent(container.podId).removeContainer(id, AGENT_CALL_TIMEOUT_MS);
+    const alive = await this.pods.alive(container.podId);
+    if (alive) await this.pods.agent(container.podId).removeContainer(id, AGENT_CALL_TIMEOUT_MS);
     await this.discard(id, container);
+    if (alive) {
+      await this.pods.resize(container.podId, this.limitsIn(container.podId)).catch((error: unknown) => {
+        this.logger.warn("cannot give a removed container's vCPUs and memory back", { container_id: id, pod_id: container.podId, error: errorMessage(error) });
+      });
+    }
   }
 
   private async discard(id: string, container: ContainerFile): Promise<void> {
@@ -349,8 +360,18 @@ export class VmContainers {
     }
   }
 
+  /** The limits of the pod's containers, as the VM is to be sized for them. */
+  private limitsIn(podId: string, except?: string): ContainerDemand[] {
+    return [...this.containers.entries()].filter(([id, container]) => container.podId === podId && id !== except).map(([, container]) => container.limits ?? {});
+  }
+
   async updateResources(id: string, limits: ContainerLimits): Promise<void> {
+    const container = this.get(id);
+    await this.pods.resize(container.podId, [...this.limitsIn(container.podId, id), limits]);
     await this.agentOf(id).updateContainer(id, limits, AGENT_CALL_TIMEOUT_MS);
+    const { log: _log, ...record } = { ...container, limits };
+    await writeFileAtomic(this.recordPath(id), JSON.stringify(record));
+    container.limits = limits;
   }
 
   async usage(id: string): Promise<CgroupUsage> {

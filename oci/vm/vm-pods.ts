@@ -10,6 +10,8 @@ import { AgentClient, type AgentListeners } from './agent-client';
 import { GUEST_POD_PID_NS } from './guest-paths';
 import { type PodVmPaths, type PodVmState, type VmSettings, bootPodVm, podVmPaths, podVmRunning, sharesPidNamespace, shutdownPodVm } from './pod-vm';
 import { findQemuProcesses } from './qemu-process';
+import { resizePodVm } from './vm-hotplug';
+import { type ContainerDemand, type VmSize, wantedVmSize } from './vm-size';
 
 interface RunningVm {
   pod: PodSandbox;
@@ -17,6 +19,10 @@ interface RunningVm {
   paths: PodVmPaths;
   /** Undefined after the VM was stopped, or when a restart could not reach the agent. */
   agent: AgentClient | undefined;
+  /** Resizes one at a time: each reads what the one before plugged in. */
+  resizing: Promise<unknown>;
+  /** The size last asked for; unknown after a restart. */
+  wanted?: VmSize;
 }
 
 function isPodVmState(value: unknown): value is PodVmState {
@@ -55,7 +61,7 @@ export class VmPods {
   async start(pod: PodSandbox): Promise<PodHandlerState> {
     const paths = this.paths(pod.id);
     const { state, agent } = await bootPodVm(await this.settings(), pod, paths, this.listeners, this.logger);
-    this.running.set(pod.id, { pod, state, paths, agent });
+    this.running.set(pod.id, { pod, state, paths, agent, resizing: Promise.resolve(), wanted: state.size });
     return { ...state };
   }
 
@@ -68,7 +74,7 @@ export class VmPods {
           dead.push(pod.id);
           return;
         }
-        const vm: RunningVm = { pod, state, paths: this.paths(pod.id), agent: undefined };
+        const vm: RunningVm = { pod, state, paths: this.paths(pod.id), agent: undefined, resizing: Promise.resolve() };
         this.running.set(pod.id, vm);
         if (!(await podVmRunning(state))) {
           dead.push(pod.id);
@@ -88,6 +94,25 @@ export class VmPods {
       }),
     );
     return dead;
+  }
+
+  /**
+   * Grows the pod's VM where its containers' limits together ask for more than it has, and
+   * gives back what they no longer need, down to its boot size.
+   */
+  async resize(podId: string, containers: ContainerDemand[]): Promise<void> {
+    const vm = this.running.get(podId);
+    const agent = this.agent(podId);
+    const boot = vm?.state.size;
+    // A VM recorded before it had a size was booted without room to grow.
+    if (!vm || !boot) return;
+    const settings = await this.settings();
+    const wanted = wantedVmSize(boot, settings, vm.pod.config.linux?.overhead, containers);
+    if (vm.wanted?.vcpus === wanted.vcpus && vm.wanted.memoryMiB === wanted.memoryMiB) return;
+    vm.wanted = wanted;
+    const resized = vm.resizing.then(() => resizePodVm(vm.paths.qmpSocket, agent, boot, wanted, this.logger, podId));
+    vm.resizing = resized.catch(() => undefined);
+    await resized;
   }
 
   /** The pod's agent, for a verb that needs the running VM. */

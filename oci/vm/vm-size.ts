@@ -1,5 +1,9 @@
 import { availableParallelism } from 'node:os';
 import type { LinuxContainerResources, PodSandboxConfig } from '../../proto/gen/cri-api-v1';
+import type { ContainerLimits } from '../runtime-handler';
+
+/** What a container's limits ask of its pod's VM. */
+export type ContainerDemand = Pick<ContainerLimits, 'cpu' | 'memory'>;
 
 export interface VmSize {
   vcpus: number;
@@ -28,5 +32,24 @@ export function podVmSize(config: PodSandboxConfig, base: VmSize, hostCpus = ava
   return {
     vcpus: Math.max(base.vcpus, Math.min(hostCpus, base.vcpus + Math.ceil(cpus))),
     memoryMiB: base.memoryMiB + Number((bytes + MIB - 1n) / MIB),
+  };
+}
+
+/**
+ * The size a running pod VM should have for its containers: what it booted with at least (the
+ * pod's own reserve), grown where the containers' limits together ask for more. Hot-plugged
+ * vCPUs and memory are given back as limits shrink or containers go, down to the boot size.
+ */
+export function wantedVmSize(boot: VmSize, base: VmSize, overhead: LinuxContainerResources | undefined, containers: ContainerDemand[], hostCpus = availableParallelism()): VmSize {
+  const fixed = limits(overhead);
+  let cpus = fixed.cpus;
+  let bytes = fixed.bytes;
+  for (const { cpu, memory } of containers) {
+    if ((cpu?.quota ?? 0) > 0 && (cpu?.period ?? 0) > 0) cpus += (cpu?.quota ?? 0) / (cpu?.period ?? 1);
+    if ((memory?.limit ?? 0) > 0) bytes += BigInt(memory?.limit ?? 0);
+  }
+  return {
+    vcpus: Math.max(boot.vcpus, Math.min(hostCpus, base.vcpus + Math.ceil(cpus))),
+    memoryMiB: Math.max(boot.memoryMiB, base.memoryMiB + Number((bytes + MIB - 1n) / MIB)),
   };
 }
