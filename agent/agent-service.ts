@@ -21,6 +21,8 @@ export class AgentService {
     private readonly ports: PortForwards,
     private readonly volumes: GuestVolumes,
     private readonly pidNamespace: PodPidNamespace,
+    /** Where the pod's /dev/shm is made. */
+    private readonly shmPath: string,
   ) {}
 
   async handle(request: Request): Promise<Response> {
@@ -59,6 +61,7 @@ export class AgentService {
       await guest.setHostname(request.createSandbox.hostname);
       await guest.setSysctls(request.createSandbox.sysctls);
       if (request.createSandbox.sharePidNamespace) await this.pidNamespace.create();
+      await guest.makePodShm(this.shmPath, request.createSandbox.shmSizeBytes);
       await this.share.mount();
       return EMPTY;
     }

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
 import { mkdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import {
   ContainerStatus,
   ErrorCode,
@@ -217,6 +217,7 @@ export class Containers {
       const pid = await readPid(proc.pidFile);
       if (pid !== undefined) {
         proc.pid = pid;
+        await this.execed(pid, deadline);
         return true;
       }
       if (stopped) return false;
@@ -224,6 +225,20 @@ export class Containers {
     }
     proc.child?.kill('SIGKILL');
     throw new AgentError(ErrorCode.ERROR_CODE_INTERNAL, `${proc.containerId}: runc did not start the process within ${START_TIMEOUT_MS} ms`);
+  }
+
+  /**
+   * Waits until runc's init has exec'd the container's program. runc writes the pid file
+   * before that, and a stop signal sent meanwhile finds the init, PID 1 of its namespace with no
+   * handler for it, and is lost (under TCG the window is wide).
+   */
+  private async execed(pid: number, deadline: number): Promise<void> {
+    const runcName = basename(this.paths.runc);
+    while (Date.now() < deadline) {
+      const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+      if (!(argv[1] === 'init' && basename(argv[0]) === runcName)) return;
+      await new Promise((resolve) => setTimeout(resolve, PID_FILE_POLL_MS));
+    }
   }
 
   /**

@@ -1,4 +1,4 @@
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { GuestDetails, OnlineCpusMemoryResult, Route } from '../proto/gen/agent';
@@ -9,6 +9,7 @@ export const AGENT_VERSION = '0.1.0';
 const NET_DIR = '/sys/class/net';
 const CPU_DIR = '/sys/devices/system/cpu';
 const MEMORY_DIR = '/sys/devices/system/memory';
+const MOUNT = '/bin/mount';
 // What the guest kernel takes to find hot-plugged vCPUs and DIMMs, under TCG included.
 const HOTPLUG_WAIT_MS = 10_000;
 const HOTPLUG_POLL_MS = 100;
@@ -145,4 +146,11 @@ export async function setSysctls(sysctls: Record<string, string>): Promise<void>
       throw invalid(`cannot set sysctl ${name}=${value}: ${error instanceof Error ? error.message : String(error)}`);
     });
   }
+}
+
+/** The pod's /dev/shm: one tmpfs for all its containers, as they share the guest's IPC namespace. */
+export async function makePodShm(path: string, sizeBytes: bigint): Promise<void> {
+  await mkdir(path, { recursive: true });
+  const size = sizeBytes > 0n ? [`size=${sizeBytes}`] : [];
+  await runProgram(MOUNT, ['-t', 'tmpfs', '-o', ['nosuid', 'nodev', 'noexec', 'mode=1777', ...size].join(','), 'shm', path]);
 }

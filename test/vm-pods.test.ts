@@ -153,7 +153,7 @@ describe('VM pods through the CRI', () => {
   );
 
   test(
-    "what a pod's containers share in the guest: kubelet emptyDirs made there (a Memory one as a tmpfs), kept across a container's restart and never written to the host; one PID namespace with a pause as its PID 1; a read-only volume stays read-only",
+    "what a pod's containers share in the guest: kubelet emptyDirs made there (a Memory one as a tmpfs), kept across a container's restart and never written to the host; one /dev/shm; one PID namespace with a pause as its PID 1; a read-only volume stays read-only",
     async () => {
       const emptyDirs = join(daemon.dirs.dir, 'kubelet', 'pods', 'uid-vm-volumes', 'volumes', 'kubernetes.io~empty-dir');
       const [memory, disk, readOnly] = [join(emptyDirs, 'cache'), join(emptyDirs, 'scratch'), join(daemon.dirs.dir, 'read-only')];
@@ -168,11 +168,11 @@ describe('VM pods through the CRI', () => {
           { containerPath: '/scratch', hostPath: disk },
           { containerPath: '/ro', hostPath: readOnly, readonly: true },
         ];
-        const writer = await daemon.createContainer(podId, 'writer', ['sh', '-c', 'echo written > /cache/note; echo written > /scratch/note; exec sleep 600'], { mounts, linux: sharedPid });
+        const writer = await daemon.createContainer(podId, 'writer', ['sh', '-c', 'echo written > /cache/note; echo written > /scratch/note; echo written > /dev/shm/note; exec sleep 600'], { mounts, linux: sharedPid });
         const reader = await daemon.createContainer(podId, 'reader', ['sleep', '600'], { mounts, linux: sharedPid });
         await Promise.all([start(writer), start(reader)]);
-        const read = async (): Promise<string> => (await execSync(reader, ['cat', '/cache/note', '/scratch/note'])).stdout.toString();
-        expect(await waitUntil(async () => (await read()) === 'written\nwritten\n', WAIT_MS, POLL_MS)).toBe(true);
+        const read = async (): Promise<string> => (await execSync(reader, ['cat', '/cache/note', '/scratch/note', '/dev/shm/note'])).stdout.toString();
+        expect(await waitUntil(async () => (await read()) === 'written\nwritten\nwritten\n', WAIT_MS, POLL_MS)).toBe(true);
         expect((await execSync(reader, ['stat', '-f', '-c', '%T', '/cache'])).stdout.toString()).toBe('tmpfs\n');
         const processes = (await execSync(reader, ['sh', '-c', 'cat /proc/1/cmdline; echo; ps'])).stdout.toString();
         expect(processes).toMatch(/^\S*pause/);

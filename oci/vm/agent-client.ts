@@ -288,7 +288,7 @@ export class AgentClient {
     return this.empty({ updateRoutes: { mac, routes } }, timeoutMs);
   }
 
-  createSandbox(sandbox: { hostname: string; sysctls: Record<string, string>; sharePidNamespace: boolean }, timeoutMs: number): Promise<void> {
+  createSandbox(sandbox: { hostname: string; sysctls: Record<string, string>; sharePidNamespace: boolean; shmSizeBytes: bigint }, timeoutMs: number): Promise<void> {
     return this.empty({ createSandbox: sandbox }, timeoutMs);
   }
 

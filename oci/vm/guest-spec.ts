@@ -1,6 +1,6 @@
 import { join, relative } from 'node:path';
 import type { OciMount, OciNamespace, OciSpec } from '../spec/oci-types';
-import { GUEST_SHARED_DIR, GUEST_VOLUMES_DIR } from './guest-paths';
+import { GUEST_POD_SHM, GUEST_SHARED_DIR, GUEST_VOLUMES_DIR } from './guest-paths';
 
 /** A host path the guest must see, and where in the shared directory it is bind-mounted. */
 export interface SharedBind {
@@ -66,7 +66,8 @@ export function guestSpec(spec: OciSpec, containerId: string, sharedDir: string,
   const binds: SharedBind[] = [{ source: spec.root.path, target: join(containerId, 'rootfs'), readOnly: false, file: false }];
   const volumes = new Map<string, GuestVolume>();
   const mounts = spec.mounts.map((mount, index): OciMount => {
-    if (!isBind(mount)) return mount;
+    // Made in the guest by the agent: nothing of the host's.
+    if (!isBind(mount) || mount.source === GUEST_POD_SHM) return mount;
     // The pod's own files (hosts, resolv.conf, hostname) already live in the shared directory.
     if (inside(sharedDir, mount.source)) return { ...mount, source: guestPath(relative(sharedDir, mount.source)) };
     const source = sources.get(mount.source) ?? { file: false, tmpfs: false };

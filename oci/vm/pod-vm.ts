@@ -140,7 +140,8 @@ async function prepareGuest(agent: AgentClient, pod: PodSandbox, netns: string):
     agent.setTime(new Date(), AGENT_CALL_TIMEOUT_MS),
     agent.reseedRandom(randomBytes(RANDOM_SEED_BYTES), AGENT_CALL_TIMEOUT_MS),
   ]);
-  await agent.createSandbox({ hostname: pod.hostname, sysctls: { ...pod.config.linux?.sysctls }, sharePidNamespace: sharesPidNamespace(pod) }, AGENT_CALL_TIMEOUT_MS);
+  const sandbox = { hostname: pod.hostname, sysctls: { ...pod.config.linux?.sysctls }, sharePidNamespace: sharesPidNamespace(pod), shmSizeBytes: BigInt(pod.shmSizeBytes) };
+  await agent.createSandbox(sandbox, AGENT_CALL_TIMEOUT_MS);
   await agent.updateInterface({ mac: iface.mac, mtu: iface.mtu, addresses: iface.addresses }, AGENT_CALL_TIMEOUT_MS);
   // The guest has one NIC: the routes of the pod's CNI interface are its routes.
   const routes = iface.routes.filter((route) => route.device === GUEST_INTERFACE).map(({ destination, gateway }) => ({ destination, gateway }));

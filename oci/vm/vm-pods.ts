@@ -7,7 +7,7 @@ import { hostStatsReader } from '../cgroups/cgroup-stats';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
 import type { PodContainerContext, PodHandlerState, PodSandbox, RestoredPod } from '../runtime-handler';
 import { AgentClient, type AgentListeners } from './agent-client';
-import { GUEST_POD_PID_NS } from './guest-paths';
+import { GUEST_POD_PID_NS, GUEST_POD_SHM } from './guest-paths';
 import { type PodVmPaths, type PodVmState, type VmSettings, bootPodVm, podVmPaths, podVmRunning, sharesPidNamespace, shutdownPodVm } from './pod-vm';
 import { findQemuProcesses } from './qemu-process';
 import { resizePodVm } from './vm-hotplug';
@@ -133,7 +133,7 @@ export class VmPods {
     const vm = this.running.get(podId);
     if (!vm) throw new NotFoundError(`pod sandbox ${podId} does not run here`);
     // The agent makes the pod's PID namespace in the guest when the pod shares one.
-    return { pidNamespace: sharesPidNamespace(vm.pod) ? GUEST_POD_PID_NS : undefined, files: vm.state.files };
+    return { pidNamespace: sharesPidNamespace(vm.pod) ? GUEST_POD_PID_NS : undefined, files: { ...vm.state.files, shm: GUEST_POD_SHM } };
   }
 
   /** The host's cost of the pod: QEMU and everything else in the pod cgroup. */
