@@ -41,6 +41,19 @@ const KERNEL_META_PACKAGE = 'linux-image-amd64';
 // and overlay for containers that stack their own layers. The list is completed from each
 // module's own dependencies.
 const GUEST_MODULES = ['virtio_pci', 'virtio_console', '9pnet_virtio', '9p', 'virtio_net', 'overlay'];
+// Loaded by the guest kernel when a container asks for them (a bridge, iptables rules, a veth
+// pair, traffic shaping), through busybox modprobe: they cost nothing at boot, and they are in
+// the shared guest root, not in each VM's memory.
+const ON_DEMAND_MODULES = [
+  'bridge', 'br_netfilter', 'veth', 'dummy', 'tun', 'macvlan', 'ipvlan', 'vxlan',
+  'ip_tables', 'iptable_filter', 'iptable_nat', 'iptable_mangle', 'iptable_raw',
+  'ip6_tables', 'ip6table_filter', 'ip6table_nat', 'ip6table_mangle',
+  'nf_tables', 'nft_compat', 'nft_chain_nat', 'nft_ct', 'nft_masq', 'nft_nat', 'nft_redir', 'nf_conntrack_netlink',
+  'xt_REDIRECT', 'xt_MASQUERADE', 'xt_conntrack', 'xt_owner', 'xt_mark', 'xt_comment', 'xt_multiport', 'xt_addrtype', 'xt_tcpudp',
+  'sch_htb', 'sch_netem', 'sch_ingress', 'cls_u32', 'cls_bpf', 'act_mirred',
+];
+// What a cached kernel was unpacked with: a change in either list redoes it.
+const MODULE_LISTS = `${GUEST_MODULES.join(' ')}\n${ON_DEMAND_MODULES.join(' ')}\n`;
 const BUSYBOX = '/bin/busybox';
 const TINI = '/usr/bin/tini-static';
 const RUNC = '/usr/bin/runc';
@@ -145,7 +158,8 @@ function ensureKernel(log) {
     return dirname(newest);
   }
   const dir = join(KERNEL_CACHE, kernel.version);
-  if (existsSync(join(dir, 'vmlinux'))) return dir;
+  const listFile = join(dir, 'module-lists');
+  if (existsSync(join(dir, 'vmlinux')) && existsSync(listFile) && readFileSync(listFile, 'utf8') === MODULE_LISTS) return dir;
   log(`fetching and unpacking Debian's ${kernel.name} ${kernel.version} for VM guests`);
   const work = `${dir}.tmp`;
   rmSync(work, { recursive: true, force: true });
@@ -167,6 +181,15 @@ function ensureKernel(log) {
   const modules = moduleLoadOrder(join(work, 'unpacked', 'lib', 'modules', release), GUEST_MODULES);
   for (const { name, data } of modules) writeFileSync(join(work, 'modules', `${name}.ko`), data);
   writeFileSync(join(work, 'modules', 'order'), `${modules.map(({ name }) => name).join('\n')}\n`);
+  // The on-demand ones as a module tree of their own, with the modules.dep and modules.alias
+  // that modprobe reads (busybox's depmod writes them).
+  const onDemand = join(work, 'kmod', 'lib', 'modules', release);
+  mkdirSync(join(onDemand, 'kernel'), { recursive: true });
+  for (const { name, data } of moduleLoadOrder(join(work, 'unpacked', 'lib', 'modules', release), ON_DEMAND_MODULES)) {
+    writeFileSync(join(onDemand, 'kernel', `${name}.ko`), data);
+  }
+  tool(BUSYBOX, ['depmod', '-b', join(work, 'kmod'), release]);
+  writeFileSync(join(work, 'module-lists'), MODULE_LISTS);
   writeFileSync(join(work, 'release'), `${release}\n`);
   writeFileSync(join(work, 'vmlinux'), extractVmlinux(join(boot, vmlinuz)));
   rmSync(join(work, 'unpacked'), { recursive: true, force: true });
@@ -273,7 +296,9 @@ function syncTree(source, target) {
   for (const entry of entries) syncTree(join(source, entry), join(target, entry));
 }
 
-function guestRoot(projectDir, root) {
+function guestRoot(projectDir, root, kernelDir) {
+  const release = readFileSync(join(kernelDir, 'release'), 'utf8').trim();
+  syncTree(join(kernelDir, 'kmod', 'lib', 'modules', release), join(root, 'kmod'));
   syncFile(process.execPath, join(root, 'bin', 'node'), 0o755);
   syncFile(RUNC, join(root, 'bin', 'runc'), 0o755);
   syncFile(TINI, join(root, 'bin', 'tini'), 0o755);
@@ -313,6 +338,6 @@ export function ensureGuestAssets(projectDir, log) {
     renameSync(join(out, 'initramfs.img.tmp'), join(out, 'initramfs.img'));
     writeFileSync(stamp, want);
   }
-  guestRoot(projectDir, join(out, 'root'));
+  guestRoot(projectDir, join(out, 'root'), kernelDir);
   return { kernelRelease: readFileSync(join(kernelDir, 'release'), 'utf8').trim() };
 }

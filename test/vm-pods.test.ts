@@ -93,7 +93,7 @@ describe('VM pods through the CRI', () => {
   };
 
   test(
-    "a container runs behind the guest kernel: its output in the CRI log (also on a terminal), exec-sync, the pod's sysctls, a VM sized for the pod's limits, an OOM kill in the guest, the network to a runc pod and back and through a host port, stop and remove leave nothing",
+    "a container runs behind the guest kernel: its output in the CRI log (also on a terminal), exec-sync, kernel modules loaded on demand, the pod's sysctls, a VM sized for the pod's limits, an OOM kill in the guest, the network to a runc pod and back and through a host port, stop and remove leave nothing",
     async () => {
       const hostPort = await freePort();
       const sysctls = { 'kernel.shm_rmid_forced': '1', 'net.ipv4.ip_unprivileged_port_start': '80' };
@@ -104,8 +104,9 @@ describe('VM pods through the CRI', () => {
       const onTerminal = await daemon.createContainer(vmPod, 'tty', ['sh', '-c', '[ -t 1 ] && echo on-a-terminal; exec sleep 600'], { tty: true });
       // Doubles a string until the guest kernel's OOM killer ends it.
       const hog = await daemon.createContainer(vmPod, 'hog', ['sh', '-c', 'x=a; while true; do x=$x$x; done'], { linux: { resources: { memoryLimitInBytes: 32n << 20n } } });
+      const netAdmin = await daemon.createContainer(vmPod, 'net-admin', ['sleep', '600'], { linux: { securityContext: { capabilities: { addCapabilities: ['NET_ADMIN'] } } } });
       const runcApp = await daemon.createContainer(runcPod, 'peer', ['sleep', '600']);
-      await Promise.all([start(vmApp), start(server), start(onTerminal), start(hog), start(runcApp)]);
+      await Promise.all([start(vmApp), start(server), start(onTerminal), start(hog), start(netAdmin), start(runcApp)]);
 
       const log = await waitForLog('vm-net', 'app', 'to-stderr');
       const guestKernel = /stdout F kernel (\S+)/.exec(log)?.[1];
@@ -125,6 +126,8 @@ describe('VM pods through the CRI', () => {
       // 512 MiB for the guest itself and the pod's 256 MiB: the kernel keeps some for itself.
       const memTotalKiB = Number(/MemTotal:\s+(\d+)/.exec((await execSync(vmApp, ['cat', '/proc/meminfo'])).stdout.toString())?.[1]);
       expect(memTotalKiB).toBeGreaterThan(640 * 1024);
+      // The bridge module is not loaded at boot: the guest kernel loads it when asked.
+      expect(await execSync(netAdmin, ['busybox', 'brctl', 'addbr', 'br-test'])).toMatchObject({ exitCode: 0 });
       const failing = await execSync(vmApp, ['sh', '-c', 'echo out; echo err >&2; exit 4']);
       expect([failing.stdout.toString(), failing.stderr.toString(), failing.exitCode]).toEqual(['out\n', 'err\n', 4]);
 

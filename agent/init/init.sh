@@ -37,6 +37,9 @@ done < /lib/modules/order
 
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=loose,ro podvisor.guest /podvisor || fail "cannot mount the guest root shared by the host"
 mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup || fail "cannot mount cgroup2"
+# Modules a container's work asks for (a bridge, iptables rules) load on demand from the guest root.
+ln -s /podvisor/kmod "/lib/modules/$(uname -r)"
+echo /bin/modprobe > /proc/sys/kernel/modprobe
 
 if ! test -f /podvisor/app/dist/agent/main.js; then
 	fail "no agent"
