@@ -21,8 +21,8 @@ export class AgentService {
     private readonly ports: PortForwards,
     private readonly volumes: GuestVolumes,
     private readonly pidNamespace: PodPidNamespace,
-    /** Where the pod's /dev/shm is made. */
-    private readonly shmPath: string,
+    /** Where the pod's /dev/shm and its files (hosts, resolv.conf, hostname) are made. */
+    private readonly podPaths: { shm: string; files: string },
   ) {}
 
   async handle(request: Request): Promise<Response> {
@@ -61,7 +61,8 @@ export class AgentService {
       await guest.setHostname(request.createSandbox.hostname);
       await guest.setSysctls(request.createSandbox.sysctls);
       if (request.createSandbox.sharePidNamespace) await this.pidNamespace.create();
-      await guest.makePodShm(this.shmPath, request.createSandbox.shmSizeBytes);
+      await guest.makePodShm(this.podPaths.shm, request.createSandbox.shmSizeBytes);
+      await guest.writePodFiles(this.podPaths.files, request.createSandbox.podFiles);
       await this.share.mount();
       return EMPTY;
     }

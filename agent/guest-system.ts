@@ -154,3 +154,15 @@ export async function makePodShm(path: string, sizeBytes: bigint): Promise<void>
   const size = sizeBytes > 0n ? [`size=${sizeBytes}`] : [];
   await runProgram(MOUNT, ['-t', 'tmpfs', '-o', ['nosuid', 'nodev', 'noexec', 'mode=1777', ...size].join(','), 'shm', path]);
 }
+
+const POD_FILE_NAMES = new Set(['hosts', 'resolv.conf', 'hostname']);
+
+/** The pod's hosts, resolv.conf and hostname, in the guest's own files for the containers to bind-mount. */
+export async function writePodFiles(dir: string, files: Record<string, Uint8Array>): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  for (const [name, content] of Object.entries(files)) {
+    if (!POD_FILE_NAMES.has(name)) throw invalid(`pod file ${JSON.stringify(name)} is not one the agent writes`);
+    // Containers run as any user: the files must be world-readable.
+    await writeFile(join(dir, name), content, { mode: 0o644 });
+  }
+}

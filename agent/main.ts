@@ -41,7 +41,10 @@ async function main(): Promise<void> {
   const containers = new Containers(paths, (event) => events.push(event), () => events.drained());
   const ports = new PortForwards((event) => events.push(event), () => events.drained());
   const pidNamespace = new PodPidNamespace(join(state, 'pod-pid-ns'), values.pause);
-  const service = new AgentService(containers, new SandboxShare(SHARE_TAG, join(state, 'shared')), events, ports, new GuestVolumes(join(state, 'volumes')), pidNamespace, join(state, 'shm'));
+  const service = new AgentService(containers, new SandboxShare(SHARE_TAG, join(state, 'shared')), events, ports, new GuestVolumes(join(state, 'volumes')), pidNamespace, {
+    shm: join(state, 'shm'),
+    files: join(state, 'pod'),
+  });
   const onFrame = (frame: Frame): void => {
     if (frame.request) void service.handle(frame.request).then((response) => send(encodeFrame({ response })));
   };

@@ -4,7 +4,6 @@ import { guestSpec } from '../oci/vm/guest-spec';
 import type { OciSpec } from '../oci/spec/oci-types';
 
 describe('a container spec rewritten for the guest', () => {
-  const shared = '/run/podvisor/handlers/vm/pods/p1/shared';
   const spec = {
     ociVersion: '1.0.2',
     process: { terminal: false, user: { uid: 0, gid: 0, additionalGids: [] }, args: ['sh'], env: [], cwd: '/', capabilities: { bounding: [], effective: [], permitted: [] }, noNewPrivileges: true, apparmorProfile: 'podvisor-default' },
@@ -12,7 +11,8 @@ describe('a container spec rewritten for the guest', () => {
     hostname: 'pod',
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc', options: [] },
-      { destination: '/etc/hosts', type: 'bind', source: `${shared}/pod/hosts`, options: ['rbind', 'rprivate', 'rw'] },
+      { destination: '/etc/hosts', type: 'bind', source: '/run/podvisor/pod/hosts', options: ['rbind', 'rprivate', 'rw'] },
+      { destination: '/dev/shm', type: 'bind', source: '/run/podvisor/shm', options: ['rbind', 'rprivate', 'rw'] },
       { destination: '/data', type: 'bind', source: '/srv/data', options: ['rbind', 'ro'] },
       { destination: '/etc/config.yaml', type: 'bind', source: '/srv/config.yaml', options: ['rbind', 'rw'] },
       { destination: '/cache', type: 'bind', source: '/var/lib/kubelet/pods/u1/volumes/kubernetes.io~empty-dir/cache', options: ['rbind', 'rw'] },
@@ -35,20 +35,21 @@ describe('a container spec rewritten for the guest', () => {
     ['/srv/config.yaml', { file: true, tmpfs: false }],
     ['/var/lib/kubelet/pods/u1/volumes/kubernetes.io~empty-dir/cache', { file: false, tmpfs: true }],
   ]);
-  const { spec: guest, binds, volumes } = guestSpec(spec, 'c1', shared, sources);
+  const { spec: guest, binds, volumes } = guestSpec(spec, 'c1', sources);
 
-  test('the root filesystem and volumes reach the guest through the shared directory, read-only ones read-only', () => {
+  test("the root filesystem and volumes reach the guest through the shared directory, read-only ones read-only; the pod's files and /dev/shm are the guest's own", () => {
     expect(guest.root.path).toBe('/run/podvisor/shared/c1/rootfs');
     expect(binds).toEqual([
       { source: '/var/lib/podvisor/containers/c1/rootfs', target: 'c1/rootfs', readOnly: false, file: false },
-      { source: '/srv/data', target: 'c1/mounts/2', readOnly: true, file: false },
-      { source: '/srv/config.yaml', target: 'c1/mounts/3', readOnly: false, file: true },
+      { source: '/srv/data', target: 'c1/mounts/3', readOnly: true, file: false },
+      { source: '/srv/config.yaml', target: 'c1/mounts/4', readOnly: false, file: true },
     ]);
     expect(guest.mounts.map((mount) => [mount.destination, mount.source])).toEqual([
       ['/proc', 'proc'],
-      ['/etc/hosts', '/run/podvisor/shared/pod/hosts'],
-      ['/data', '/run/podvisor/shared/c1/mounts/2'],
-      ['/etc/config.yaml', '/run/podvisor/shared/c1/mounts/3'],
+      ['/etc/hosts', '/run/podvisor/pod/hosts'],
+      ['/dev/shm', '/run/podvisor/shm'],
+      ['/data', '/run/podvisor/shared/c1/mounts/3'],
+      ['/etc/config.yaml', '/run/podvisor/shared/c1/mounts/4'],
       ['/cache', '/run/podvisor/volumes/ephemeral/cache'],
       ['/scratch', '/run/podvisor/volumes/local/scratch'],
     ]);

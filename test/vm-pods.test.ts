@@ -121,6 +121,8 @@ describe('VM pods through the CRI', () => {
 
       const uname = await execSync(vmApp, ['uname', '-r']);
       expect([uname.stdout.toString().trim(), uname.exitCode]).toEqual([guestKernel, 0]);
+      // The pod's files, made in the guest.
+      expect((await execSync(vmApp, ['sh', '-c', 'hostname; cat /etc/hostname; grep -c localhost /etc/hosts'])).stdout.toString()).toBe('vm-net\nvm-net\n2\n');
       const seen = await execSync(vmApp, ['cat', '/proc/sys/kernel/shm_rmid_forced', '/proc/sys/net/ipv4/ip_unprivileged_port_start']);
       expect(seen.stdout.toString()).toBe('1\n80\n');
       // 512 MiB for the guest itself and the pod's 256 MiB: the kernel keeps some for itself.

@@ -288,7 +288,10 @@ export class AgentClient {
     return this.empty({ updateRoutes: { mac, routes } }, timeoutMs);
   }
 
-  createSandbox(sandbox: { hostname: string; sysctls: Record<string, string>; sharePidNamespace: boolean; shmSizeBytes: bigint }, timeoutMs: number): Promise<void> {
+  createSandbox(
+    sandbox: { hostname: string; sysctls: Record<string, string>; sharePidNamespace: boolean; shmSizeBytes: bigint; podFiles: Record<string, Buffer> },
+    timeoutMs: number,
+  ): Promise<void> {
     return this.empty({ createSandbox: sandbox }, timeoutMs);
   }
 

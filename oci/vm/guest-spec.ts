@@ -1,6 +1,6 @@
 import { join, relative } from 'node:path';
 import type { OciMount, OciNamespace, OciSpec } from '../spec/oci-types';
-import { GUEST_POD_SHM, GUEST_SHARED_DIR, GUEST_VOLUMES_DIR } from './guest-paths';
+import { GUEST_LOCAL_PATHS, GUEST_SHARED_DIR, GUEST_VOLUMES_DIR } from './guest-paths';
 
 /** A host path the guest must see, and where in the shared directory it is bind-mounted. */
 export interface SharedBind {
@@ -61,15 +61,13 @@ function inside(dir: string, path: string): boolean {
  *
  * `sources` has what the host found of each bind mount's source; one missing is a directory.
  */
-export function guestSpec(spec: OciSpec, containerId: string, sharedDir: string, sources: ReadonlyMap<string, MountSource>): GuestSpec {
+export function guestSpec(spec: OciSpec, containerId: string, sources: ReadonlyMap<string, MountSource>): GuestSpec {
   const guestPath = (target: string): string => join(GUEST_SHARED_DIR, target);
   const binds: SharedBind[] = [{ source: spec.root.path, target: join(containerId, 'rootfs'), readOnly: false, file: false }];
   const volumes = new Map<string, GuestVolume>();
   const mounts = spec.mounts.map((mount, index): OciMount => {
-    // Made in the guest by the agent: nothing of the host's.
-    if (!isBind(mount) || mount.source === GUEST_POD_SHM) return mount;
-    // The pod's own files (hosts, resolv.conf, hostname) already live in the shared directory.
-    if (inside(sharedDir, mount.source)) return { ...mount, source: guestPath(relative(sharedDir, mount.source)) };
+    // Made in the guest by the agent (the pod's /dev/shm, hosts, resolv.conf): nothing of the host's.
+    if (!isBind(mount) || GUEST_LOCAL_PATHS.some((path) => mount.source === path || inside(path, mount.source))) return mount;
     const source = sources.get(mount.source) ?? { file: false, tmpfs: false };
     const emptyDir = EMPTY_DIR.exec(mount.source)?.[1];
     if (emptyDir !== undefined && !source.file) {

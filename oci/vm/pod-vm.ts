@@ -10,7 +10,6 @@ import { createPodFiles, type PodFiles } from '../pod-files';
 import { NamespaceMode } from '../../proto/gen/cri-api-v1';
 import type { PodSandbox } from '../runtime-handler';
 import { AgentClient, type AgentListeners } from './agent-client';
-import { POD_FILES_SHARE } from './guest-paths';
 import { connectTap, disconnectTap, readPodInterface } from './pod-tap';
 import { qemuArgs } from './qemu-args';
 import { launchQemu, qemuMessages } from './qemu-process';
@@ -133,14 +132,18 @@ async function connectAgent(podId: string, paths: PodVmPaths, qemu: TrackedProce
   }
 }
 
-/** The guest's clock and entropy are set by the host: a guest has no RTC it can trust and little entropy at boot. */
-async function prepareGuest(agent: AgentClient, pod: PodSandbox, netns: string): Promise<void> {
+/**
+ * The guest's clock and entropy are set by the host (a guest has no RTC it can trust and little
+ * entropy at boot), then the agent makes the pod in it: its files, sysctls, /dev/shm, network.
+ */
+async function prepareGuest(agent: AgentClient, pod: PodSandbox, netns: string, files: PodFiles): Promise<void> {
   const [iface] = await Promise.all([
     readPodInterface(netns, GUEST_INTERFACE),
     agent.setTime(new Date(), AGENT_CALL_TIMEOUT_MS),
     agent.reseedRandom(randomBytes(RANDOM_SEED_BYTES), AGENT_CALL_TIMEOUT_MS),
   ]);
-  const sandbox = { hostname: pod.hostname, sysctls: { ...pod.config.linux?.sysctls }, sharePidNamespace: sharesPidNamespace(pod), shmSizeBytes: BigInt(pod.shmSizeBytes) };
+  const podFiles = { hosts: await readFile(files.hosts), 'resolv.conf': await readFile(files.resolvConf), hostname: await readFile(files.hostname) };
+  const sandbox = { hostname: pod.hostname, sysctls: { ...pod.config.linux?.sysctls }, sharePidNamespace: sharesPidNamespace(pod), shmSizeBytes: BigInt(pod.shmSizeBytes), podFiles };
   await agent.createSandbox(sandbox, AGENT_CALL_TIMEOUT_MS);
   await agent.updateInterface({ mac: iface.mac, mtu: iface.mtu, addresses: iface.addresses }, AGENT_CALL_TIMEOUT_MS);
   // The guest has one NIC: the routes of the pod's CNI interface are its routes.
@@ -165,7 +168,7 @@ export async function bootPodVm(
   await mkdir(paths.shared, { recursive: true, mode: 0o700 });
   await mkdir(join(paths.agentSocket, '..'), { recursive: true, mode: 0o700 });
   const files = await createPodFiles({
-    dir: join(paths.shared, POD_FILES_SHARE),
+    dir: join(paths.dir, 'pod-files'),
     hostname: pod.hostname,
     dns: pod.config.dnsConfig,
     hostNetwork: false,
@@ -200,7 +203,7 @@ export async function bootPodVm(
   });
   const agent = await connectAgent(pod.id, paths, qemu, listeners);
   try {
-    await prepareGuest(agent, pod, netns);
+    await prepareGuest(agent, pod, netns, files);
   } catch (error) {
     agent.close();
     throw error;

@@ -129,7 +129,7 @@ export class VmContainers {
     const agent = this.pods.agent(options.podId);
     const spec = JSON.parse(await readFile(join(options.bundle, 'config.json'), 'utf8')) as OciSpec;
     const shared = this.pods.paths(options.podId).shared;
-    const guest = guestSpec(spec, options.id, shared, await mountSources(spec));
+    const guest = guestSpec(spec, options.id, await mountSources(spec));
     const { devices: _devices, ...limits } = spec.linux.resources;
     const record: ContainerFile = { podId: options.podId, logPath: options.logPath, stdin: options.stdin, stdinOnce: options.stdinOnce, limits };
     await mkdir(this.dir, { recursive: true, mode: 0o700 });

@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from '../../system/logger';
 import { FailedPreconditionError, NotFoundError, errorMessage } from '../../system/errors';
 import { unmountAll } from '../../system/mount-cleanup';
@@ -7,7 +8,7 @@ import { hostStatsReader } from '../cgroups/cgroup-stats';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
 import type { PodContainerContext, PodHandlerState, PodSandbox, RestoredPod } from '../runtime-handler';
 import { AgentClient, type AgentListeners } from './agent-client';
-import { GUEST_POD_PID_NS, GUEST_POD_SHM } from './guest-paths';
+import { GUEST_POD_FILES, GUEST_POD_PID_NS, GUEST_POD_SHM } from './guest-paths';
 import { type PodVmPaths, type PodVmState, type VmSettings, bootPodVm, podVmPaths, podVmRunning, sharesPidNamespace, shutdownPodVm } from './pod-vm';
 import { findQemuProcesses } from './qemu-process';
 import { resizePodVm } from './vm-hotplug';
@@ -132,8 +133,9 @@ export class VmPods {
   containerContext(podId: string): PodContainerContext {
     const vm = this.running.get(podId);
     if (!vm) throw new NotFoundError(`pod sandbox ${podId} does not run here`);
-    // The agent makes the pod's PID namespace in the guest when the pod shares one.
-    return { pidNamespace: sharesPidNamespace(vm.pod) ? GUEST_POD_PID_NS : undefined, files: { ...vm.state.files, shm: GUEST_POD_SHM } };
+    // The agent made the pod's files, its /dev/shm and (when shared) its PID namespace in the guest.
+    const files = { shm: GUEST_POD_SHM, hosts: join(GUEST_POD_FILES, 'hosts'), resolvConf: join(GUEST_POD_FILES, 'resolv.conf'), hostname: join(GUEST_POD_FILES, 'hostname') };
+    return { pidNamespace: sharesPidNamespace(vm.pod) ? GUEST_POD_PID_NS : undefined, files };
   }
 
   /** The host's cost of the pod: QEMU and everything else in the pod cgroup. */
