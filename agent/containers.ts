@@ -67,8 +67,19 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const START_TIMEOUT_MS = 60_000;
 const PID_FILE_POLL_MS = 20;
 const KILL_WAIT_MS = 10_000;
+// How long a stop signal a container's PID 1 does not catch yet is watched for, to be sent
+// again once it does: the host sends SIGKILL after its stop timeout anyway.
+const RESEND_WINDOW_MS = 120_000;
+const RESEND_POLL_MS = 100;
 // What of a failed start's stderr goes into the error message.
 const START_ERROR_BYTES = 2048;
+
+/** Whether the process has a handler for the signal (SigCgt in its status). */
+async function catches(pid: number, signal: number): Promise<boolean> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  return mask !== undefined && (BigInt(`0x${mask}`) & (1n << BigInt(signal - 1))) !== 0n;
+}
 
 function exitOf(proc: GuestProcess): ProcessExit {
   const { containerId, execId, exitCode, oomKilled } = proc;
@@ -299,16 +310,38 @@ export class Containers {
     const number = signalNumber(signal);
     if (proc.status !== 'running') return;
     if (execId === '') {
+      const caught = await catches(proc.pid, number);
       await runProgram(this.paths.runc, ['--root', this.paths.runcRoot, 'kill', containerId, String(number)]).catch((error: unknown) => {
         // It may have ended between the check and the kill.
         if (proc.status === 'running') throw error;
       });
+      if (!caught) void this.resendWhenCaught(proc, number);
       return;
     }
     try {
       process.kill(proc.pid, number);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
+
+  /**
+   * The container's PID 1 gets only the signals it has a handler for. A program that has just
+   * started may not have set its handler yet (under TCG that takes a while), and the stop
+   * signal would be lost: it is sent again once the program catches it, while the host's
+   * timeout runs (SIGKILL ends both).
+   */
+  private async resendWhenCaught(proc: GuestProcess, signal: number): Promise<void> {
+    const deadline = Date.now() + RESEND_WINDOW_MS;
+    while (proc.status === 'running' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, RESEND_POLL_MS));
+      if (proc.status !== 'running' || !(await catches(proc.pid, signal))) continue;
+      try {
+        process.kill(proc.pid, signal);
+      } catch {
+        // Gone meanwhile.
+      }
+      return;
     }
   }
 
