@@ -9,12 +9,15 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { defaultConfig, type HandlerType } from '../config/config';
 import {
+  ContainerEventType,
   ContainerState,
   LinuxContainerResources,
   NamespaceMode,
   PodSandboxState,
   RuntimeServiceService as Runtime,
+  containerEventTypeToJSON,
   containerStateToJSON,
+  type ContainerEventResponse,
   podSandboxStateToJSON,
 } from '../proto/gen/cri-api-v1';
 import { newId } from '../system/ids';
@@ -325,7 +328,37 @@ describe('RuntimeHandler contract through the CRI', () => {
     );
 
     test(
-      'stats of a running container and of its pod have CPU and memory figures',
+      "GetContainerEvents streams a container's life: created, started, its own exit, deleted",
+      async () => {
+        const events: { id: string; type: string }[] = [];
+        const { client } = daemon;
+        const stream = client.makeServerStreamRequest(
+          Runtime.getContainerEvents.path,
+          (value: Parameters<typeof Runtime.getContainerEvents.requestSerialize>[0]) => Runtime.getContainerEvents.requestSerialize(value),
+          (value: Buffer) => Runtime.getContainerEvents.responseDeserialize(value),
+          {},
+        );
+        stream.on('data', (event: ContainerEventResponse) => events.push({ id: event.containerId, type: containerEventTypeToJSON(event.containerEventType) }));
+        stream.on('error', () => undefined);
+        try {
+          const podId = await runPod('events');
+          const id = await daemon.createContainer(podId, 'brief', ['sh', '-c', 'sleep 1; exit 3']);
+          await cri(Runtime.startContainer, { containerId: id });
+          await daemon.waitForState(id, ContainerState.CONTAINER_EXITED);
+          await cri(Runtime.removeContainer, { containerId: id });
+          const all = [ContainerEventType.CONTAINER_CREATED_EVENT, ContainerEventType.CONTAINER_STARTED_EVENT, ContainerEventType.CONTAINER_STOPPED_EVENT, ContainerEventType.CONTAINER_DELETED_EVENT].map(containerEventTypeToJSON);
+          const seen = (): string[] => events.filter((event) => event.id === id).map((event) => event.type);
+          expect(await waitUntil(async () => seen().length >= all.length, WAIT_MS, POLL_MS)).toBe(true);
+          expect(seen()).toEqual(all);
+        } finally {
+          stream.cancel();
+        }
+      },
+      CASE_TIMEOUT_MS,
+    );
+
+    test(
+      'stats of a running container and of its pod have CPU and memory figures, listed too',
       async () => {
         const podId = await runPod('stats');
         const id = await runContainer(podId, 'app', ['sh', '-c', 'i=0; while test $i -lt 20000; do i=$((i+1)); done; exec sleep 300']);
@@ -339,6 +372,11 @@ describe('RuntimeHandler contract through the CRI', () => {
         expect(pod?.linux?.cpu?.usageCoreNanoSeconds?.value).toBeGreaterThan(0n);
         expect(pod?.linux?.memory?.workingSetBytes?.value).toBeGreaterThan(0n);
         expect(pod?.linux?.containers.map((container) => container.attributes?.id)).toEqual([id]);
+        // The list verbs, as the kubelet's stats provider calls them.
+        const listed = (await cri(Runtime.listContainerStats, { filter: { id: '', podSandboxId: podId, labelSelector: {} } })).stats;
+        expect(listed.map((entry) => [entry.attributes?.id, (entry.memory?.workingSetBytes?.value ?? 0n) > 0n])).toEqual([[id, true]]);
+        const listedPods = (await cri(Runtime.listPodSandboxStats, { filter: { id: podId, labelSelector: {} } })).stats;
+        expect(listedPods.map((entry) => entry.attributes?.id)).toEqual([podId]);
       },
       CASE_TIMEOUT_MS,
     );
