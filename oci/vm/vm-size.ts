@@ -12,23 +12,27 @@ export interface VmSize {
 
 const MIB = 1024n * 1024n;
 
-/** CPUs and bytes one set of CRI resources limits a pod to; 0 where it sets no limit. */
-function limits(resources: LinuxContainerResources | undefined): { cpus: number; bytes: bigint } {
-  const quota = Number(resources?.cpuQuota ?? 0n);
-  const period = Number(resources?.cpuPeriod ?? 0n);
-  const bytes = resources?.memoryLimitInBytes ?? 0n;
-  return { cpus: quota > 0 && period > 0 ? quota / period : 0, bytes: bytes > 0n ? bytes : 0n };
+/** A set of CRI resources as the OCI limits they become. */
+function demandOf(resources: LinuxContainerResources | undefined): ContainerDemand {
+  return {
+    cpu: { quota: Number(resources?.cpuQuota ?? 0n), period: Number(resources?.cpuPeriod ?? 0n) },
+    memory: { limit: Number(resources?.memoryLimitInBytes ?? 0n) },
+  };
 }
 
 /**
- * The VM a pod gets, as Kata sizes its sandboxes: the configured size for the guest itself (its
- * kernel, the agent), plus what the pod's containers are limited to and the pod's overhead, as
- * the kubelet sums them in the sandbox config. vCPUs beyond the host's CPUs buy nothing.
+ * The configured size for the guest itself (its kernel, the agent) plus what the demands limit
+ * their processes to together; no limit asks for nothing. vCPUs beyond the host's buy nothing.
  */
-export function podVmSize(config: PodSandboxConfig, base: VmSize, hostCpus = availableParallelism()): VmSize {
-  const parts = [limits(config.linux?.resources), limits(config.linux?.overhead)];
-  const cpus = parts.reduce((sum, part) => sum + part.cpus, 0);
-  const bytes = parts.reduce((sum, part) => sum + part.bytes, 0n);
+function sized(base: VmSize, demands: ContainerDemand[], hostCpus: number): VmSize {
+  let cpus = 0;
+  let bytes = 0n;
+  for (const { cpu, memory } of demands) {
+    const quota = cpu?.quota ?? 0;
+    const period = cpu?.period ?? 0;
+    if (quota > 0 && period > 0) cpus += quota / period;
+    if ((memory?.limit ?? 0) > 0) bytes += BigInt(memory?.limit ?? 0);
+  }
   return {
     vcpus: Math.max(base.vcpus, Math.min(hostCpus, base.vcpus + Math.ceil(cpus))),
     memoryMiB: base.memoryMiB + Number((bytes + MIB - 1n) / MIB),
@@ -36,20 +40,20 @@ export function podVmSize(config: PodSandboxConfig, base: VmSize, hostCpus = ava
 }
 
 /**
+ * The VM a pod boots as, as Kata sizes its sandboxes: the guest's own size plus what the pod's
+ * containers are limited to and the pod's overhead, as the kubelet sums them in the sandbox config.
+ */
+export function podVmSize(config: PodSandboxConfig, base: VmSize, hostCpus = availableParallelism()): VmSize {
+  return sized(base, [demandOf(config.linux?.resources), demandOf(config.linux?.overhead)], hostCpus);
+}
+
+/**
  * The size a running pod VM should have for its containers: what it booted with at least (the
- * pod's own reserve), grown where the containers' limits together ask for more. Hot-plugged
- * vCPUs and memory are given back as limits shrink or containers go, down to the boot size.
+ * pod's own reserve), grown where the containers' limits and the pod's overhead together ask for
+ * more. Hot-plugged vCPUs and memory are given back as limits shrink or containers go, down to
+ * the boot size.
  */
 export function wantedVmSize(boot: VmSize, base: VmSize, overhead: LinuxContainerResources | undefined, containers: ContainerDemand[], hostCpus = availableParallelism()): VmSize {
-  const fixed = limits(overhead);
-  let cpus = fixed.cpus;
-  let bytes = fixed.bytes;
-  for (const { cpu, memory } of containers) {
-    if ((cpu?.quota ?? 0) > 0 && (cpu?.period ?? 0) > 0) cpus += (cpu?.quota ?? 0) / (cpu?.period ?? 1);
-    if ((memory?.limit ?? 0) > 0) bytes += BigInt(memory?.limit ?? 0);
-  }
-  return {
-    vcpus: Math.max(boot.vcpus, Math.min(hostCpus, base.vcpus + Math.ceil(cpus))),
-    memoryMiB: Math.max(boot.memoryMiB, base.memoryMiB + Number((bytes + MIB - 1n) / MIB)),
-  };
+  const wanted = sized(base, [demandOf(overhead), ...containers], hostCpus);
+  return { vcpus: Math.max(boot.vcpus, wanted.vcpus), memoryMiB: Math.max(boot.memoryMiB, wanted.memoryMiB) };
 }
