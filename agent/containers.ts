@@ -15,6 +15,7 @@ import {
   type ProcessExit,
 } from '../proto/gen/agent';
 import { AgentError, failedPrecondition, invalid, messageOf, notFound } from './agent-error';
+import { waitUntil } from '../system/wait-until';
 import { runProgram } from './run-program';
 
 export interface ContainerPaths {
@@ -245,11 +246,11 @@ export class Containers {
    */
   private async execed(pid: number, deadline: number): Promise<void> {
     const runcName = basename(this.paths.runc);
-    while (Date.now() < deadline) {
+    const isRuncInit = async (): Promise<boolean> => {
       const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-      if (!(argv[1] === 'init' && basename(argv[0]) === runcName)) return;
-      await new Promise((resolve) => setTimeout(resolve, PID_FILE_POLL_MS));
-    }
+      return argv[1] === 'init' && basename(argv[0]) === runcName;
+    };
+    await waitUntil(async () => !(await isRuncInit()), deadline - Date.now(), PID_FILE_POLL_MS);
   }
 
   /**
@@ -332,16 +333,12 @@ export class Containers {
    * timeout runs (SIGKILL ends both).
    */
   private async resendWhenCaught(proc: GuestProcess, signal: number): Promise<void> {
-    const deadline = Date.now() + RESEND_WINDOW_MS;
-    while (proc.status === 'running' && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, RESEND_POLL_MS));
-      if (proc.status !== 'running' || !(await catches(proc.pid, signal))) continue;
-      try {
-        process.kill(proc.pid, signal);
-      } catch {
-        // Gone meanwhile.
-      }
-      return;
+    const caught = await waitUntil(async () => proc.status !== 'running' || (await catches(proc.pid, signal)), RESEND_WINDOW_MS, RESEND_POLL_MS);
+    if (!caught || proc.status !== 'running') return;
+    try {
+      process.kill(proc.pid, signal);
+    } catch {
+      // Gone meanwhile.
     }
   }
 

@@ -3,6 +3,7 @@ import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { GuestDetails, OnlineCpusMemoryResult, Route } from '../proto/gen/agent';
 import { invalid, notFound } from './agent-error';
+import { waitUntil } from '../system/wait-until';
 import { runProgram } from './run-program';
 
 export const AGENT_VERSION = '0.1.0';
@@ -72,11 +73,9 @@ async function memoryPresentMiB(): Promise<number> {
 
 /** Hot-plugged vCPUs and DIMMs reach the guest kernel through ACPI a moment after QEMU plugs them. */
 async function waitForHotplug(present: { cpus: number; memoryMiB: number }): Promise<void> {
-  const deadline = Date.now() + HOTPLUG_WAIT_MS;
-  while (Date.now() < deadline) {
-    if ((await numbered(CPU_DIR, 'cpu')).length >= present.cpus && (await memoryPresentMiB()) >= present.memoryMiB) return;
-    await new Promise((resolve) => setTimeout(resolve, HOTPLUG_POLL_MS));
-  }
+  const found = async (): Promise<boolean> => (await numbered(CPU_DIR, 'cpu')).length >= present.cpus && (await memoryPresentMiB()) >= present.memoryMiB;
+  // What has not come by then is onlined later, at the next resize.
+  await waitUntil(found, HOTPLUG_WAIT_MS, HOTPLUG_POLL_MS);
 }
 
 /**

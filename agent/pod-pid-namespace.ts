@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { failedPrecondition } from './agent-error';
+import { waitUntil } from '../system/wait-until';
 import { runProgram } from './run-program';
 
 const UNSHARE = '/bin/unshare';
@@ -37,13 +38,14 @@ export class PodPidNamespace {
 
   /** The pid of the process `parent` forked, once it has. */
   private async childOf(parent: ChildProcess): Promise<number> {
-    const deadline = Date.now() + HOLDER_WAIT_MS;
-    while (Date.now() < deadline && parent.pid !== undefined && parent.exitCode === null) {
-      const children = await readFile(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').catch(() => '');
-      const child = Number.parseInt(children, 10);
-      if (child > 0) return child;
-      await new Promise((resolve) => setTimeout(resolve, HOLDER_POLL_MS));
-    }
+    let child = 0;
+    const forked = async (): Promise<boolean> => {
+      // A parent that ended will fork nothing more.
+      if (parent.pid === undefined || parent.exitCode !== null) return true;
+      child = Number.parseInt(await readFile(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').catch(() => ''), 10);
+      return child > 0;
+    };
+    if ((await waitUntil(forked, HOLDER_WAIT_MS, HOLDER_POLL_MS)) && child > 0) return child;
     parent.kill('SIGKILL');
     throw failedPrecondition(`the pod's PID namespace holder did not start within ${HOLDER_WAIT_MS} ms`);
   }

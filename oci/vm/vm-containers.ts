@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../system/atomic-file';
 import { errorCode } from '../../system/error-code';
 import { readMountInfo } from '../../system/mountinfo';
+import { whenAborted } from '../../system/when-aborted';
 import { DeadlineExceededError, FailedPreconditionError, NotFoundError, errorMessage } from '../../system/errors';
 import type { Logger } from '../../system/logger';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
@@ -349,7 +350,7 @@ export class VmContainers {
     const stopInput = withInput && io.stdin ? relayStdin(target, io.stdin, container.stdinOnce === true, this.logger) : undefined;
     const stopResizes = io.tty && io.resizes ? relayResizes(target, io.resizes, this.logger) : undefined;
     try {
-      await this.exitedBefore(id, new Promise((resolve) => (io.signal.aborted ? resolve(undefined) : io.signal.addEventListener('abort', resolve, { once: true }))));
+      await this.exitedBefore(id, whenAborted(io.signal));
     } finally {
       stopInput?.();
       stopResizes?.();

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { FailedPreconditionError, InvalidArgumentError, errorMessage } from '../../system/errors';
 import type { Logger } from '../../system/logger';
 import { isPort } from '../../system/tcp-port';
+import { whenAborted } from '../../system/when-aborted';
 import type { ForwardedConnection } from '../stream-io';
 import type { AgentClient, AgentListeners } from './agent-client';
 import { relayPaced } from './paced-relay';
@@ -49,7 +50,7 @@ export class VmPortForwards {
         { write: (chunk) => agent.writePort(connectionId, chunk, AGENT_CALL_TIMEOUT_MS), end: () => agent.closePortWrite(connectionId, AGENT_CALL_TIMEOUT_MS) },
         (error) => this.logger.warn('cannot pass port-forward data to the guest', { pod_id: podId, port, error: errorMessage(error) }),
       );
-      const aborted = new Promise<undefined>((resolve) => (signal.aborted ? resolve(undefined) : signal.addEventListener('abort', () => resolve(undefined), { once: true })));
+      const aborted = whenAborted(signal).then(() => undefined);
       const error = await Promise.race([guestClosed, aborted]);
       stopInput();
       if (error === undefined) {
