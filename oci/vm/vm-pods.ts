@@ -112,7 +112,8 @@ export class VmPods {
     if (vm.wanted?.vcpus === wanted.vcpus && vm.wanted.memoryMiB === wanted.memoryMiB) return;
     vm.wanted = wanted;
     const resized = vm.resizing.then(() => resizePodVm(vm.paths.qmpSocket, agent, boot, wanted, this.logger, podId));
-    vm.resizing = resized.catch(() => undefined);
+    // After a failure the VM's size is unknown: the next call asks QEMU again rather than trust it.
+    vm.resizing = resized.catch(() => (vm.wanted = undefined));
     await resized;
   }
 
