@@ -102,7 +102,7 @@ export const VM_HANDLER_DEFAULTS: VmHandlerConfig = {
   qemu_path: '/usr/bin/qemu-system-x86_64',
   kernel_path: join(GUEST_ASSETS, 'vmlinux'),
   initrd_path: join(GUEST_ASSETS, 'initramfs.img'),
-  guest_root: join(GUEST_ASSETS, 'root'),
+  guest_root: join(GUEST_ASSETS, 'root.erofs'),
   accelerator: 'auto',
   vcpus: 1,
   memory_mib: 512,

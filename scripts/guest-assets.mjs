@@ -4,13 +4,16 @@
 //   dist/guest/vmlinux        Debian's kernel, uncompressed so QEMU boots it through PVH with no
 //                             decompression (~3 s of XZ under TCG saved per boot)
 //   dist/guest/initramfs.img  busybox, the kernel modules the guest needs, and /init
-//   dist/guest/root/          the guest's userland, shared read-only into every VM: node and
-//                             runc with their libraries, tini, our pause and the agent
+//   dist/guest/root/          the guest's userland: node and runc with their libraries, tini,
+//                             our pause and the agent
+//   dist/guest/root.erofs     root/ as a read-only EROFS image, every VM's disk: a block device,
+//                             unlike a 9p share, lets a booted VM be saved and cloned (QEMU
+//                             refuses to migrate a VM with a 9p share mounted)
 //
 // Debian's kernel package is fetched with apt-get download and unpacked, never installed; what
 // the guest needs of it is cached under /var/cache/podvisor/guest-kernel/<version> and redone
 // only when Debian's version changes. The initramfs is rebuilt only when its inputs change;
-// root/ is brought up to date file by file.
+// root/ is brought up to date file by file, and its image remade when a file changed.
 //
 // Plain Node with no dependencies, like setup.mjs. Synchronous: this is a build step.
 import { spawnSync } from 'node:child_process';
@@ -37,10 +40,12 @@ import { gzipSync } from 'node:zlib';
 const KERNEL_CACHE = '/var/cache/podvisor/guest-kernel';
 const KERNEL_META_PACKAGE = 'linux-image-amd64';
 // What the guest loads, each after what it depends on:
-// the virtio PCI transport, the agent's serial port, 9p for the shared directories, the NIC,
+// the virtio PCI transport, the agent's serial port, the guest root's disk and filesystem (with
+// the crc32c that erofs's libcrc32c asks for by name, not as a dependency), 9p
+// for the pod's shared directory, the NIC,
 // and overlay for containers that stack their own layers. The list is completed from each
 // module's own dependencies.
-const GUEST_MODULES = ['virtio_pci', 'virtio_console', '9pnet_virtio', '9p', 'virtio_net', 'overlay'];
+const GUEST_MODULES = ['virtio_pci', 'virtio_console', 'virtio_blk', 'crc32c_generic', 'erofs', '9pnet_virtio', '9p', 'virtio_net', 'overlay'];
 // Loaded by the guest kernel when a container asks for them (a bridge, iptables rules, a veth
 // pair, traffic shaping), through busybox modprobe: they cost nothing at boot, and they are in
 // the shared guest root, not in each VM's memory.
@@ -315,6 +320,32 @@ function guestRoot(projectDir, root, kernelDir) {
   }
 }
 
+/** Every file's path, size, age and mode under `dir`: what an image made from it depends on. */
+function treeListing(dir, prefix = '') {
+  const lines = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const path = join(dir, entry.name);
+    const info = lstatSync(path);
+    lines.push(`${prefix}${entry.name} ${info.mode} ${info.size} ${info.mtimeMs}${entry.isSymbolicLink() ? ` -> ${readlinkSync(path)}` : ''}`);
+    if (entry.isDirectory()) lines.push(...treeListing(path, `${prefix}${entry.name}/`));
+  }
+  return lines;
+}
+
+/**
+ * The guest root as an uncompressed EROFS image (TCG decompresses slowly; the host's page cache
+ * holds one copy for all VMs). A new image is a new file renamed into place: running VMs keep
+ * the one they opened.
+ */
+function guestRootImage(root, image) {
+  const stamp = `${image}.stamp`;
+  const want = digest([Buffer.from(treeListing(root).join('\n'))]);
+  if (existsSync(image) && existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return;
+  tool('mkfs.erofs', ['--quiet', '--all-root', `${image}.tmp`, root]);
+  renameSync(`${image}.tmp`, image);
+  writeFileSync(stamp, want);
+}
+
 function digest(buffers) {
   const hash = createHash('sha256');
   for (const buffer of buffers) hash.update(buffer);
@@ -339,5 +370,6 @@ export function ensureGuestAssets(projectDir, log) {
     writeFileSync(stamp, want);
   }
   guestRoot(projectDir, join(out, 'root'), kernelDir);
+  guestRootImage(join(out, 'root'), join(out, 'root.erofs'));
   return { kernelRelease: readFileSync(join(kernelDir, 'release'), 'utf8').trim() };
 }

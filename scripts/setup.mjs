@@ -15,10 +15,10 @@ const projectDir = dirname(dirname(fileURLToPath(import.meta.url)));
 // What podvisord itself runs or hands work to (zstd and attr: layer unpacking; apparmor: loading
 // the RuntimeDefault profile where AppArmor is on; gcc and libc6-dev: building the pod infra
 // process and the stream relay; qemu-system-x86: VM pods, whose guest is made from busybox-static,
-// tini and Debian's kernel, unpacked with xz-utils).
+// tini and Debian's kernel, unpacked with xz-utils, its userland an image made by erofs-utils).
 const DAEMON_PACKAGES = [
   'runc', 'crun', 'conmon', 'containernetworking-plugins', 'iproute2', 'iptables', 'util-linux', 'zstd', 'attr', 'apparmor', 'gcc', 'libc6-dev',
-  'qemu-system-x86', 'busybox-static', 'tini', 'xz-utils',
+  'qemu-system-x86', 'busybox-static', 'tini', 'xz-utils', 'erofs-utils',
 ];
 
 // What the tests run besides the daemon's own tools: a real registry to pull from, bcrypt

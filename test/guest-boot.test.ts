@@ -1,11 +1,12 @@
 // The guest the build makes (dist/guest), booted for real under TCG with the arguments a pod VM
-// gets: Debian's kernel reaches our init, which mounts the guest root the host shares and starts
-// the agent, or, with no agent there, says so and powers the VM off. And the accelerator probe.
-import { type ChildProcess, spawn } from 'node:child_process';
+// gets: Debian's kernel reaches our init, which mounts the guest root image and starts the agent,
+// or, with no agent there, says so and powers the VM off. And the accelerator probe.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { probeAccelerator } from '../oci/vm/accelerator-probe';
 import { kernelCommandLine } from '../oci/vm/kernel-params';
 import { qemuArgs } from '../oci/vm/qemu-args';
@@ -36,7 +37,7 @@ describe('the guest', () => {
 
   const exited = (qemu: ChildProcess): Promise<boolean> => waitUntil(async () => qemu.exitCode !== null || qemu.signalCode !== null, BOOT_MS, 50);
 
-  /** A VM as a pod gets it, with `guestRoot` shared as the guest's userland. */
+  /** A VM as a pod gets it, with the image `guestRoot` as the guest's userland. */
   const boot = async (guestRoot: string): Promise<{ qemu: ChildProcess; readConsole: () => Promise<string> }> => {
     const sharedDir = join(dir, 'shared');
     await mkdir(sharedDir);
@@ -60,11 +61,10 @@ describe('the guest', () => {
     return { qemu, readConsole: () => readFile(consoleLog, 'utf8').catch(() => '') };
   };
 
-  test('boots to our init, which mounts the shared guest root and starts the agent found there', async () => {
-    const root = join(GUEST, 'root');
+  test('boots to our init, which mounts the guest root image and starts the agent found there', async () => {
     // The agent is compiled by the same build; without it init must say so instead.
-    const marker = existsSync(join(root, 'app', 'dist', 'agent', 'main.js')) ? 'podvisor-init: starting agent' : 'podvisor-init: no agent';
-    const { readConsole } = await boot(root);
+    const marker = existsSync(join(GUEST, 'root', 'app', 'dist', 'agent', 'main.js')) ? 'podvisor-init: starting agent' : 'podvisor-init: no agent';
+    const { readConsole } = await boot(join(GUEST, 'root.erofs'));
     expect(await waitUntil(async () => (await readConsole()).includes(marker), BOOT_MS, 100)).toBe(true);
     expect(await readConsole()).not.toMatch(/podvisor-init: cannot/);
   }, 2 * BOOT_MS);
@@ -72,7 +72,8 @@ describe('the guest', () => {
   test('with no agent in the guest root, init says so and the VM powers off: QEMU exits by itself', async () => {
     const emptyRoot = join(dir, 'empty-root');
     await mkdir(emptyRoot);
-    const { qemu, readConsole } = await boot(emptyRoot);
+    await promisify(execFile)('mkfs.erofs', ['--quiet', join(dir, 'empty.erofs'), emptyRoot], { timeout: BOOT_MS });
+    const { qemu, readConsole } = await boot(join(dir, 'empty.erofs'));
     expect(await exited(qemu)).toBe(true);
     expect(qemu.exitCode).toBe(0);
     expect(await readConsole()).toContain('podvisor-init: no agent');

@@ -13,7 +13,7 @@ const vm: QemuVm = {
   qmpSocket: '/run/pod/qmp.sock',
   agentSocket: '/run/pod/agent.sock',
   pidFile: '/run/pod/qemu.pid',
-  guestRoot: '/guest/root',
+  guestRoot: '/guest/root.erofs',
   sharedDir: '/run/pod/shared',
   network: { tapName: 'tap0_pv', mac: '02:42:ac:11:00:02' },
 };
@@ -22,22 +22,17 @@ const vm: QemuVm = {
 const values = (args: string[], option: string): string[] => args.filter((_arg, index) => args[index - 1] === option);
 
 describe('QEMU arguments', () => {
-  test("the guest sees only the guest root, read-only, and its own pod's shared directory, nothing else of the host", () => {
+  test("the guest sees only the guest root image, read-only, and its own pod's shared directory, nothing else of the host", () => {
     const args = qemuArgs(vm);
-    expect(values(args, '-fsdev')).toEqual([
-      'local,id=guestroot,path=/guest/root,security_model=none,readonly=on',
-      'local,id=podshare,path=/run/pod/shared,security_model=passthrough,multidevs=remap',
-    ]);
-    expect(values(args, '-device')).toEqual(
-      expect.arrayContaining(['virtio-9p-pci,fsdev=guestroot,mount_tag=podvisor.guest', 'virtio-9p-pci,fsdev=podshare,mount_tag=podvisor.pod']),
-    );
-    expect(values(args, '-drive')).toEqual([]);
+    expect(values(args, '-drive')).toEqual(['file=/guest/root.erofs,if=none,id=guestroot,format=raw,readonly=on']);
+    expect(values(args, '-fsdev')).toEqual(['local,id=podshare,path=/run/pod/shared,security_model=passthrough,multidevs=remap']);
+    expect(values(args, '-device')).toEqual(expect.arrayContaining(['virtio-blk-pci,drive=guestroot', 'virtio-9p-pci,fsdev=podshare,mount_tag=podvisor.pod']));
     expect(args).toContain('-nodefaults');
   });
 
   test('a VM with no shared directory or network has neither device', () => {
     const args = qemuArgs({ ...vm, sharedDir: undefined, network: undefined });
-    expect(values(args, '-fsdev')).toEqual(['local,id=guestroot,path=/guest/root,security_model=none,readonly=on']);
+    expect(values(args, '-fsdev')).toEqual([]);
     expect(values(args, '-netdev')).toEqual([]);
   });
 
@@ -75,7 +70,7 @@ describe('QEMU arguments', () => {
 
   test('a comma in a path cannot add options of its own', () => {
     const args = qemuArgs({ ...vm, sharedDir: '/run/a,readonly=off', agentSocket: '/run/b,server=off' });
-    expect(values(args, '-fsdev')[1]).toBe('local,id=podshare,path=/run/a,,readonly=off,security_model=passthrough,multidevs=remap');
+    expect(values(args, '-fsdev')[0]).toBe('local,id=podshare,path=/run/a,,readonly=off,security_model=passthrough,multidevs=remap');
     expect(values(args, '-chardev')).toEqual(['socket,id=agent,path=/run/b,,server=off,server=on,wait=off']);
   });
 });

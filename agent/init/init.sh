@@ -1,7 +1,7 @@
 #!/bin/sh
 # The guest's first process (busybox sh, from the initramfs): mounts what the agent and the
-# containers need, loads the kernel modules, mounts the guest's userland that the host shares
-# read-only, and hands over to tini, which runs the agent and reaps orphans as PID 1. If the
+# containers need, loads the kernel modules, mounts the guest's userland (a read-only disk the
+# host gives every VM), and hands over to tini, which runs the agent and reaps orphans as PID 1. If the
 # agent ends, tini ends, the kernel panics (panic=1) and QEMU (-no-reboot) exits: the host sees
 # the VM end.
 export PATH=/podvisor/bin:/bin
@@ -35,7 +35,7 @@ while read -r module; do
 	insmod "/lib/modules/$module.ko" || fail "cannot load kernel module $module"
 done < /lib/modules/order
 
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=loose,ro podvisor.guest /podvisor || fail "cannot mount the guest root shared by the host"
+mount -t erofs -o ro /dev/vda /podvisor || fail "cannot mount the guest root disk"
 mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup || fail "cannot mount cgroup2"
 # Modules a container's work asks for (a bridge, iptables rules) load on demand from the guest root.
 ln -s /podvisor/kmod "/lib/modules/$(uname -r)"

@@ -18,7 +18,7 @@ export interface QemuVm extends QemuMachine {
   qmpSocket: string;
   agentSocket: string;
   pidFile: string;
-  /** The guest's userland, shared read-only. */
+  /** The guest's userland: a read-only filesystem image, the VM's first disk. */
   guestRoot: string;
   /** The pod's shared directory: the containers' root filesystems and volumes. */
   sharedDir?: string;
@@ -30,7 +30,6 @@ export interface QemuVm extends QemuMachine {
 const MEMORY_SLOTS = 8;
 
 export const AGENT_PORT_NAME = 'podvisor.agent';
-export const GUEST_ROOT_TAG = 'podvisor.guest';
 export const POD_SHARE_TAG = 'podvisor.pod';
 
 // QEMU's own option syntax uses commas as separators; a comma in a value is written twice.
@@ -57,8 +56,8 @@ export function machineArgs(vm: QemuMachine): string[] {
 
 /**
  * QEMU's arguments for a pod VM: the machine above, the console to a file, QMP and the agent's
- * virtio-serial port on unix sockets QEMU listens on, the guest root and the pod's shared
- * directory over virtio-9p, and a virtio NIC on the pod's TAP.
+ * virtio-serial port on unix sockets QEMU listens on, the guest root as a read-only
+ * virtio disk, the pod's shared directory over virtio-9p, and a virtio NIC on the pod's TAP.
  */
 export function qemuArgs(vm: QemuVm): string[] {
   const args = [
@@ -70,8 +69,8 @@ export function qemuArgs(vm: QemuVm): string[] {
     '-device', 'virtio-serial-pci,id=serial0',
     '-chardev', `socket,id=agent,path=${value(vm.agentSocket)},server=on,wait=off`,
     '-device', `virtserialport,bus=serial0.0,chardev=agent,name=${AGENT_PORT_NAME}`,
-    '-fsdev', `local,id=guestroot,path=${value(vm.guestRoot)},security_model=none,readonly=on`,
-    '-device', `virtio-9p-pci,fsdev=guestroot,mount_tag=${GUEST_ROOT_TAG}`,
+    '-drive', `file=${value(vm.guestRoot)},if=none,id=guestroot,format=raw,readonly=on`,
+    '-device', 'virtio-blk-pci,drive=guestroot',
   ];
   if (vm.sharedDir !== undefined) {
     // The containers' files come from several filesystems (overlays, volumes): remap keeps

@@ -65,7 +65,7 @@ export class VmHandler implements RuntimeHandler {
       { role: 'qemu', path: this.config.qemu_path, executable: true },
       { role: 'kernel', path: this.config.kernel_path, executable: false },
       { role: 'initramfs', path: this.config.initrd_path, executable: false },
-      { role: 'guest agent', path: join(this.config.guest_root, 'app', 'dist', 'agent', 'main.js'), executable: false },
+      { role: 'guest root', path: this.config.guest_root, executable: false },
     ]);
   }
 
