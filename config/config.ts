@@ -38,6 +38,10 @@ export interface VmHandlerConfig {
   /** Added to the default kernel command line; a key given here replaces the default's. */
   kernel_params: string[];
   shared_fs: VmSharedFilesystem;
+  /** Pod VMs are copy-on-write clones of a template VM booted once per configuration. */
+  template: boolean;
+  /** Clones of the template kept booted, ready for the next pods; 0 keeps none. */
+  warm_clones: number;
 }
 
 export type HandlerConfig = OciHandlerConfig | VmHandlerConfig;
@@ -108,6 +112,8 @@ export const VM_HANDLER_DEFAULTS: VmHandlerConfig = {
   memory_mib: 512,
   kernel_params: [],
   shared_fs: 'virtio-9p',
+  template: true,
+  warm_clones: 0,
 };
 
 export function defaultConfig(): Config {

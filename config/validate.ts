@@ -14,6 +14,7 @@ import {
   defaultConfig,
   type Config,
   type HandlerConfig,
+  type VmHandlerConfig,
 } from './config';
 
 export class ConfigError extends Error {
@@ -36,6 +37,8 @@ const MAX_SOCKET_PATH = 107;
 const MAX_VM_VCPUS = 288;
 const MIN_VM_MEMORY_MIB = 128;
 const MAX_VM_MEMORY_MIB = 1024 * 1024;
+// Each warm clone is a running VM: a few dozen is already more memory than most nodes spare.
+const MAX_WARM_CLONES = 64;
 // RuntimeClass handler names must be DNS labels (Kubernetes validates them the same way).
 const HANDLER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const KNOWN_CAPABILITIES = new Set(ALL_CAPABILITIES);
@@ -86,6 +89,13 @@ class TableReader {
       (allowed as readonly string[]).includes(v) ? undefined : `expected one of ${allowed.join(', ')}, got "${v}"`,
     );
     return value as T;
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const value = this.take(name);
+    if (value === undefined) return fallback;
+    if (typeof value !== 'boolean') throw new ConfigError(this.keyOf(name), `expected true or false, got ${describe(value)}`);
+    return value;
   }
 
   integer(name: string, fallback: number, min: number, max: number): number {
@@ -197,7 +207,7 @@ function readHandler(reader: TableReader): HandlerConfig {
       monitor_path: reader.path('monitor_path', OCI_HANDLER_DEFAULTS.monitor_path),
     };
   }
-  return {
+  const vm: VmHandlerConfig = {
     type,
     qemu_path: reader.path('qemu_path', VM_HANDLER_DEFAULTS.qemu_path),
     kernel_path: reader.path('kernel_path', VM_HANDLER_DEFAULTS.kernel_path),
@@ -208,7 +218,11 @@ function readHandler(reader: TableReader): HandlerConfig {
     memory_mib: reader.integer('memory_mib', VM_HANDLER_DEFAULTS.memory_mib, MIN_VM_MEMORY_MIB, MAX_VM_MEMORY_MIB),
     kernel_params: reader.stringList('kernel_params', VM_HANDLER_DEFAULTS.kernel_params, kernelParamProblem),
     shared_fs: reader.oneOf('shared_fs', VM_SHARED_FILESYSTEMS, VM_HANDLER_DEFAULTS.shared_fs),
+    template: reader.boolean('template', VM_HANDLER_DEFAULTS.template),
+    warm_clones: reader.integer('warm_clones', VM_HANDLER_DEFAULTS.warm_clones, 0, MAX_WARM_CLONES),
   };
+  if (vm.warm_clones > 0 && !vm.template) throw new ConfigError(reader.keyOf('warm_clones'), 'warm clones are clones of the template: set template = true or warm_clones = 0');
+  return vm;
 }
 
 function readHandlers(reader: TableReader, fallback: Record<string, HandlerConfig>): Record<string, HandlerConfig> {

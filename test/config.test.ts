@@ -92,6 +92,12 @@ describe('config', () => {
       { runtime: { handlers: { vm: { type: 'vm', kernel_params: ['console=ttyS0 quiet'] } } } },
       'runtime.handlers.vm.kernel_params[0]: expected one kernel parameter (key or key=value, no spaces), got "console=ttyS0 quiet"',
     ],
+    [
+      'warm clones without a template',
+      { runtime: { handlers: { vm: { type: 'vm', template: false, warm_clones: 2 } } } },
+      'runtime.handlers.vm.warm_clones: warm clones are clones of the template: set template = true or warm_clones = 0',
+    ],
+    ['a template switch that is no boolean', { runtime: { handlers: { vm: { type: 'vm', template: 'yes' } } } }, 'runtime.handlers.vm.template: expected true or false, got string "yes"'],
     ['a relative path', { root: 'var/lib/podvisor' }, 'root: expected an absolute path, got "var/lib/podvisor"'],
     ['a socket path too long', { socket: '/' + 'x'.repeat(120) }, 'socket: path is 121 bytes, a unix socket allows at most 107'],
     ['a cgroup manager', { cgroup_manager: 'cgroupv3' }, 'cgroup_manager: expected one of cgroupfs, systemd, got "cgroupv3"'],
