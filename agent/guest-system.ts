@@ -103,13 +103,27 @@ async function interfaceByMac(mac: string): Promise<string> {
   throw notFound(`no guest interface has MAC ${mac}`);
 }
 
+/** The VM's one NIC: the only interface backed by a device (a bridge or veth a container made has none). */
+async function podNic(): Promise<string> {
+  const names = await readdir(NET_DIR);
+  const withDevice = await Promise.all(names.map((name) => readdir(join(NET_DIR, name, 'device')).then(() => name, () => undefined)));
+  const nics = withDevice.filter((name): name is string => name !== undefined);
+  if (nics.length !== 1) throw notFound(`the guest has ${nics.length} NICs (${nics.join(', ') || 'none'}), expected one`);
+  return nics[0];
+}
+
 const CIDR = /^[0-9a-fA-F:.]+\/\d{1,3}$/;
 
+/**
+ * The NIC takes the pod interface's MAC here, not on QEMU's command line: a VM cloned from a
+ * template comes up with the template's.
+ */
 export async function updateInterface(mac: string, mtu: number, addresses: string[]): Promise<void> {
   const bad = addresses.find((address) => !CIDR.test(address));
   if (bad !== undefined) throw invalid(`address "${bad}" is not in CIDR notation`);
-  const name = await interfaceByMac(mac);
+  const name = await podNic();
   await runProgram(IP, ['link', 'set', 'dev', 'lo', 'up']);
+  if ((await readTrimmed(join(NET_DIR, name, 'address'))) !== mac.toLowerCase()) await runProgram(IP, ['link', 'set', 'dev', name, 'address', mac]);
   if (mtu > 0) await runProgram(IP, ['link', 'set', 'dev', name, 'mtu', String(mtu)]);
   await runProgram(IP, ['address', 'flush', 'dev', name, 'scope', 'global']);
   for (const address of addresses) await runProgram(IP, [address.includes(':') ? '-6' : '-4', 'address', 'add', address, 'dev', name]);

@@ -29,11 +29,13 @@ function recordedHandlerState(pod: PodRecord): PodHandlerState | undefined {
   return { files: pod.files, infra: pod.infra };
 }
 
-/** At start, before any call: every handler takes back its pods; those it found dead are logged. */
+/**
+ * At start, before any call: every handler takes back its pods, and what it made for none of
+ * them (a VM template a crash cut short); the pods it found dead are logged.
+ */
 export async function restorePods(ctx: ServerContext): Promise<void> {
   for (const handler of ctx.handlers.list()) {
     const pods = ctx.state.pods.list().filter((pod) => pod.runtimeHandler === handler.name);
-    if (pods.length === 0) continue;
     const dead = new Set(await handler.restorePods(pods.map((pod) => ({ pod: podSandboxOf(pod), state: recordedHandlerState(pod) }))));
     for (const pod of pods) {
       if (pod.state === 'ready' && dead.has(pod.id)) ctx.logger.warn('pod sandbox found dead at start', { pod_id: pod.id, pod_name: pod.name, handler: handler.name });

@@ -68,6 +68,18 @@ describe('QEMU arguments', () => {
     expect(values(args, '-pidfile')).toEqual(['/run/pod/qemu.pid']);
   });
 
+  test("a template's RAM is written to its file; a clone maps that file copy-on-write, its NIC on the pod's TAP, and waits for the saved state", () => {
+    const template = qemuArgs({ ...vm, memoryFile: { path: '/run/template/memory', shared: true }, network: { mac: '02:00:00:00:00:01' } });
+    expect(values(template, '-machine')).toEqual(['q35,accel=tcg,memory-backend=pod-ram']);
+    expect(values(template, '-object')).toEqual(['memory-backend-file,id=pod-ram,size=512M,mem-path=/run/template/memory,share=on']);
+    expect(values(template, '-netdev')).toEqual(['hubport,id=net0,hubid=0']);
+    expect(template).not.toContain('-incoming');
+    const clone = qemuArgs({ ...vm, memoryFile: { path: '/run/template/memory', shared: false }, network: { tapName: 'tap0_pv', mac: '02:00:00:00:00:01' }, incoming: true });
+    expect(values(clone, '-object')).toEqual(['memory-backend-file,id=pod-ram,size=512M,mem-path=/run/template/memory,share=off']);
+    expect(values(clone, '-netdev')).toEqual(['tap,id=net0,ifname=tap0_pv,script=no,downscript=no,vhost=off']);
+    expect(values(clone, '-incoming')).toEqual(['defer']);
+  });
+
   test('a comma in a path cannot add options of its own', () => {
     const args = qemuArgs({ ...vm, sharedDir: '/run/a,readonly=off', agentSocket: '/run/b,server=off' });
     expect(values(args, '-fsdev')[0]).toBe('local,id=podshare,path=/run/a,,readonly=off,security_model=passthrough,multidevs=remap');

@@ -1,33 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../../system/logger';
-import { DeadlineExceededError, FailedPreconditionError, InternalError, errorMessage } from '../../system/errors';
+import { InternalError, errorMessage } from '../../system/errors';
 import { type TrackedProcess, isTrackedRunning, stopTrackedProcess } from '../../system/tracked-process';
 import { withTimeout } from '../../system/with-timeout';
 import { createPodFiles, type PodFiles } from '../pod-files';
 import { NamespaceMode } from '../../proto/gen/cri-api-v1';
 import type { PodSandbox } from '../runtime-handler';
-import { AgentClient, type AgentListeners } from './agent-client';
+import type { AgentClient, AgentListeners } from './agent-client';
 import { connectTap, disconnectTap, readPodInterface } from './pod-tap';
 import { qemuArgs } from './qemu-args';
-import { launchQemu, qemuMessages } from './qemu-process';
+import { launchQemu } from './qemu-process';
 import { QmpClient } from './qmp-client';
+import { BOOT_TIMEOUT_MS, type VmPaths, type VmSettings, connectAgent, vmMachine, vmPaths, whileQemuLives } from './vm-boot';
 import { podVmSize, type VmSize } from './vm-size';
-
-/** How every VM of a handler is made: the config with the accelerator resolved. */
-export interface VmSettings {
-  qemuPath: string;
-  kernelPath: string;
-  initrdPath: string;
-  guestRoot: string;
-  accelerator: 'kvm' | 'tcg';
-  vcpus: number;
-  memoryMiB: number;
-  /** The whole kernel command line. */
-  kernelCommandLine: string;
-}
+import { resumeVmState } from './vm-snapshot';
+import type { VmTemplates } from './vm-template';
 
 /** What a pod's VM is, as persisted with the pod. */
 export interface PodVmState {
@@ -39,27 +28,13 @@ export interface PodVmState {
   size?: VmSize;
 }
 
-/** Where a pod VM's files are: `dir` holds them all but the sockets, which must have short paths. */
-export interface PodVmPaths {
-  dir: string;
-  shared: string;
-  consoleLog: string;
-  qemuLog: string;
-  pidFile: string;
-  qmpSocket: string;
-  agentSocket: string;
-}
+export type PodVmPaths = VmPaths;
 
 export const TAP_NAME = 'tap0_pv';
 const GUEST_INTERFACE = 'eth0';
-// A cold boot under TCG on a busy two-core machine: kernel ~2 s, the agent's Node ~2 s, often
-// twice that when other VMs boot beside it.
-const BOOT_TIMEOUT_MS = 90_000;
 const AGENT_CALL_TIMEOUT_MS = 15_000;
 const QUIT_TIMEOUT_MS = 5_000;
 const RANDOM_SEED_BYTES = 64;
-const DEATH_POLL_MS = 250;
-const MIB = 1024 * 1024;
 
 /** Whether the pod's containers share one PID namespace (shareProcessNamespace). */
 export function sharesPidNamespace(pod: PodSandbox): boolean {
@@ -67,69 +42,20 @@ export function sharesPidNamespace(pod: PodSandbox): boolean {
 }
 
 export function podVmPaths(handlerDir: string, podId: string): PodVmPaths {
-  const dir = join(handlerDir, 'pods', podId);
-  // sun_path holds 107 bytes: a 64-hex pod ID under a long run root would not fit, 16 hex do.
-  const sockets = join(handlerDir, 'sockets', podId.slice(0, 16));
-  return {
-    dir,
-    shared: join(dir, 'shared'),
-    consoleLog: join(dir, 'console.log'),
-    qemuLog: join(dir, 'qemu.log'),
-    pidFile: join(dir, 'qemu.pid'),
-    qmpSocket: `${sockets}.qmp`,
-    agentSocket: `${sockets}.agent`,
-  };
+  // A 64-hex pod ID under a long run root would not fit in a socket path, 16 hex do.
+  return vmPaths(join(handlerDir, 'pods', podId), join(handlerDir, 'sockets', podId.slice(0, 16)));
 }
 
-/** The last lines the guest printed on its console, for an error message. */
-async function consoleTail(path: string): Promise<string> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  return text.trim().split('\n').slice(-8).join(' / ') || 'nothing';
-}
-
-/** Why the VM ended while it booted: what QEMU and the guest's console said. */
-async function bootDeath(podId: string, paths: PodVmPaths): Promise<FailedPreconditionError> {
-  const said = `QEMU said: ${await qemuMessages(paths.qemuLog)}; the guest's console: ${await consoleTail(paths.consoleLog)}`;
-  return new FailedPreconditionError(`the VM of pod ${podId} ended while booting: ${said}`);
-}
-
-/** Rejects once QEMU has ended; `stop` ends the watch. */
-function watchForDeath(podId: string, paths: PodVmPaths, qemu: TrackedProcess): { died: Promise<never>; stop: () => void } {
-  let timer: NodeJS.Timeout | undefined;
-  const died = new Promise<never>((_resolve, reject) => {
-    timer = setInterval(() => {
-      void isTrackedRunning(qemu).then(async (running) => {
-        if (running || timer === undefined) return;
-        clearInterval(timer);
-        timer = undefined;
-        reject(await bootDeath(podId, paths));
-      });
-    }, DEATH_POLL_MS);
+/** A clone takes in its template's saved state and runs on from where the template stopped. */
+async function resumeClone(vm: string, paths: PodVmPaths, qemu: TrackedProcess): Promise<void> {
+  await whileQemuLives(vm, paths, qemu, async () => {
+    const qmp = await QmpClient.connect(paths.qmpSocket, BOOT_TIMEOUT_MS);
+    try {
+      await resumeVmState(qmp, BOOT_TIMEOUT_MS);
+    } finally {
+      qmp.close();
+    }
   });
-  died.catch(() => undefined);
-  return { died, stop: () => clearInterval(timer) };
-}
-
-/** Connects to the agent and waits for its first answer, unless QEMU dies or the boot outlasts its deadline. */
-async function connectAgent(podId: string, paths: PodVmPaths, qemu: TrackedProcess, listeners: AgentListeners): Promise<AgentClient> {
-  const { died, stop } = watchForDeath(podId, paths, qemu);
-  try {
-    const agent = await Promise.race([AgentClient.connect(paths.agentSocket, BOOT_TIMEOUT_MS, listeners), died]);
-    await Promise.race([agent.health(BOOT_TIMEOUT_MS), died]).catch((error: unknown) => {
-      agent.close();
-      throw error;
-    });
-    return agent;
-  } catch (error) {
-    // A QEMU that ends closes the agent's socket too, maybe before the watch sees it end.
-    if (!(await isTrackedRunning(qemu))) throw await bootDeath(podId, paths);
-    if (!(error instanceof DeadlineExceededError)) throw error;
-    throw new DeadlineExceededError(
-      `the agent in the VM of pod ${podId} did not answer within ${BOOT_TIMEOUT_MS / 1000} s; the guest's console: ${await consoleTail(paths.consoleLog)}`,
-    );
-  } finally {
-    stop();
-  }
 }
 
 /**
@@ -152,12 +78,14 @@ async function prepareGuest(agent: AgentClient, pod: PodSandbox, netns: string, 
 }
 
 /**
- * Boots the pod's VM: its shared directory with the pod's files, a TAP joined to the pod's CNI
+ * Starts the pod's VM: its shared directory with the pod's files, a TAP joined to the pod's CNI
  * interface, QEMU in the pod's network namespace and cgroup, then the agent configures the
- * guest. On failure the caller removes what was made (removePodVm), as after a crash.
+ * guest. A VM of the template's size is a clone of the template; any other boots cold. On
+ * failure the caller removes what was made (removePodVm), as after a crash.
  */
 export async function bootPodVm(
   settings: VmSettings,
+  templates: VmTemplates,
   pod: PodSandbox,
   paths: PodVmPaths,
   listeners: AgentListeners,
@@ -177,38 +105,45 @@ export async function bootPodVm(
   });
   const iface = await readPodInterface(netns, GUEST_INTERFACE);
   await connectTap(netns, { tapName: TAP_NAME, ifname: GUEST_INTERFACE });
-  const size = podVmSize(pod.config, { vcpus: settings.vcpus, memoryMiB: settings.memoryMiB });
+  const defaultSize = { vcpus: settings.vcpus, memoryMiB: settings.memoryMiB };
+  const size = podVmSize(pod.config, defaultSize);
+  const fromTemplate = settings.template && size.vcpus === defaultSize.vcpus && size.memoryMiB === defaultSize.memoryMiB;
+  const template = fromTemplate ? await templates.template(settings) : undefined;
   const started = Date.now();
+  const vm = `the VM of pod ${pod.id}`;
   const qemu = await launchQemu(settings.qemuPath, {
     netns,
     cgroupPath: pod.cgroupPath,
     logPath: paths.qemuLog,
+    incomingState: template?.statePath,
     args: qemuArgs({
-      accelerator: settings.accelerator,
-      ...size,
-      // Room to hot-plug what the pod's containers may come to ask for: the host's CPUs and memory.
-      maxVcpus: availableParallelism(),
-      maxMemoryMiB: size.memoryMiB + Math.floor(totalmem() / MIB),
-      kernel: settings.kernelPath,
-      initrd: settings.initrdPath,
-      kernelParams: settings.kernelCommandLine,
+      ...vmMachine(settings, size),
+      ...(template && { memoryFile: { path: template.memoryPath, shared: false }, incoming: true }),
       consoleLog: paths.consoleLog,
       qmpSocket: paths.qmpSocket,
       agentSocket: paths.agentSocket,
       pidFile: paths.pidFile,
-      guestRoot: settings.guestRoot,
       sharedDir: paths.shared,
-      network: { tapName: TAP_NAME, mac: iface.mac },
+      network: { tapName: TAP_NAME, mac: template?.mac ?? iface.mac },
     }),
   });
-  const agent = await connectAgent(pod.id, paths, qemu, listeners);
+  if (template) await resumeClone(vm, paths, qemu);
+  const agent = await connectAgent(vm, paths, qemu, listeners);
   try {
     await prepareGuest(agent, pod, netns, files);
   } catch (error) {
     agent.close();
     throw error;
   }
-  logger.info('pod VM booted', { pod_id: pod.id, pid: qemu.pid, accelerator: settings.accelerator, vcpus: size.vcpus, memory_mib: size.memoryMiB, boot_ms: Date.now() - started });
+  logger.info(template ? 'pod VM cloned' : 'pod VM booted', {
+    pod_id: pod.id,
+    pid: qemu.pid,
+    accelerator: settings.accelerator,
+    vcpus: size.vcpus,
+    memory_mib: size.memoryMiB,
+    template: template?.key,
+    start_ms: Date.now() - started,
+  });
   return { state: { qemu, accelerator: settings.accelerator, netns, files, size }, agent };
 }
 

@@ -9,6 +9,11 @@ export interface QemuMachine {
   kernel: string;
   initrd: string;
   kernelParams: string;
+  /**
+   * The guest's RAM in a file: a template's, shared so that it is written to the file, or a
+   * clone's, mapped copy-on-write from the template's. Without it, anonymous memory.
+   */
+  memoryFile?: { path: string; shared: boolean };
 }
 
 /** One pod VM as QEMU is to run it. */
@@ -22,12 +27,19 @@ export interface QemuVm extends QemuMachine {
   guestRoot: string;
   /** The pod's shared directory: the containers' root filesystems and volumes. */
   sharedDir?: string;
-  /** A TAP in QEMU's network namespace, and the MAC the guest's NIC takes (the CNI interface's). */
-  network?: { tapName: string; mac: string };
+  /**
+   * The NIC's MAC, and the TAP in QEMU's network namespace it is joined to. A template's NIC has
+   * no TAP: it is attached to nothing until a clone of it gets the pod's.
+   */
+  network?: { tapName?: string; mac: string };
+  /** Started paused, to take in a saved VM's state (migrate-incoming) instead of booting. */
+  incoming?: boolean;
 }
 
 // Each memory hot-plug takes one slot (a DIMM); giving memory back frees it.
 const MEMORY_SLOTS = 8;
+
+const RAM_ID = 'pod-ram';
 
 export const AGENT_PORT_NAME = 'podvisor.agent';
 export const POD_SHARE_TAG = 'podvisor.pod';
@@ -42,8 +54,10 @@ function value(text: string): string {
  * accelerator can give, no default devices, and the kernel booted directly (PVH).
  */
 export function machineArgs(vm: QemuMachine): string[] {
+  const memory = vm.memoryFile;
   return [
-    '-machine', `q35,accel=${vm.accelerator}`,
+    '-machine', `q35,accel=${vm.accelerator}${memory ? `,memory-backend=${RAM_ID}` : ''}`,
+    ...(memory ? ['-object', `memory-backend-file,id=${RAM_ID},size=${vm.memoryMiB}M,mem-path=${value(memory.path)},share=${memory.shared ? 'on' : 'off'}`] : []),
     '-cpu', vm.accelerator === 'kvm' ? 'host' : 'max',
     '-smp', vm.maxVcpus === undefined ? String(vm.vcpus) : `${vm.vcpus},maxcpus=${Math.max(vm.vcpus, vm.maxVcpus)}`,
     '-m', vm.maxMemoryMiB === undefined ? `${vm.memoryMiB}M` : `${vm.memoryMiB}M,slots=${MEMORY_SLOTS},maxmem=${Math.max(vm.memoryMiB, vm.maxMemoryMiB)}M`,
@@ -79,8 +93,10 @@ export function qemuArgs(vm: QemuVm): string[] {
     args.push('-device', `virtio-9p-pci,fsdev=podshare,mount_tag=${POD_SHARE_TAG}`);
   }
   if (vm.network !== undefined) {
-    args.push('-netdev', `tap,id=net0,ifname=${vm.network.tapName},script=no,downscript=no,vhost=off`);
-    args.push('-device', `virtio-net-pci,netdev=net0,mac=${vm.network.mac}`);
+    const { tapName, mac } = vm.network;
+    args.push('-netdev', tapName === undefined ? 'hubport,id=net0,hubid=0' : `tap,id=net0,ifname=${tapName},script=no,downscript=no,vhost=off`);
+    args.push('-device', `virtio-net-pci,netdev=net0,mac=${mac}`);
   }
+  if (vm.incoming === true) args.push('-incoming', 'defer');
   return args;
 }

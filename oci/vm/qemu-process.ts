@@ -8,13 +8,18 @@ import { joinPodCgroup } from '../cgroups/pod-cgroup';
 
 export interface QemuLaunch {
   args: string[];
-  /** The pod's pinned network namespace, where QEMU opens the pod's TAP. */
-  netns: string;
-  /** The pod cgroup: the VM is the pod, so the pod pays for it. */
-  cgroupPath: string;
+  /** The pod's pinned network namespace, where QEMU opens the pod's TAP; none for a template. */
+  netns?: string;
+  /** The pod cgroup: the VM is the pod, so the pod pays for it. A template stays in the daemon's. */
+  cgroupPath?: string;
   /** QEMU's own messages (a bad option, a missing file) go here. */
   logPath: string;
+  /** A saved VM state QEMU reads as its fd 3 (`migrate-incoming fd:3`). */
+  incomingState?: string;
 }
+
+/** The fd a saved state reaches QEMU as: the first after stdin, stdout and stderr. */
+export const INCOMING_STATE_FD = 3;
 
 /**
  * Starts QEMU detached (own session, no pipes to us), so a VM outlives a daemon restart, in
@@ -24,11 +29,13 @@ export interface QemuLaunch {
  */
 export async function launchQemu(qemuPath: string, launch: QemuLaunch): Promise<TrackedProcess> {
   const log = await open(launch.logPath, 'a', 0o600);
+  const state = launch.incomingState === undefined ? undefined : await open(launch.incomingState, 'r');
   let pid: number | undefined;
   try {
-    const child = spawn('nsenter', [`--net=${launch.netns}`, '--', qemuPath, ...launch.args], {
+    const [command, args] = launch.netns === undefined ? [qemuPath, launch.args] : ['nsenter', [`--net=${launch.netns}`, '--', qemuPath, ...launch.args]];
+    const child = spawn(command, args, {
       detached: true,
-      stdio: ['ignore', log.fd, log.fd],
+      stdio: ['ignore', log.fd, log.fd, ...(state ? [state.fd] : [])],
     });
     pid = await new Promise<number>((resolve, reject) => {
       child.once('error', (error) => reject(new InternalError(`cannot start ${qemuPath}: ${error.message}`)));
@@ -36,10 +43,11 @@ export async function launchQemu(qemuPath: string, launch: QemuLaunch): Promise<
     });
     child.unref();
   } finally {
-    await log.close();
+    await Promise.all([log.close(), state?.close()]);
   }
   const tracked = await trackProcess(pid);
   if (tracked === undefined) throw new InternalError(`QEMU (pid ${pid}) exited as soon as it started: ${await qemuMessages(launch.logPath)}`);
+  if (launch.cgroupPath === undefined) return tracked;
   try {
     await joinPodCgroup(launch.cgroupPath, pid);
   } catch (error) {

@@ -23,7 +23,7 @@ import type {
 } from '../runtime-handler';
 import { probeAccelerator } from './accelerator-probe';
 import { kernelCommandLine } from './kernel-params';
-import type { VmSettings } from './pod-vm';
+import type { VmSettings } from './vm-boot';
 import { VmContainers } from './vm-containers';
 import { VmPods } from './vm-pods';
 import { VmPortForwards } from './vm-port-forwards';
@@ -85,6 +85,7 @@ export class VmHandler implements RuntimeHandler {
         vcpus: config.vcpus,
         memoryMiB: config.memory_mib,
         kernelCommandLine: kernelCommandLine(config.kernel_params),
+        template: config.template,
       };
     })();
     this.settings.catch(() => (this.settings = undefined));

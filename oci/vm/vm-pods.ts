@@ -9,10 +9,12 @@ import type { CgroupUsage } from '../cgroups/cgroup-usage';
 import type { PodContainerContext, PodHandlerState, PodSandbox, RestoredPod } from '../runtime-handler';
 import { AgentClient, type AgentListeners } from './agent-client';
 import { GUEST_POD_FILES, GUEST_POD_PID_NS, GUEST_POD_SHM } from './guest-paths';
-import { type PodVmPaths, type PodVmState, type VmSettings, bootPodVm, podVmPaths, podVmRunning, sharesPidNamespace, shutdownPodVm } from './pod-vm';
+import { type PodVmPaths, type PodVmState, bootPodVm, podVmPaths, podVmRunning, sharesPidNamespace, shutdownPodVm } from './pod-vm';
+import type { VmSettings } from './vm-boot';
 import { findQemuProcesses } from './qemu-process';
 import { resizePodVm } from './vm-hotplug';
 import { type ContainerDemand, type VmSize, wantedVmSize } from './vm-size';
+import { VmTemplates } from './vm-template';
 
 interface RunningVm {
   pod: PodSandbox;
@@ -46,6 +48,7 @@ const RECONNECT_TIMEOUT_MS = 10_000;
  */
 export class VmPods {
   private readonly running = new Map<string, RunningVm>();
+  private readonly templates: VmTemplates;
 
   constructor(
     private readonly handlerDir: string,
@@ -53,7 +56,9 @@ export class VmPods {
     private readonly logger: Logger,
     /** Where every agent's events (output, exits) go: the containers. */
     private readonly listeners: AgentListeners,
-  ) {}
+  ) {
+    this.templates = new VmTemplates(join(handlerDir, 'templates'), join(handlerDir, 'sockets'), listeners, logger);
+  }
 
   paths(podId: string): PodVmPaths {
     return podVmPaths(this.handlerDir, podId);
@@ -61,13 +66,14 @@ export class VmPods {
 
   async start(pod: PodSandbox): Promise<PodHandlerState> {
     const paths = this.paths(pod.id);
-    const { state, agent } = await bootPodVm(await this.settings(), pod, paths, this.listeners, this.logger);
+    const { state, agent } = await bootPodVm(await this.settings(), this.templates, pod, paths, this.listeners, this.logger);
     this.running.set(pod.id, { pod, state, paths, agent, resizing: Promise.resolve(), wanted: state.size });
     return { ...state };
   }
 
   /** Takes back the VMs the records name and reconnects to their agents; those whose QEMU is gone are dead. */
   async restore(pods: RestoredPod[]): Promise<string[]> {
+    await this.templates.recover();
     const dead: string[] = [];
     await Promise.all(
       pods.map(async ({ pod, state }) => {

@@ -1,0 +1,120 @@
+// The VM factory as a user of the vm handler sees it: the first pod VM makes a template, later
+// ones are clones of it, each still its own machine (its own MAC and address on the pod
+// network, its clock set to now), the template is found again after a daemon restart, made
+// again after a crash cut its making short, and a pod bigger than the template boots cold.
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RuntimeServiceService as Runtime } from '../proto/gen/cri-api-v1';
+import { commandLine, processIds } from '../system/process-list';
+import { waitUntil } from '../system/wait-until';
+import { unary } from '../testbed/cri-client';
+import { ContainerDaemon } from './support/container-daemon';
+
+const BOOT_MS = 240_000;
+const POLL_MS = 200;
+
+const CONFIG = `
+[runtime]
+default_handler = "runc"
+[runtime.handlers.runc]
+type = "oci"
+runtime_path = "/usr/bin/runc"
+[runtime.handlers.vm]
+type = "vm"
+`;
+
+/** How many times the daemon's log has said `event` (one structured line per event). */
+function count(log: string, event: string): number {
+  return log.split('\n').filter((line) => line.includes(event)).length;
+}
+
+describe('VM pods cloned from a template', () => {
+  let daemon: ContainerDaemon;
+  // The daemon's log before each restart: a restart starts a new one.
+  let earlierLogs = '';
+  const log = (): string => earlierLogs + daemon.daemon.log;
+  const restart = async (signal: NodeJS.Signals, whileDown?: () => Promise<void>): Promise<void> => {
+    earlierLogs += daemon.daemon.log;
+    await daemon.restart(0, signal, whileDown);
+  };
+  const templatesDir = (): string => join(daemon.dirs.runroot, 'handlers', 'vm', 'templates');
+  /** Processes whose command line names the handler's templates directory: a template VM being made. */
+  const templateVms = async (): Promise<number[]> => {
+    const found: number[] = [];
+    for (const pid of await processIds()) {
+      const args = (await commandLine(pid)) ?? [];
+      if (args.some((arg) => arg.includes(templatesDir())) && !args.includes('-incoming')) found.push(pid);
+    }
+    return found;
+  };
+  const execSync = (containerId: string, cmd: string[]) => unary(daemon.client, Runtime.execSync, { containerId, cmd, timeout: 30n });
+  const podIp = async (podSandboxId: string): Promise<string> => (await unary(daemon.client, Runtime.podSandboxStatus, { podSandboxId, verbose: false })).status?.network?.ip ?? '';
+  const runWithContainer = async (name: string, extra = {}): Promise<{ pod: string; app: string }> => {
+    const pod = await daemon.runPod(name, 'vm', extra);
+    const app = await daemon.createContainer(pod, 'app', ['sleep', '600']);
+    await unary(daemon.client, Runtime.startContainer, { containerId: app });
+    return { pod, app };
+  };
+
+  beforeAll(async () => {
+    daemon = await ContainerDaemon.start('10.219.29.0/24', { config: CONFIG, gateway: true });
+  }, 120_000);
+
+  afterAll(() => daemon?.close());
+
+  test(
+    'the first pod VM makes the template and later ones are clones, each with its own address and MAC on the pod network and the clock of now; a restart finds the template again; a bigger pod boots cold',
+    async () => {
+      const first = await runWithContainer('vm-clone-a');
+      expect(count(log(), 'VM template made')).toBe(1);
+      // Long enough that a clone still on the template's clock would be seconds behind.
+      await sleep(8_000);
+      const second = await runWithContainer('vm-clone-b');
+      expect(count(log(), 'pod VM cloned')).toBe(2);
+
+      // Both clones started with the template's NIC: on one bridge, only their own MACs let them reach each other.
+      const [ipA, ipB] = await Promise.all([podIp(first.pod), podIp(second.pod)]);
+      expect(ipA).not.toBe(ipB);
+      expect((await execSync(first.app, ['busybox', 'ping', '-c', '1', '-W', '10', ipB])).exitCode).toBe(0);
+      expect((await execSync(second.app, ['busybox', 'ping', '-c', '1', '-W', '10', ipA])).exitCode).toBe(0);
+      const macs = await Promise.all([first.app, second.app].map(async (app) => (await execSync(app, ['cat', '/sys/class/net/eth0/address'])).stdout.toString()));
+      expect(macs[0]).not.toBe(macs[1]);
+      const guestNow = Number((await execSync(second.app, ['date', '+%s'])).stdout.toString());
+      expect(Math.abs(guestNow - Date.now() / 1000)).toBeLessThan(3);
+
+      await restart('SIGKILL');
+      const third = await runWithContainer('vm-clone-c');
+      expect((await execSync(third.app, ['echo', 'cloned after a restart'])).stdout.toString()).toBe('cloned after a restart\n');
+      expect([count(log(), 'VM template made'), count(log(), 'pod VM cloned')]).toEqual([1, 3]);
+
+      // 256 MiB more than the template has: this VM boots.
+      const big = await runWithContainer('vm-big', { linux: { resources: { memoryLimitInBytes: 256n << 20n } } });
+      expect((await execSync(big.app, ['true'])).exitCode).toBe(0);
+      expect(count(log(), 'pod VM booted')).toBe(1);
+      for (const { pod } of [first, second, third, big]) await daemon.stopAndRemovePod(pod);
+    },
+    BOOT_MS,
+  );
+
+  test(
+    'a crash while the template is being made leaves no VM behind once the daemon is back, and the next pod makes it anew',
+    async () => {
+      // Without its template, the handler makes one at the next pod.
+      await restart('SIGTERM', () => rm(templatesDir(), { recursive: true, force: true }));
+      const made = count(log(), 'VM template made');
+      const pending = runWithContainer('vm-crash').catch((error: unknown) => error);
+      expect(await waitUntil(async () => (await templateVms()).length > 0, 60_000, POLL_MS)).toBe(true);
+      await restart('SIGKILL');
+      expect(await pending).toBeInstanceOf(Error);
+      expect(await waitUntil(async () => (await templateVms()).length === 0, 30_000, POLL_MS)).toBe(true);
+
+      const after = await runWithContainer('vm-after-crash');
+      expect((await execSync(after.app, ['true'])).exitCode).toBe(0);
+      expect(count(log(), 'VM template made')).toBe(made + 1);
+      expect(await readdir(templatesDir())).toHaveLength(1);
+      for (const pod of await daemon.podIds()) await daemon.stopAndRemovePod(pod);
+    },
+    BOOT_MS,
+  );
+});
