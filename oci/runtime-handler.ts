@@ -142,6 +142,8 @@ export interface RuntimeHandler {
    * reconnects to what it runs and resolves to the IDs of the pods it found dead.
    */
   restorePods(pods: RestoredPod[]): Promise<string[]>;
+  /** At daemon stop: ends what the handler runs for no pod (warm VMs); the pods run on. */
+  shutdown(): Promise<void>;
   /** Whether the pod's sandbox still runs; false for one that died on its own or is unknown. */
   podAlive(podId: string): Promise<boolean>;
   /** The PID namespace and files a container of the pod is given. */

@@ -214,6 +214,7 @@ export class Daemon {
       });
     });
     this.stopFollowingExits();
+    await Promise.all(this.ctx.handlers.list().map((handler) => handler.shutdown()));
     await this.ctx.streams.stop();
     if (this.metricsServer) await new Promise((resolve) => this.metricsServer?.close(resolve));
     await this.removeSocket();

@@ -10,6 +10,7 @@ import { commandLine, processIds } from '../system/process-list';
 import { waitUntil } from '../system/wait-until';
 import { unary } from '../testbed/cri-client';
 import { ContainerDaemon } from './support/container-daemon';
+import { command } from './support/net-tools';
 
 const BOOT_MS = 240_000;
 const POLL_MS = 200;
@@ -114,6 +115,54 @@ describe('VM pods cloned from a template', () => {
       expect(count(log(), 'VM template made')).toBe(made + 1);
       expect(await readdir(templatesDir())).toHaveLength(1);
       for (const pod of await daemon.podIds()) await daemon.stopAndRemovePod(pod);
+    },
+    BOOT_MS,
+  );
+});
+
+describe('VM pods taken from the warm cache', () => {
+  let daemon: ContainerDaemon;
+  let earlierLogs = '';
+  const log = (): string => earlierLogs + daemon.daemon.log;
+  const warmDir = (): string => join(daemon.dirs.runroot, 'handlers', 'vm', 'warm');
+  /** QEMU processes started as warm clones: waiting ones and those a pod took over. */
+  const warmQemus = async (): Promise<number[]> => {
+    const found: number[] = [];
+    for (const pid of await processIds()) if (((await commandLine(pid)) ?? []).some((arg) => arg.startsWith(`${warmDir()}/`))) found.push(pid);
+    return found;
+  };
+  const waitForLog = async (event: string, times: number): Promise<void> => {
+    if (!(await waitUntil(async () => count(log(), event) >= times, BOOT_MS / 2, POLL_MS))) throw new Error(`"${event}" not logged ${times} times:\n${log()}`);
+  };
+
+  beforeAll(async () => {
+    daemon = await ContainerDaemon.start('10.219.30.0/24', { config: `${CONFIG}warm_clones = 1\n`, gateway: true });
+  }, 120_000);
+
+  afterAll(() => daemon?.close());
+
+  test(
+    'a clone waits ready from the start; a pod takes it over, with its own address, and another takes its place; a crashed daemon\'s waiting clone is ended at the next start, the pod\'s runs on; a stopped daemon leaves none',
+    async () => {
+      await waitForLog('warm VM ready', 1);
+      const pod = await daemon.runPod('vm-warm', 'vm');
+      expect(count(log(), 'pod VM taken warm')).toBe(1);
+      const app = await daemon.createContainer(pod, 'app', ['sleep', '600']);
+      await unary(daemon.client, Runtime.startContainer, { containerId: app });
+      const ip = (await unary(daemon.client, Runtime.podSandboxStatus, { podSandboxId: pod, verbose: false })).status?.network?.ip ?? '';
+      await command('busybox', ['ping', '-c', '1', '-W', '10', ip]);
+      await waitForLog('warm VM ready', 2);
+      expect(await warmQemus()).toHaveLength(2);
+
+      earlierLogs += daemon.daemon.log;
+      await daemon.restart(0, 'SIGKILL');
+      await waitForLog('warm VM ready', 3);
+      expect(await warmQemus()).toHaveLength(2);
+      expect((await unary(daemon.client, Runtime.execSync, { containerId: app, cmd: ['echo', 'still here'], timeout: 30n })).stdout.toString()).toBe('still here\n');
+
+      await daemon.stopAndRemovePod(pod);
+      earlierLogs += daemon.daemon.log;
+      await daemon.restart(0, 'SIGTERM', async () => expect(await warmQemus()).toEqual([]));
     },
     BOOT_MS,
   );

@@ -87,6 +87,9 @@ export class ConmonHandler implements RuntimeHandler {
     return this.pods.restore(pods);
   }
 
+  // Everything conmon runs belongs to a pod.
+  async shutdown(): Promise<void> {}
+
   podAlive(podId: string): Promise<boolean> {
     return this.pods.alive(podId);
   }

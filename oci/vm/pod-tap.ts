@@ -1,4 +1,5 @@
 import { access } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { InternalError, NotFoundError } from '../../system/errors';
 import { runTool, runToolChecked } from '../../system/run-tool';
 
@@ -165,4 +166,33 @@ export async function disconnectTap(netns: string, tapName: string, ifname = 'et
   await removeRedirect(netns, ifname);
   // Deleting the TAP takes its ingress qdisc and filter with it.
   if (await linkExists(netns, tapName)) await inNetns(netns, 'ip', ['link', 'delete', 'dev', tapName]);
+}
+
+/** A TAP in the host's namespace, for a warm VM that waits for a pod. */
+export async function addHostTap(name: string): Promise<void> {
+  await runToolChecked('ip', ['tuntap', 'add', 'dev', name, 'mode', 'tap'], { timeoutMs: TOOL_TIMEOUT_MS });
+}
+
+/** Removes a TAP from the host's namespace; one already gone is fine. */
+export async function deleteHostTap(name: string): Promise<void> {
+  const outcome = await runTool('ip', ['link', 'delete', 'dev', name], { timeoutMs: TOOL_TIMEOUT_MS });
+  if (outcome.exitCode !== 0 && !/does not exist|cannot find device/i.test(outcome.stderr)) {
+    throw new InternalError(`cannot delete ${name}: ${outcome.stderr.trim() || `exit status ${outcome.exitCode ?? 'none'}`}`);
+  }
+}
+
+/** The name `ip link set netns` knows a namespace by: it looks only under /var/run/netns. */
+export function netnsName(netns: string): string | undefined {
+  return ['/var/run/netns', '/run/netns'].includes(dirname(netns)) ? basename(netns) : undefined;
+}
+
+/**
+ * Moves a warm VM's TAP, QEMU still attached to it, into the pod's namespace under the name a
+ * pod's TAP has; connectTap then joins it to the CNI interface.
+ */
+export async function moveTapIntoPod(hostTap: string, netns: string, names: TapNames): Promise<void> {
+  const name = netnsName(netns);
+  if (name === undefined) throw new InternalError(`network namespace ${netns} is not under /var/run/netns, where ip finds namespaces by name`);
+  await runToolChecked('ip', ['link', 'set', 'dev', hostTap, 'netns', name], { timeoutMs: TOOL_TIMEOUT_MS });
+  await inNetns(netns, 'ip', ['link', 'set', 'dev', hostTap, 'name', names.tapName]);
 }

@@ -9,14 +9,12 @@ import { createPodFiles, type PodFiles } from '../pod-files';
 import { NamespaceMode } from '../../proto/gen/cri-api-v1';
 import type { PodSandbox } from '../runtime-handler';
 import type { AgentClient, AgentListeners } from './agent-client';
-import { connectTap, disconnectTap, readPodInterface } from './pod-tap';
-import { qemuArgs } from './qemu-args';
-import { launchQemu } from './qemu-process';
+import { connectTap, disconnectTap, netnsName, readPodInterface } from './pod-tap';
 import { QmpClient } from './qmp-client';
-import { BOOT_TIMEOUT_MS, type VmPaths, type VmSettings, connectAgent, vmMachine, vmPaths, whileQemuLives } from './vm-boot';
+import { type VmPaths, type VmSettings, type VmStart, startVm, vmPaths } from './vm-boot';
 import { podVmSize, type VmSize } from './vm-size';
-import { resumeVmState } from './vm-snapshot';
 import type { VmTemplates } from './vm-template';
+import type { WarmClones } from './warm-clones';
 
 /** What a pod's VM is, as persisted with the pod. */
 export interface PodVmState {
@@ -46,18 +44,6 @@ export function podVmPaths(handlerDir: string, podId: string): PodVmPaths {
   return vmPaths(join(handlerDir, 'pods', podId), join(handlerDir, 'sockets', podId.slice(0, 16)));
 }
 
-/** A clone takes in its template's saved state and runs on from where the template stopped. */
-async function resumeClone(vm: string, paths: PodVmPaths, qemu: TrackedProcess): Promise<void> {
-  await whileQemuLives(vm, paths, qemu, async () => {
-    const qmp = await QmpClient.connect(paths.qmpSocket, BOOT_TIMEOUT_MS);
-    try {
-      await resumeVmState(qmp, BOOT_TIMEOUT_MS);
-    } finally {
-      qmp.close();
-    }
-  });
-}
-
 /**
  * The guest's clock and entropy are set by the host (a guest has no RTC it can trust and little
  * entropy at boot), then the agent makes the pod in it: its files, sysctls, /dev/shm, network.
@@ -77,15 +63,24 @@ async function prepareGuest(agent: AgentClient, pod: PodSandbox, netns: string, 
   await agent.updateRoutes(iface.mac, routes, AGENT_CALL_TIMEOUT_MS);
 }
 
+/** Where pod VMs of the template's size come from: the template, and the clones kept warm. */
+export interface VmFactory {
+  templates: VmTemplates;
+  warm: WarmClones;
+}
+
+/** How the pod's VM came to run, for the log. */
+type VmOrigin = 'booted' | 'cloned' | 'taken warm';
+
 /**
  * Starts the pod's VM: its shared directory with the pod's files, a TAP joined to the pod's CNI
  * interface, QEMU in the pod's network namespace and cgroup, then the agent configures the
- * guest. A VM of the template's size is a clone of the template; any other boots cold. On
- * failure the caller removes what was made (removePodVm), as after a crash.
+ * guest. A VM of the template's size is a warm clone taken over, or else a clone started now;
+ * any other boots. On failure the caller removes what was made (removePodVm), as after a crash.
  */
 export async function bootPodVm(
   settings: VmSettings,
-  templates: VmTemplates,
+  factory: VmFactory,
   pod: PodSandbox,
   paths: PodVmPaths,
   listeners: AgentListeners,
@@ -93,8 +88,17 @@ export async function bootPodVm(
 ): Promise<{ state: PodVmState; agent: AgentClient }> {
   const netns = pod.namespaces.network;
   if (netns === undefined) throw new InternalError(`pod ${pod.id} has no network namespace of its own for its VM`);
-  await mkdir(paths.shared, { recursive: true, mode: 0o700 });
+  const started = Date.now();
+  const tap = { tapName: TAP_NAME, ifname: GUEST_INTERFACE };
+  const defaultSize = { vcpus: settings.vcpus, memoryMiB: settings.memoryMiB };
+  const size = podVmSize(pod.config, defaultSize);
+  const fromTemplate = settings.template && size.vcpus === defaultSize.vcpus && size.memoryMiB === defaultSize.memoryMiB;
+  const template = fromTemplate ? await factory.templates.template(settings) : undefined;
+  const warm = template && netnsName(netns) !== undefined ? factory.warm.take(template) : undefined;
   await mkdir(join(paths.agentSocket, '..'), { recursive: true, mode: 0o700 });
+  await mkdir(join(paths.dir, '..'), { recursive: true, mode: 0o700 });
+  if (warm) await factory.warm.adopt(warm, paths, netns, pod.cgroupPath, tap);
+  else await mkdir(paths.shared, { recursive: true, mode: 0o700 });
   const files = await createPodFiles({
     dir: join(paths.dir, 'pod-files'),
     hostname: pod.hostname,
@@ -104,38 +108,20 @@ export async function bootPodVm(
     shmSizeBytes: 0,
   });
   const iface = await readPodInterface(netns, GUEST_INTERFACE);
-  await connectTap(netns, { tapName: TAP_NAME, ifname: GUEST_INTERFACE });
-  const defaultSize = { vcpus: settings.vcpus, memoryMiB: settings.memoryMiB };
-  const size = podVmSize(pod.config, defaultSize);
-  const fromTemplate = settings.template && size.vcpus === defaultSize.vcpus && size.memoryMiB === defaultSize.memoryMiB;
-  const template = fromTemplate ? await templates.template(settings) : undefined;
-  const started = Date.now();
-  const vm = `the VM of pod ${pod.id}`;
-  const qemu = await launchQemu(settings.qemuPath, {
-    netns,
-    cgroupPath: pod.cgroupPath,
-    logPath: paths.qemuLog,
-    incomingState: template?.statePath,
-    args: qemuArgs({
-      ...vmMachine(settings, size),
-      ...(template && { memoryFile: { path: template.memoryPath, shared: false }, incoming: true }),
-      consoleLog: paths.consoleLog,
-      qmpSocket: paths.qmpSocket,
-      agentSocket: paths.agentSocket,
-      pidFile: paths.pidFile,
-      sharedDir: paths.shared,
-      network: { tapName: TAP_NAME, mac: template?.mac ?? iface.mac },
-    }),
-  });
-  if (template) await resumeClone(vm, paths, qemu);
-  const agent = await connectAgent(vm, paths, qemu, listeners);
+  await connectTap(netns, tap);
+  const start: VmStart = template ? { from: 'template', template } : { from: 'boot' };
+  const placement = { netns, cgroupPath: pod.cgroupPath, tapName: TAP_NAME, mac: template?.mac ?? iface.mac };
+  const { qemu, agent } = warm ?? (await startVm(`the VM of pod ${pod.id}`, settings, size, start, paths, placement, listeners));
   try {
     await prepareGuest(agent, pod, netns, files);
   } catch (error) {
     agent.close();
+    // Found by its pid file otherwise; a warm clone's names the warm VM's path, not the pod's.
+    if (warm) await stopTrackedProcess(qemu, 'QEMU', 0, undefined);
     throw error;
   }
-  logger.info(template ? 'pod VM cloned' : 'pod VM booted', {
+  const origin: VmOrigin = warm ? 'taken warm' : template ? 'cloned' : 'booted';
+  logger.info(`pod VM ${origin}`, {
     pod_id: pod.id,
     pid: qemu.pid,
     accelerator: settings.accelerator,

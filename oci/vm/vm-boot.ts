@@ -6,9 +6,12 @@ import { join } from 'node:path';
 import { DeadlineExceededError, FailedPreconditionError } from '../../system/errors';
 import { type TrackedProcess, isTrackedRunning } from '../../system/tracked-process';
 import { AgentClient, type AgentListeners } from './agent-client';
-import type { QemuMachine } from './qemu-args';
-import { qemuMessages } from './qemu-process';
+import { type QemuMachine, qemuArgs } from './qemu-args';
+import { launchQemu, qemuMessages } from './qemu-process';
+import { QmpClient } from './qmp-client';
 import type { VmSize } from './vm-size';
+import { resumeVmState } from './vm-snapshot';
+import type { VmTemplate } from './vm-template';
 
 /** How every VM of a handler is made: the config with the accelerator resolved. */
 export interface VmSettings {
@@ -133,4 +136,67 @@ export function connectAgent(vm: string, paths: VmPaths, qemu: TrackedProcess, l
     });
     return agent;
   });
+}
+
+/** Where a VM runs and what its NIC is joined to. */
+export interface VmPlacement {
+  /** The pod's network namespace and cgroup; a template, or a warm clone waiting for a pod, is in the daemon's. */
+  netns?: string;
+  cgroupPath?: string;
+  /** None for a template: its NIC is attached to nothing. */
+  tapName?: string;
+  mac: string;
+}
+
+/** How a VM comes to run: it boots, it boots as a template (its RAM written to a file), or it is a clone of one. */
+export type VmStart = { from: 'boot' } | { from: 'boot'; templateMemory: string } | { from: 'template'; template: VmTemplate };
+
+/** A clone takes in its template's saved state and runs on from where the template stopped. */
+async function resumeClone(paths: VmPaths): Promise<void> {
+  const qmp = await QmpClient.connect(paths.qmpSocket, BOOT_TIMEOUT_MS);
+  try {
+    await resumeVmState(qmp, BOOT_TIMEOUT_MS);
+  } finally {
+    qmp.close();
+  }
+}
+
+function memoryFile(start: VmStart): QemuMachine['memoryFile'] {
+  if (start.from === 'template') return { path: start.template.memoryPath, shared: false };
+  return 'templateMemory' in start ? { path: start.templateMemory, shared: true } : undefined;
+}
+
+/**
+ * Starts a VM and waits for its agent's first answer; `vm` names it in errors. On failure its
+ * QEMU may still run: the caller finds it by its pid file.
+ */
+export async function startVm(
+  vm: string,
+  settings: VmSettings,
+  size: VmSize,
+  start: VmStart,
+  paths: VmPaths,
+  placement: VmPlacement,
+  listeners: AgentListeners,
+): Promise<{ qemu: TrackedProcess; agent: AgentClient }> {
+  const clone = start.from === 'template';
+  const qemu = await launchQemu(settings.qemuPath, {
+    netns: placement.netns,
+    cgroupPath: placement.cgroupPath,
+    logPath: paths.qemuLog,
+    incomingState: clone ? start.template.statePath : undefined,
+    args: qemuArgs({
+      ...vmMachine(settings, size),
+      memoryFile: memoryFile(start),
+      incoming: clone,
+      consoleLog: paths.consoleLog,
+      qmpSocket: paths.qmpSocket,
+      agentSocket: paths.agentSocket,
+      pidFile: paths.pidFile,
+      sharedDir: paths.shared,
+      network: { tapName: placement.tapName, mac: placement.mac },
+    }),
+  });
+  if (clone) await whileQemuLives(vm, paths, qemu, () => resumeClone(paths));
+  return { qemu, agent: await connectAgent(vm, paths, qemu, listeners) };
 }

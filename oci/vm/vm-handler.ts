@@ -57,7 +57,7 @@ export class VmHandler implements RuntimeHandler {
     this.logger = environment.logger;
     this.containers = new VmContainers(join(dir, 'containers'), () => this.pods, environment.logger);
     this.ports = new VmPortForwards(environment.logger);
-    this.pods = new VmPods(dir, () => this.vmSettings(), environment.logger, { ...this.containers.listeners, ...this.ports.listeners });
+    this.pods = new VmPods(dir, () => this.vmSettings(), config.warm_clones, environment.logger, { ...this.containers.listeners, ...this.ports.listeners });
   }
 
   readiness(): Promise<HandlerReadiness> {
@@ -121,6 +121,10 @@ export class VmHandler implements RuntimeHandler {
 
   podUsage(podId: string): Promise<CgroupUsage> {
     return this.pods.usage(podId);
+  }
+
+  shutdown(): Promise<void> {
+    return this.pods.shutdown();
   }
 
   stopPod(podId: string): Promise<void> {

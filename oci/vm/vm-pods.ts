@@ -9,12 +9,13 @@ import type { CgroupUsage } from '../cgroups/cgroup-usage';
 import type { PodContainerContext, PodHandlerState, PodSandbox, RestoredPod } from '../runtime-handler';
 import { AgentClient, type AgentListeners } from './agent-client';
 import { GUEST_POD_FILES, GUEST_POD_PID_NS, GUEST_POD_SHM } from './guest-paths';
-import { type PodVmPaths, type PodVmState, bootPodVm, podVmPaths, podVmRunning, sharesPidNamespace, shutdownPodVm } from './pod-vm';
+import { type PodVmPaths, type PodVmState, type VmFactory, bootPodVm, podVmPaths, podVmRunning, sharesPidNamespace, shutdownPodVm } from './pod-vm';
 import type { VmSettings } from './vm-boot';
 import { findQemuProcesses } from './qemu-process';
 import { resizePodVm } from './vm-hotplug';
 import { type ContainerDemand, type VmSize, wantedVmSize } from './vm-size';
 import { VmTemplates } from './vm-template';
+import { WarmClones } from './warm-clones';
 
 interface RunningVm {
   pod: PodSandbox;
@@ -48,16 +49,19 @@ const RECONNECT_TIMEOUT_MS = 10_000;
  */
 export class VmPods {
   private readonly running = new Map<string, RunningVm>();
-  private readonly templates: VmTemplates;
+  private readonly factory: VmFactory;
 
   constructor(
     private readonly handlerDir: string,
     private readonly settings: () => Promise<VmSettings>,
+    warmClones: number,
     private readonly logger: Logger,
     /** Where every agent's events (output, exits) go: the containers. */
     private readonly listeners: AgentListeners,
   ) {
-    this.templates = new VmTemplates(join(handlerDir, 'templates'), join(handlerDir, 'sockets'), listeners, logger);
+    const sockets = join(handlerDir, 'sockets');
+    const templates = new VmTemplates(join(handlerDir, 'templates'), sockets, listeners, logger);
+    this.factory = { templates, warm: new WarmClones(join(handlerDir, 'warm'), sockets, warmClones, templates, settings, listeners, logger) };
   }
 
   paths(podId: string): PodVmPaths {
@@ -66,14 +70,16 @@ export class VmPods {
 
   async start(pod: PodSandbox): Promise<PodHandlerState> {
     const paths = this.paths(pod.id);
-    const { state, agent } = await bootPodVm(await this.settings(), this.templates, pod, paths, this.listeners, this.logger);
+    const { state, agent } = await bootPodVm(await this.settings(), this.factory, pod, paths, this.listeners, this.logger);
     this.running.set(pod.id, { pod, state, paths, agent, resizing: Promise.resolve(), wanted: state.size });
     return { ...state };
   }
 
   /** Takes back the VMs the records name and reconnects to their agents; those whose QEMU is gone are dead. */
   async restore(pods: RestoredPod[]): Promise<string[]> {
-    await this.templates.recover();
+    await this.factory.templates.recover();
+    const podQemus = new Set(pods.flatMap(({ state }) => (isPodVmState(state) ? [state.qemu.pid] : [])));
+    await this.factory.warm.recover(podQemus);
     const dead: string[] = [];
     await Promise.all(
       pods.map(async ({ pod, state }) => {
@@ -149,6 +155,11 @@ export class VmPods {
   async usage(podId: string): Promise<CgroupUsage> {
     const vm = this.running.get(podId);
     return vm ? (await hostStatsReader()).usage(vm.pod.cgroupPath) : {};
+  }
+
+  /** At daemon stop: the pods' VMs run on; the warm ones, which no pod has, end. */
+  shutdown(): Promise<void> {
+    return this.factory.warm.close(new Set([...this.running.values()].map((vm) => vm.state.qemu.pid)));
   }
 
   async stop(podId: string): Promise<void> {

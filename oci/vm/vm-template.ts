@@ -11,10 +11,9 @@ import type { Logger } from '../../system/logger';
 import { SingleFlight } from '../../system/single-flight';
 import { stopTrackedProcess } from '../../system/tracked-process';
 import type { AgentListeners } from './agent-client';
-import { qemuArgs } from './qemu-args';
-import { findQemuProcesses, launchQemu } from './qemu-process';
+import { findQemuProcesses } from './qemu-process';
 import { QmpClient } from './qmp-client';
-import { type VmPaths, type VmSettings, connectAgent, hotplugRoom, vmMachine, vmPaths, whileQemuLives } from './vm-boot';
+import { type VmPaths, type VmSettings, hotplugRoom, startVm, vmPaths, whileQemuLives } from './vm-boot';
 import { saveVmState } from './vm-snapshot';
 import type { VmSize } from './vm-size';
 
@@ -130,25 +129,17 @@ export class VmTemplates {
     const size = { vcpus: settings.vcpus, memoryMiB: settings.memoryMiB };
     const record: TemplateRecord = { key, mac: TEMPLATE_MAC, size, savedAt: '' };
     const template = this.saved(key, record);
-    const qemu = await launchQemu(settings.qemuPath, {
-      logPath: paths.qemuLog,
-      args: qemuArgs({
-        ...vmMachine(settings, size),
-        memoryFile: { path: template.memoryPath, shared: true },
-        consoleLog: paths.consoleLog,
-        qmpSocket: paths.qmpSocket,
-        agentSocket: paths.agentSocket,
-        pidFile: paths.pidFile,
-        sharedDir: paths.shared,
-        network: { mac: TEMPLATE_MAC },
-      }),
+    const vm = `the template VM ${key}`;
+    const { qemu, agent } = await startVm(vm, settings, size, { from: 'boot', templateMemory: template.memoryPath }, paths, { mac: TEMPLATE_MAC }, this.listeners).catch(async (error: unknown) => {
+      await this.discard(key);
+      throw error;
     });
+    // Saved once the agent answers: every clone starts with the agent up and its code loaded.
+    agent.close();
     try {
-      // Saved once the agent answers: every clone starts with the agent up and its code loaded.
-      (await connectAgent(`the template VM ${key}`, paths, qemu, this.listeners)).close();
       const qmp = await QmpClient.connect(paths.qmpSocket, QMP_TIMEOUT_MS);
       try {
-        await whileQemuLives(`the template VM ${key}`, paths, qemu, () => saveVmState(qmp, template.statePath, `${paths.qmpSocket}.migrate`, SAVE_TIMEOUT_MS));
+        await whileQemuLives(vm, paths, qemu, () => saveVmState(qmp, template.statePath, `${paths.qmpSocket}.migrate`, SAVE_TIMEOUT_MS));
         await qmp.quit(QUIT_TIMEOUT_MS);
       } finally {
         qmp.close();
