@@ -142,7 +142,7 @@ describe('VM pods taken from the warm cache', () => {
   afterAll(() => daemon?.close());
 
   test(
-    'a clone waits ready from the start; a pod takes it over, with its own address, and another takes its place; a crashed daemon\'s waiting clone is ended at the next start, the pod\'s runs on; a stopped daemon leaves none',
+    'a clone waits ready from the start; a pod takes it over, with its own address, and another takes its place; a crashed daemon\'s waiting clone is ended at the next start, the pod\'s runs on; a stopped daemon leaves none, not even one still starting',
     async () => {
       await waitForLog('warm VM ready', 1);
       const pod = await daemon.runPod('vm-warm', 'vm');
@@ -162,6 +162,10 @@ describe('VM pods taken from the warm cache', () => {
 
       await daemon.stopAndRemovePod(pod);
       earlierLogs += daemon.daemon.log;
+      await daemon.restart(0, 'SIGTERM', async () => expect(await warmQemus()).toEqual([]));
+      // Stopped again while its new clone is still starting: that one ends too.
+      await daemon.restart(0, 'SIGTERM', async () => expect(await warmQemus()).toEqual([]));
+      expect(await waitUntil(async () => (await warmQemus()).length === 1, 60_000, POLL_MS)).toBe(true);
       await daemon.restart(0, 'SIGTERM', async () => expect(await warmQemus()).toEqual([]));
     },
     BOOT_MS,

@@ -9,6 +9,7 @@ import { errorMessage } from '../../system/errors';
 import type { Logger } from '../../system/logger';
 import { commandLine, processIds } from '../../system/process-list';
 import { type TrackedProcess, stopTrackedProcess, trackProcess } from '../../system/tracked-process';
+import { waitUntil } from '../../system/wait-until';
 import { joinPodCgroup } from '../cgroups/pod-cgroup';
 import type { AgentClient, AgentListeners } from './agent-client';
 import { addHostTap, deleteHostTap, moveTapIntoPod, type TapNames } from './pod-tap';
@@ -27,6 +28,8 @@ export interface WarmVm {
 }
 
 const TAP_FILE = 'tap';
+const CLOSE_TIMEOUT_MS = 30_000;
+const CLOSE_POLL_MS = 200;
 
 /** The clones kept ready for one vm handler. */
 export class WarmClones {
@@ -81,6 +84,7 @@ export class WarmClones {
       }
     })()
       .catch((error: unknown) => {
+        if (this.closed) return;
         this.logger.error('cannot start a warm VM; pods are cloned when they come', { handler_dir: this.dir, error: errorMessage(error) });
       })
       .finally(() => (this.filling = undefined));
@@ -89,7 +93,7 @@ export class WarmClones {
   private async startOne(): Promise<WarmVm | undefined> {
     const settings = await this.settings();
     const template = settings.template ? await this.templates.template(settings) : undefined;
-    if (template === undefined) return undefined;
+    if (template === undefined || this.closed) return undefined;
     // Never a name an earlier daemon gave a clone a pod still runs on; as a TAP's name (15
     // characters at most) unique among daemons that share a host.
     const name = randomBytes(6).toString('hex');
@@ -146,6 +150,14 @@ export class WarmClones {
   async close(podQemus: Set<number>): Promise<void> {
     this.closed = true;
     await Promise.all(this.ready.splice(0).map((vm) => this.end(vm)));
-    await this.stopQemus(podQemus, this.dir);
+    // One still starting is killed once it runs, or sees `closed` before it is launched.
+    await waitUntil(
+      async () => {
+        await this.stopQemus(podQemus, this.dir);
+        return this.filling === undefined;
+      },
+      CLOSE_TIMEOUT_MS,
+      CLOSE_POLL_MS,
+    );
   }
 }
