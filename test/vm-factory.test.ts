@@ -2,7 +2,7 @@
 // ones are clones of it, each still its own machine (its own MAC and address on the pod
 // network, its clock set to now), the template is found again after a daemon restart, made
 // again after a crash cut its making short, and a pod bigger than the template boots cold.
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RuntimeServiceService as Runtime } from '../proto/gen/cri-api-v1';
@@ -65,7 +65,7 @@ describe('VM pods cloned from a template', () => {
   afterAll(() => daemon?.close());
 
   test(
-    'the first pod VM makes the template and later ones are clones, each with its own address and MAC on the pod network and the clock of now; a restart finds the template again; a bigger pod boots cold',
+    'the first pod VM makes the template and later ones are clones, each with its own address and MAC on the pod network and the clock of now; a restart finds the template again; a bigger pod boots cold; another default size makes another template',
     async () => {
       const first = await runWithContainer('vm-clone-a');
       expect(count(log(), 'VM template made')).toBe(1);
@@ -94,6 +94,16 @@ describe('VM pods cloned from a template', () => {
       expect((await execSync(big.app, ['true'])).exitCode).toBe(0);
       expect(count(log(), 'pod VM booted')).toBe(1);
       for (const { pod } of [first, second, third, big]) await daemon.stopAndRemovePod(pod);
+
+      // Another default size is another template; the old one goes.
+      const [oldTemplate] = await readdir(templatesDir());
+      await restart('SIGTERM', () => writeFile(daemon.dirs.configFile, `${CONFIG}memory_mib = 384\n`));
+      const resized = await runWithContainer('vm-resized');
+      const memTotalMiB = Number(/MemTotal:\s+(\d+)/.exec((await execSync(resized.app, ['cat', '/proc/meminfo'])).stdout.toString())?.[1]) / 1024;
+      expect(memTotalMiB).toBeLessThan(384);
+      expect([count(log(), 'VM template made'), count(log(), 'pod VM cloned')]).toEqual([2, 4]);
+      expect(await readdir(templatesDir())).not.toContain(oldTemplate);
+      await daemon.stopAndRemovePod(resized.pod);
     },
     BOOT_MS,
   );
