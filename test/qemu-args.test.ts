@@ -78,6 +78,8 @@ describe('QEMU arguments', () => {
     expect(values(clone, '-object')).toEqual(['memory-backend-file,id=pod-ram,size=512M,mem-path=/run/template/memory,share=off']);
     expect(values(clone, '-netdev')).toEqual(['tap,id=net0,ifname=tap0_pv,script=no,downscript=no,vhost=off']);
     expect(values(clone, '-incoming')).toEqual(['defer']);
+    // A fresh generation ID at each start tells a clone's kernel to reseed its RNG.
+    expect(values(clone, '-device')).toContain('vmgenid,guid=auto');
   });
 
   test('a comma in a path cannot add options of its own', () => {

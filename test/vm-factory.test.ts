@@ -79,6 +79,9 @@ describe('VM pods cloned from a template', () => {
       expect(ipA).not.toBe(ipB);
       expect((await execSync(first.app, ['busybox', 'ping', '-c', '1', '-W', '10', ipB])).exitCode).toBe(0);
       expect((await execSync(second.app, ['busybox', 'ping', '-c', '1', '-W', '10', ipA])).exitCode).toBe(0);
+      // Clones start from one RNG state: the guest kernel's VM generation ID driver reseeds it the moment a clone resumes.
+      const vmgenid = await execSync(second.app, ['sh', '-c', 'basename $(readlink /sys/bus/acpi/devices/QEMUVGID:00/physical_node/driver 2>/dev/null || readlink /sys/bus/acpi/devices/QEMUVGID:00/driver)']);
+      expect(vmgenid.stdout.toString()).toBe('vmgenid\n');
       const macs = await Promise.all([first.app, second.app].map(async (app) => (await execSync(app, ['cat', '/sys/class/net/eth0/address'])).stdout.toString()));
       expect(macs[0]).not.toBe(macs[1]);
       const guestNow = Number((await execSync(second.app, ['date', '+%s'])).stdout.toString());

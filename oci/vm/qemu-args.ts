@@ -83,6 +83,9 @@ export function qemuArgs(vm: QemuVm): string[] {
     '-device', 'virtio-serial-pci,id=serial0',
     '-chardev', `socket,id=agent,path=${value(vm.agentSocket)},server=on,wait=off`,
     '-device', `virtserialport,bus=serial0.0,chardev=agent,name=${AGENT_PORT_NAME}`,
+    // A new generation ID at every start, a clone's included: the guest kernel reseeds its RNG
+    // when it changes, so clones of one template never draw the same numbers.
+    '-device', 'vmgenid,guid=auto',
     '-drive', `file=${value(vm.guestRoot)},if=none,id=guestroot,format=raw,readonly=on`,
     '-device', 'virtio-blk-pci,drive=guestroot',
   ];

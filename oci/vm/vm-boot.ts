@@ -166,6 +166,21 @@ function memoryFile(start: VmStart): QemuMachine['memoryFile'] {
   return 'templateMemory' in start ? { path: start.templateMemory, shared: true } : undefined;
 }
 
+/** QEMU's arguments for a VM of these settings and size, started so, with its files there. */
+export function vmArgs(settings: VmSettings, size: VmSize, start: VmStart, paths: VmPaths, placement: VmPlacement): string[] {
+  return qemuArgs({
+    ...vmMachine(settings, size),
+    memoryFile: memoryFile(start),
+    incoming: start.from === 'template',
+    consoleLog: paths.consoleLog,
+    qmpSocket: paths.qmpSocket,
+    agentSocket: paths.agentSocket,
+    pidFile: paths.pidFile,
+    sharedDir: paths.shared,
+    network: { tapName: placement.tapName, mac: placement.mac },
+  });
+}
+
 /**
  * Starts a VM and waits for its agent's first answer; `vm` names it in errors. On failure its
  * QEMU may still run: the caller finds it by its pid file.
@@ -185,17 +200,7 @@ export async function startVm(
     cgroupPath: placement.cgroupPath,
     logPath: paths.qemuLog,
     incomingState: clone ? start.template.statePath : undefined,
-    args: qemuArgs({
-      ...vmMachine(settings, size),
-      memoryFile: memoryFile(start),
-      incoming: clone,
-      consoleLog: paths.consoleLog,
-      qmpSocket: paths.qmpSocket,
-      agentSocket: paths.agentSocket,
-      pidFile: paths.pidFile,
-      sharedDir: paths.shared,
-      network: { tapName: placement.tapName, mac: placement.mac },
-    }),
+    args: vmArgs(settings, size, start, paths, placement),
   });
   if (clone) await whileQemuLives(vm, paths, qemu, () => resumeClone(paths));
   return { qemu, agent: await connectAgent(vm, paths, qemu, listeners) };

@@ -13,7 +13,7 @@ import { stopTrackedProcess } from '../../system/tracked-process';
 import type { AgentListeners } from './agent-client';
 import { findQemuProcesses } from './qemu-process';
 import { QmpClient } from './qmp-client';
-import { type VmPaths, type VmSettings, hotplugRoom, startVm, vmPaths, whileQemuLives } from './vm-boot';
+import { type VmPaths, type VmSettings, startVm, vmArgs, vmPaths, whileQemuLives } from './vm-boot';
 import { saveVmState } from './vm-snapshot';
 import type { VmSize } from './vm-size';
 
@@ -37,8 +37,6 @@ interface TemplateRecord {
 // Locally administered, so it collides with no vendor's; never seen on a network: the agent
 // gives the NIC the pod interface's MAC before bringing it up.
 const TEMPLATE_MAC = '02:00:00:00:70:76';
-// Raised when what a template is made of changes beyond its inputs below (its devices, say).
-const TEMPLATE_FORMAT = 1;
 const RECORD = 'template.json';
 const SAVE_TIMEOUT_MS = 60_000;
 const QMP_TIMEOUT_MS = 5_000;
@@ -53,12 +51,16 @@ async function fileIdentity(path: string): Promise<string> {
   return `${dev}:${ino}:${size}:${mtimeMs}`;
 }
 
-/** Everything a template depends on: a change in any of it makes another template. */
+/**
+ * Everything a template depends on: the files QEMU and the guest are made of, and QEMU's
+ * arguments (machine, devices, sizes, kernel command line) with its own paths left out. A
+ * change in any of it makes another template: a clone must have exactly its template's devices.
+ */
 async function templateKey(settings: VmSettings): Promise<string> {
   const files = await Promise.all([settings.qemuPath, settings.kernelPath, settings.initrdPath, settings.guestRoot].map(fileIdentity));
   const size = { vcpus: settings.vcpus, memoryMiB: settings.memoryMiB };
-  const inputs = { format: TEMPLATE_FORMAT, settings, files, room: hotplugRoom(size) };
-  return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 32);
+  const args = vmArgs(settings, size, { from: 'boot', templateMemory: '' }, vmPaths('', ''), { mac: TEMPLATE_MAC });
+  return createHash('sha256').update(JSON.stringify({ files, args })).digest('hex').slice(0, 32);
 }
 
 async function readRecord(path: string): Promise<TemplateRecord | undefined> {
