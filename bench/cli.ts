@@ -3,10 +3,11 @@ import { errorMessage } from '../system/errors';
 import { startBenchRegistry, type BenchImages } from './bench-images';
 import { describeRun } from './machine';
 import { parseBenchArgs, USAGE, UsageError, type BenchOptions } from './options';
-import { README_PATH, resultText, writeReadme, type RunRecord } from './readme';
+import { printedText, README_PATH, writeReadme, type RunRecord } from './readme';
 import { measureNetworkFloor } from './network-floor';
 import { Timings } from './timings';
 import { runSession, runtimeRecorder, runtimeResult } from './session';
+import { measureVm } from './vm-session';
 
 function say(message: string): void {
   process.stderr.write(`bench: ${message}\n`);
@@ -24,12 +25,14 @@ function abortOnSignals(): AbortController {
   return controller;
 }
 
+type Measurements = Pick<RunRecord, 'results' | 'floor' | 'vm'>;
+
 /**
  * Every runtime, round after round, the order reversed each round so that a machine getting
  * faster or slower weighs on all of them alike; the work is shared out over the rounds, and
- * the scale figures are taken in the last.
+ * the scale figures are taken in the last. The VM pods come after all rounds.
  */
-async function measureAll(options: BenchOptions, images: BenchImages, signal: AbortSignal): Promise<Pick<RunRecord, 'results' | 'floor'>> {
+async function measureAll(options: BenchOptions, images: BenchImages, signal: AbortSignal): Promise<Measurements> {
   const runs = options.runtimes.map((name) => ({ name, recorder: runtimeRecorder() }));
   const floor = new Timings();
   const share = (total: number): number => Math.ceil(total / options.rounds);
@@ -45,14 +48,15 @@ async function measureAll(options: BenchOptions, images: BenchImages, signal: Ab
     say(`the pod network alone: ${roundOptions.pods} times, ${options.parallel} at a time`);
     await measureNetworkFloor(floor, { pods: roundOptions.pods, parallel: options.parallel, signal });
   }
-  return { results: runs.map(({ name, recorder }) => runtimeResult(name, recorder)), floor: floor.summaries() };
+  const vm = options.vm ? await measureVm(images, options, signal, say) : undefined;
+  return { results: runs.map(({ name, recorder }) => runtimeResult(name, recorder)), floor: floor.summaries(), vm };
 }
 
 async function bench(argv: string[], options: BenchOptions): Promise<void> {
   const controller = abortOnSignals();
   say('starting a registry and pushing the bench images');
   const images = await startBenchRegistry();
-  let measured: Pick<RunRecord, 'results' | 'floor'>;
+  let measured: Measurements;
   try {
     measured = await measureAll(options, images, controller.signal);
   } finally {
@@ -61,7 +65,7 @@ async function bench(argv: string[], options: BenchOptions): Promise<void> {
   const flags = argv.filter((arg, index) => index > 0 || arg !== '--');
   const command = ['npm run bench', ...(flags.length > 0 ? ['--', ...flags] : [])].join(' ');
   const run: RunRecord = { date: new Date().toISOString().slice(0, 10), machine: await describeRun(), command, ...measured };
-  process.stdout.write(`\n${resultText(run)}`);
+  process.stdout.write(`\n${printedText(run)}`);
   if (options.writeReadme) {
     await writeReadme(run);
     say(`wrote ${README_PATH}`);

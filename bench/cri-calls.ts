@@ -12,8 +12,10 @@ import {
 } from '../proto/gen/cri-api-v1';
 import { unary } from '../testbed/cri-client';
 
-// Pulls and stops may wait on a registry or a grace period; the rest answer in milliseconds.
+// Pulls and stops may wait on a registry or a grace period, and a VM pod's start on a boot
+// (the daemon gives one 90 s); the rest answer in milliseconds.
 const PULL_DEADLINE_MS = 120_000;
+const POD_START_DEADLINE_MS = 120_000;
 const CALL_DEADLINE_MS = 30_000;
 
 /**
@@ -36,8 +38,17 @@ export class CriCalls {
     });
   }
 
-  async runPod(config: PodSandboxConfig): Promise<string> {
-    return (await unary(this.client, RuntimeServiceService.runPodSandbox, { config, runtimeHandler: '' }, CALL_DEADLINE_MS)).podSandboxId;
+  /** The pod's ID; `runtimeHandler` '' is the runtime's default handler. */
+  async runPod(config: PodSandboxConfig, runtimeHandler = ''): Promise<string> {
+    return (await unary(this.client, RuntimeServiceService.runPodSandbox, { config, runtimeHandler }, POD_START_DEADLINE_MS)).podSandboxId;
+  }
+
+  /** The pod's cgroup path, from podvisord's verbose status (its `info` JSON). */
+  async podCgroup(podSandboxId: string): Promise<string> {
+    const { info } = await unary(this.client, RuntimeServiceService.podSandboxStatus, { podSandboxId, verbose: true }, CALL_DEADLINE_MS);
+    const path: unknown = (JSON.parse(info.info ?? '{}') as { cgroup?: { path?: unknown } }).cgroup?.path;
+    if (typeof path !== 'string' || path === '') throw new Error(`the status of pod ${podSandboxId} names no cgroup`);
+    return path;
   }
 
   async stopPod(podSandboxId: string): Promise<void> {
@@ -64,6 +75,11 @@ export class CriCalls {
 
   async removeContainer(containerId: string): Promise<void> {
     await unary(this.client, RuntimeServiceService.removeContainer, { containerId }, CALL_DEADLINE_MS);
+  }
+
+  async execSync(containerId: string, cmd: string[], timeoutSeconds: number): Promise<{ exitCode: number; stdout: string }> {
+    const reply = await unary(this.client, RuntimeServiceService.execSync, { containerId, cmd, timeout: BigInt(timeoutSeconds) }, CALL_DEADLINE_MS + timeoutSeconds * 1000);
+    return { exitCode: reply.exitCode, stdout: reply.stdout.toString() };
   }
 
   async containerStatus(containerId: string): Promise<void> {

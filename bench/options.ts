@@ -14,6 +14,12 @@ export interface BenchOptions {
   scalePods: number;
   scaleContainers: number;
   idleSeconds: number;
+  /** Also measure VM pods beside runc pods, in a podvisord of their own. */
+  vm: boolean;
+  /** Pods timed per way of starting them (runc, VM cold, from the template, from the warm cache). */
+  vmPods: number;
+  /** VM pods started together for the memory, CPU and exec-sync figures. */
+  vmScalePods: number;
   writeReadme: boolean;
   /** Where podvisord's CPU profile goes, when one is wanted. */
   cpuProfileDir: string | undefined;
@@ -30,7 +36,9 @@ const INTEGER_FLAGS = {
   pulls: { default: 20, help: 'PullImage + RemoveImage rounds' },
   'scale-pods': { default: 100, help: 'pods running for the memory and CPU figures (with --scale)' },
   'scale-containers': { default: 500, help: 'containers in those pods for the second list reading (with --scale)' },
-  'idle-seconds': { default: 10, help: 'how long CPU is measured while the pods idle (with --scale)' },
+  'idle-seconds': { default: 10, help: 'how long CPU is measured while the pods idle (with --scale or --vm)' },
+  'vm-pods': { default: 5, help: 'pods timed per start mode, one at a time, and bare QEMU boots (with --vm)' },
+  'vm-scale-pods': { default: 20, help: 'VM pods from the template running together (with --vm)' },
 } as const;
 
 type IntegerFlag = keyof typeof INTEGER_FLAGS;
@@ -40,7 +48,8 @@ export const USAGE = [
   ...Object.entries(INTEGER_FLAGS).map(([flag, spec]) => `  --${flag} N`.padEnd(26) + `${spec.help} (default ${spec.default})`),
   `  --only NAME`.padEnd(26) + `run one runtime: ${RUNTIME_NAMES.join(' or ')} (default both)`,
   '  --scale'.padEnd(26) + 'also take the memory, CPU and scale figures',
-  '  --write-readme'.padEnd(26) + 'write the results into bench/README.md',
+  '  --vm'.padEnd(26) + 'also measure VM pods (cold, template, warm cache) beside runc pods and a bare QEMU boot',
+  '  --write-readme'.padEnd(26) + 'write the results into bench/README.md (with --vm: its VM pods section only)',
   '  --cpu-prof DIR'.padEnd(26) + "write podvisord's CPU profile (.cpuprofile) into DIR",
 ].join('\n');
 
@@ -65,7 +74,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     values = parseArgs({
       // `node scripts/setup.mjs bench -- --pods 6` hands on the separator that npm would have eaten.
       args: argv[0] === '--' ? argv.slice(1) : argv,
-      options: { ...integerOptions, only: { type: 'string' }, scale: { type: 'boolean' }, 'write-readme': { type: 'boolean' }, 'cpu-prof': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { ...integerOptions, only: { type: 'string' }, scale: { type: 'boolean' }, vm: { type: 'boolean' }, 'write-readme': { type: 'boolean' }, 'cpu-prof': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
       strict: true,
       allowPositionals: false,
     }).values;
@@ -83,6 +92,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     scalePods: integer(values, 'scale-pods'),
     scaleContainers: integer(values, 'scale-containers'),
     idleSeconds: integer(values, 'idle-seconds'),
+    vm: values.vm === true,
+    vmPods: integer(values, 'vm-pods'),
+    vmScalePods: integer(values, 'vm-scale-pods'),
     writeReadme: values['write-readme'] === true,
     cpuProfileDir: typeof values['cpu-prof'] === 'string' ? resolve(values['cpu-prof']) : undefined,
     help: values.help === true,

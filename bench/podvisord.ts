@@ -9,20 +9,27 @@ function registriesConf(registryHost: string): string {
   return `[[registry]]\nlocation = "${registryHost}"\ninsecure = true\n`;
 }
 
+export interface PodvisordSetup {
+  /** Where node writes a CPU profile of the daemon when it exits; none without. */
+  cpuProfileDir?: string;
+  /** The config file's text; empty: the default configuration. */
+  config?: string;
+}
+
 /**
  * Starts podvisord from dist/ on a scratch directory of its own (root, runroot, socket, CNI
- * config, registries.conf), with the default configuration otherwise. `onDir` learns the
- * directory before anything can fail, so the caller can always clean it up. With `cpuProfileDir`
- * node writes a CPU profile of the daemon there when it exits.
+ * config, registries.conf), with `setup.config` or the default configuration otherwise. `onDir`
+ * learns the directory before anything can fail, so the caller can always clean it up.
  */
-export async function startPodvisord(registryHost: string, network: BenchNetwork, onDir: (dir: string) => void, cpuProfileDir?: string): Promise<RuntimeUnderTest> {
+export async function startPodvisord(registryHost: string, network: BenchNetwork, onDir: (dir: string) => void, setup: PodvisordSetup = {}): Promise<RuntimeUnderTest> {
+  const { cpuProfileDir, config = '' } = setup;
   const dirs = await testDirs('podvisor-bench-');
   onDir(dirs.dir);
   const registries = join(dirs.dir, 'registries.conf');
   const registriesDropIns = join(dirs.dir, 'registries.conf.d');
   await mkdir(registriesDropIns);
   await writeFile(registries, registriesConf(registryHost));
-  await writeFile(dirs.configFile, '');
+  await writeFile(dirs.configFile, config);
   await installNetwork(network, dirs.cniDir, join(dirs.dir, 'cni-leases'));
   const nodeFlags = cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir];
   const launch = (): Promise<DaemonProcess> =>

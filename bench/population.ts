@@ -17,6 +17,8 @@ export interface PopulationOptions {
   parallel: number;
   image: string;
   signal: AbortSignal;
+  /** The runtime handler the pods ask for; the default handler without one. */
+  handler?: string;
 }
 
 async function runContainer(cri: CriCalls, pod: RunningPod, image: string): Promise<void> {
@@ -30,7 +32,7 @@ export async function startPods(cri: CriCalls, count: number, prefix: string, op
   const pods: RunningPod[] = [];
   await runPool(count, options.parallel, options.signal, async (index) => {
     const config = cri.podConfig(`${prefix}-${index}`);
-    const pod: RunningPod = { id: await cri.runPod(config), config, containers: [] };
+    const pod: RunningPod = { id: await cri.runPod(config, options.handler), config, containers: [] };
     pods.push(pod);
     await runContainer(cri, pod, options.image);
   });

@@ -1,6 +1,5 @@
 import { commandLine, processIds, readProcessFile } from '../system/process-list';
 import { readStat } from '../system/process-stat';
-import { runToolChecked } from '../system/run-tool';
 
 export interface ProcessInfo {
   pid: number;
@@ -66,10 +65,29 @@ export function pssKib(pid: number): Promise<number> {
   return kibField(pid, 'smaps_rollup', 'Pss');
 }
 
-export function rssKib(pid: number): Promise<number> {
-  return kibField(pid, 'status', 'VmRSS');
+/** The PSS of all of `pids` together. */
+export async function totalPssKib(pids: readonly number[]): Promise<number> {
+  return (await Promise.all(pids.map((pid) => pssKib(pid)))).reduce((sum, kib) => sum + kib, 0);
 }
 
-export async function clockTicksPerSecond(): Promise<number> {
-  return Number((await runToolChecked('getconf', ['CLK_TCK'], { timeoutMs: 5000 })).trim());
+/** Whether a /proc/PID/cgroup text puts the process in `path` or below it, in any hierarchy. */
+export function inCgroup(cgroupFile: string, path: string): boolean {
+  return cgroupFile.split('\n').some((line) => {
+    const member = line.slice(line.indexOf(':', line.indexOf(':') + 1) + 1);
+    return member === path || member.startsWith(`${path}/`);
+  });
+}
+
+/**
+ * A pod's processes on the host: those in its cgroup or below (conmon and the containers of a
+ * runc pod, the QEMU of a VM pod), minus the containers' own workload (`workload` names its
+ * executables).
+ */
+export async function podProcesses(all: readonly ProcessInfo[], cgroupPath: string, workload: readonly string[]): Promise<ProcessInfo[]> {
+  const members = await Promise.all(all.map(async (info) => inCgroup((await readProcessFile(info.pid, 'cgroup')) ?? '', cgroupPath)));
+  return all.filter((info, index) => members[index] && !workload.includes(info.comm));
+}
+
+export function rssKib(pid: number): Promise<number> {
+  return kibField(pid, 'status', 'VmRSS');
 }

@@ -1,9 +1,12 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { unlessAbsent } from '../system/unless-absent';
 import { WARMUP_CALLS } from './loops';
 import { POD_LIFECYCLE } from './lifecycle';
 import { figureTable, floorTable, latencyTable, type RuntimeResult } from './report';
 import type { Summary } from './stats';
+import { vmResultText } from './vm-report';
+import type { VmResult } from './vm-session';
 
 // The source tree's bench/README.md, from dist/bench/.
 export const README_PATH = join(__dirname, '..', '..', 'bench', 'README.md');
@@ -15,7 +18,12 @@ export interface RunRecord {
   results: RuntimeResult[];
   /** The pod network alone, per step (network-floor.ts). */
   floor: Map<string, Summary>;
+  /** With --vm. */
+  vm?: VmResult;
 }
+
+// Where the VM pods section of bench/README.md begins; everything above it is the runtimes'.
+const VM_HEADING = '## VM pods';
 
 /** The tables as printed after a run, each runtime's version first. */
 export function resultText(run: RunRecord): string {
@@ -25,7 +33,17 @@ export function resultText(run: RunRecord): string {
   return `${versions}\n\n${latencyTable(run.results)}${figures}${floor}\n`;
 }
 
-/** bench/README.md: what the bench does and how to run it, then the last results written. */
+/** Everything a run prints: the runtimes' tables, then the VM pods' with --vm. */
+export function printedText(run: RunRecord): string {
+  return run.vm === undefined ? resultText(run) : `${resultText(run)}\n${vmResultText(run.vm)}\n`;
+}
+
+/** When and where a run measured, and how it was started. */
+function runHeader(run: RunRecord): string {
+  return `${run.date}, ${run.machine}\n\n\`${run.command}\``;
+}
+
+/** bench/README.md without its VM pods section: what the bench does and how to run it, then the last results written. */
 export function readmeText(run: RunRecord): string {
   return `# Benchmark: Podvisor beside containerd
 
@@ -67,17 +85,72 @@ pod lifecycle can go here.
 
 Medians and 90th percentiles are in milliseconds; ratios are Podvisor over containerd (below 1:
 Podvisor is faster or smaller). \`npm run bench -- --help\` lists the flags; \`--write-readme\`
-rewrites this file with the run's results.
+rewrites this file with the run's results, but for the VM pods section below; with \`--vm\` it
+rewrites that section alone.
 
 ## Results
 
-${run.date}, ${run.machine}
-
-\`${run.command}\`
+${runHeader(run)}
 
 ${resultText(run)}`;
 }
 
+/** The VM pods section of bench/README.md: what \`--vm\` measures, then its results. */
+export function vmSectionText(run: RunRecord, vm: VmResult): string {
+  return `${VM_HEADING}
+
+\`npm run bench -- --vm\` adds VM pods beside runc pods to the same run, after the runtimes above
+(also with \`--only\`). First, with no daemon running, the floor: a bare QEMU boot with the vm
+handler's own machine arguments (\`oci/vm/qemu-args.ts\`), accelerator (the daemon's probe),
+kernel, initramfs and kernel command line (\`oci/vm/kernel-params.ts\`), default size, no devices,
+and \`rdinit=/bin/poweroff -- -f\`, so the guest powers off the moment its init would start; from
+QEMU's spawn to its exit, \`--vm-pods\` times (default 5) after one untimed boot. Each boot must
+print the kernel's power-down line, so a kernel that panics cannot look fast.
+
+Then a podvisord of its own with four handlers: \`runc\`, \`vm-cold\` (vm, \`template = false\`),
+\`vm-template\` (vm, \`template = true\`, the default) and \`vm-warm\` (vm, \`warm_clones = 2\`). For
+each in turn, \`--vm-pods\` pods one at a time, after one untimed pod (it builds the template,
+probes the accelerator, warms the page cache): RunPodSandbox, CreateContainer and StartContainer
+of one \`sleep\` container, and their sum; 3 s after the start, the PSS (/proc/PID/smaps_rollup)
+of every process in the pod's cgroup (as podvisord's verbose PodSandboxStatus names it) but the
+container's own: conmon for a runc pod, QEMU for a VM pod; then the pod is stopped and removed.
+Before each vm-warm pod the bench waits, up to 60 s, until the handler has 2 QEMU processes that
+no pod has taken, each idle over one second (a spare still booting or restoring keeps a core
+busy); when none appears at all, the daemon keeps no warm cache and the other pods are not
+waited for. A figure says how many pods were timed with a full cache.
+
+Last, \`--vm-scale-pods\` vm-template pods (default 20) started \`--parallel\` at a time: how long
+that took, the host memory they use (the drop in MemAvailable, and the PSS of their processes,
+3 s after they started), the CPU of the daemon and of those processes over \`--idle-seconds\`
+while the pods idle (after the same quiet period as \`--scale\`), and an ExecSync of \`echo ok\`
+(30 s timeout) into every pod's container afterwards: how many answered.
+
+The last table sets these beside issue 16's targets: a template pod's Run + Create + Start
+within 4x a runc pod's, a cold one's within 1.5x the bare boot, PSS at most 40 MiB per template
+pod and 130 MiB per cold pod, and with 20 idle VM pods the daemon under 1 % of a core and every
+pod answering exec-sync.
+
+### Results
+
+${runHeader(run)}
+
+${vmResultText(vm)}
+`;
+}
+
+/**
+ * bench/README.md (`current`) with the run's results: with --vm its VM pods section, the rest
+ * kept as it is (a VM run's runtime figures are usually a short run's); without, everything
+ * else, the VM pods section kept.
+ */
+export function updatedReadme(current: string, run: RunRecord): string {
+  const at = current.indexOf(`\n${VM_HEADING}\n`);
+  const [runtimes, vmSection] = at < 0 ? [current, ''] : [current.slice(0, at + 1), current.slice(at + 1)];
+  if (run.vm === undefined) return vmSection === '' ? readmeText(run) : `${readmeText(run)}\n${vmSection}`;
+  return `${(runtimes.trim() === '' ? readmeText(run) : runtimes).trimEnd()}\n\n${vmSectionText(run, run.vm)}`;
+}
+
 export async function writeReadme(run: RunRecord): Promise<void> {
-  await writeFile(README_PATH, readmeText(run));
+  const current = await unlessAbsent(readFile(README_PATH, 'utf8'), '');
+  await writeFile(README_PATH, updatedReadme(current, run));
 }

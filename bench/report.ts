@@ -2,29 +2,56 @@ import type { Figure } from './figures';
 import type { RuntimeName } from './runtime';
 import type { Summary } from './stats';
 
-/** What one runtime's session produced. */
-export interface RuntimeResult {
-  name: RuntimeName;
-  version: string;
+/** One column of a side-by-side table: a runtime, or one way of running pods. */
+export interface Measured {
+  name: string;
   latencies: Map<string, Summary>;
   figures: Figure[];
 }
 
-const NONE = '–';
+/** What one runtime's session produced. */
+export interface RuntimeResult extends Measured {
+  name: RuntimeName;
+  version: string;
+}
+
+/** A ratio column: the figure of the column named `over` divided by that of `under`, shown where both ran. */
+export interface RatioColumn {
+  title: string;
+  over: string;
+  under: string;
+}
+
+/** The runtime tables' one ratio: Podvisor over containerd. */
+const PEER_RATIO = { over: 'podvisor', under: 'containerd' };
+
+/** What a table shows where there is no figure. */
+export const NONE = '–';
 
 function ms(value: number | undefined): string {
   return value === undefined ? NONE : value.toFixed(1);
 }
 
-function number(value: number | undefined): string {
+/** A figure as the tables print it: integers whole, others to one decimal from 10 up, two below. */
+export function figureValue(value: number | undefined): string {
   if (value === undefined) return NONE;
   return Number.isInteger(value) ? String(value) : value.toFixed(Math.abs(value) >= 10 ? 1 : 2);
 }
 
-/** Podvisor's figure over containerd's; a dash when either is missing or either is not a size (negative, a zero divisor). */
-export function ratio(podvisor: number | undefined, containerd: number | undefined): string {
-  if (podvisor === undefined || containerd === undefined || podvisor < 0 || containerd <= 0) return NONE;
-  return `${(podvisor / containerd).toFixed(2)}x`;
+/** One figure over another; undefined when either is missing or either is not a size (negative, a zero divisor). */
+export function quotient(over: number | undefined, under: number | undefined): number | undefined {
+  return over === undefined || under === undefined || over < 0 || under <= 0 ? undefined : over / under;
+}
+
+/** A quotient as the tables print it: 0.25x. */
+export function timesText(value: number): string {
+  return `${value.toFixed(2)}x`;
+}
+
+/** One figure over another as the tables print it; a dash where quotient has none. */
+export function ratio(over: number | undefined, under: number | undefined): string {
+  const value = quotient(over, under);
+  return value === undefined ? NONE : timesText(value);
 }
 
 /** A markdown table with its columns padded to one width, readable in a terminal as well. */
@@ -35,41 +62,52 @@ export function formatTable(header: string[], rows: string[][]): string {
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
 
-/** Every label any runtime has, in the order the runs produced them. */
-function labels(results: RuntimeResult[], keys: (result: RuntimeResult) => string[]): string[] {
+/** Every label any column has, in the order the runs produced them. */
+function labels(results: Measured[], keys: (result: Measured) => string[]): string[] {
   return [...new Set(results.flatMap(keys))];
 }
 
-/** The ratio column, when both runtimes ran. */
-function ratioColumn(results: RuntimeResult[], value: (result: RuntimeResult) => number | undefined): string[] {
-  const podvisor = results.find((result) => result.name === 'podvisor');
-  const containerd = results.find((result) => result.name === 'containerd');
-  return podvisor && containerd ? [ratio(value(podvisor), value(containerd))] : [];
+/** The ratio columns whose two columns both ran. */
+function presentRatios(results: Measured[], ratios: RatioColumn[]): RatioColumn[] {
+  const names = new Set(results.map((result) => result.name));
+  return ratios.filter(({ over, under }) => names.has(over) && names.has(under));
 }
 
-function ratioTitle(results: RuntimeResult[], title: string): string[] {
-  return results.length > 1 ? [title] : [];
+function ratioCells(results: Measured[], ratios: RatioColumn[], value: (result: Measured) => number | undefined): string[] {
+  const of = (name: string): number | undefined => {
+    const result = results.find((candidate) => candidate.name === name);
+    return result === undefined ? undefined : value(result);
+  };
+  return ratios.map(({ over, under }) => ratio(of(over), of(under)));
 }
 
-/** Per call: count, then median and p90 in ms for each runtime, then the ratio of medians. */
-export function latencyTable(results: RuntimeResult[]): string {
+/** Per call: count, then median and p90 in ms for each column, then the ratios of medians. */
+export function latencyTable(results: Measured[], ratios: RatioColumn[] = [{ title: 'ratio (median)', ...PEER_RATIO }]): string {
+  const shown = presentRatios(results, ratios);
   const rows = labels(results, (result) => [...result.latencies.keys()]).map((label) => {
     const summaries = results.map((result) => result.latencies.get(label));
     const count = summaries.find((summary) => summary !== undefined)?.count ?? 0;
-    return [label, String(count), ...summaries.flatMap((summary) => [ms(summary?.median), ms(summary?.p90)]), ...ratioColumn(results, (result) => result.latencies.get(label)?.median)];
+    return [label, String(count), ...summaries.flatMap((summary) => [ms(summary?.median), ms(summary?.p90)]), ...ratioCells(results, shown, (result) => result.latencies.get(label)?.median)];
   });
-  const header = ['call (ms)', 'n', ...results.flatMap((result) => [`${result.name} median`, `${result.name} p90`]), ...ratioTitle(results, 'ratio (median)')];
+  const header = ['call (ms)', 'n', ...results.flatMap((result) => [`${result.name} median`, `${result.name} p90`]), ...shown.map(({ title }) => title)];
   return formatTable(header, rows);
 }
 
-/** Per figure: its unit, each runtime's value, and the ratio. */
-export function figureTable(results: RuntimeResult[]): string {
+/** Per figure: its unit, each column's value, and the ratios. */
+export function figureTable(results: Measured[], ratios: RatioColumn[] = [{ title: 'ratio', ...PEER_RATIO }]): string {
+  const shown = presentRatios(results, ratios);
   const unitOf = new Map(results.flatMap((result) => result.figures.map((figure) => [figure.label, figure.unit] as const)));
   const rows = labels(results, (result) => result.figures.map((figure) => figure.label)).map((label) => {
-    const value = (result: RuntimeResult): number | undefined => result.figures.find((figure) => figure.label === label)?.value;
-    return [label, unitOf.get(label) ?? '', ...results.map((result) => number(value(result))), ...ratioColumn(results, value)];
+    const value = (result: Measured): number | undefined => result.figures.find((figure) => figure.label === label)?.value;
+    return [label, unitOf.get(label) ?? '', ...results.map((result) => figureValue(value(result))), ...ratioCells(results, shown, value)];
   });
-  return formatTable(['figure', 'unit', ...results.map((result) => result.name), ...ratioTitle(results, 'ratio')], rows);
+  return formatTable(['figure', 'unit', ...results.map((result) => result.name), ...shown.map(({ title }) => title)], rows);
+}
+
+/** Per label: count, median and p90 in ms, and one more column derived from the median. */
+export function summaryTable(title: string, summaries: Map<string, Summary>, derived: { title: string; of: (median: number) => string }): string {
+  const rows = [...summaries].map(([label, summary]) => [label, String(summary.count), ms(summary.median), ms(summary.p90), derived.of(summary.median)]);
+  return formatTable([title, 'n', 'median', 'p90', derived.title], rows);
 }
 
 /**
@@ -78,6 +116,5 @@ export function figureTable(results: RuntimeResult[]): string {
  */
 export function floorTable(floor: Map<string, Summary>, results: RuntimeResult[], podLifecycle: string): string {
   const containerd = results.find((result) => result.name === 'containerd')?.latencies.get(podLifecycle)?.median;
-  const rows = [...floor].map(([label, summary]) => [label, String(summary.count), ms(summary.median), ms(summary.p90), ratio(summary.median, containerd)]);
-  return formatTable(['pod network alone, no runtime (ms)', 'n', 'median', 'p90', `median / containerd's ${podLifecycle}`], rows);
+  return summaryTable('pod network alone, no runtime (ms)', floor, { title: `median / containerd's ${podLifecycle}`, of: (median) => ratio(median, containerd) });
 }

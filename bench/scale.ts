@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readStat } from '../system/process-stat';
+import { cpuOverWindow } from './cpu-usage';
 import type { CriCalls } from './cri-calls';
 import type { Figures } from './figures';
 import { timedLoop } from './loops';
 import { addContainers, startPods, WORKLOAD_EXECUTABLES, type PopulationOptions } from './population';
-import { clockTicksPerSecond, listProcesses, perPodProcesses, pssKib, rssKib } from './processes';
+import { listProcesses, perPodProcesses, pssKib, rssKib, totalPssKib } from './processes';
 import { removeAllPods } from './sweep';
 import type { Timings } from './timings';
 
@@ -12,9 +12,9 @@ import type { Timings } from './timings';
 // readings. The memory reducer of V8 then collects about 8 s after allocation stops: ~50 ms of
 // podvisord's CPU that landed in a CPU window started at once (1.2 % of a core over 10 s, 0 % in
 // the minutes after it), so the CPU window waits for it and reads pods sitting idle.
-const SETTLE_MS = 3000;
-const GC_QUIET_MS = 17_000;
-const KIB_PER_MIB = 1024;
+export const SETTLE_MS = 3000;
+export const GC_QUIET_MS = 17_000;
+export const KIB_PER_MIB = 1024;
 
 export interface ScaleOptions extends PopulationOptions {
   pods: number;
@@ -33,11 +33,6 @@ export interface Accounting {
 /** The daemon's resident memory now, in MiB. */
 export async function daemonRssMib(daemonPid: number): Promise<number> {
   return (await rssKib(daemonPid)) / KIB_PER_MIB;
-}
-
-async function cpuTicks(pids: number[]): Promise<number> {
-  const stats = await Promise.all(pids.map((pid) => readStat(pid)));
-  return stats.reduce((sum, stat) => sum + (stat?.cpuTicks ?? 0), 0);
 }
 
 async function listLatencies(cri: CriCalls, timings: Timings, containers: number, options: ScaleOptions): Promise<void> {
@@ -59,7 +54,8 @@ export async function measureScale(cri: CriCalls, accounting: Accounting, timing
   await sleep(SETTLE_MS);
 
   const perPod = perPodProcesses(await listProcesses(), marker, daemonPid, WORKLOAD_EXECUTABLES);
-  const perPodPss = (await Promise.all(perPod.map((info) => pssKib(info.pid)))).reduce((sum, kib) => sum + kib, 0);
+  const perPodPids = perPod.map((info) => info.pid);
+  const perPodPss = await totalPssKib(perPodPids);
   const daemonGrowth = (await pssKib(daemonPid)) - pssBefore;
   figures.add(`daemon RSS, ${options.pods} pods`, 'MiB', await daemonRssMib(daemonPid));
   figures.add('host memory per pod (PSS)', 'MiB', (daemonGrowth + perPodPss) / options.pods / KIB_PER_MIB);
@@ -67,14 +63,9 @@ export async function measureScale(cri: CriCalls, accounting: Accounting, timing
   figures.add('processes kept per pod', '', perPod.length / options.pods);
 
   await sleep(GC_QUIET_MS, undefined, { signal: options.signal });
-  const ticksPerSecond = await clockTicksPerSecond();
-  const perPodPids = perPod.map((info) => info.pid);
-  const [daemonStart, perPodStart] = [await cpuTicks([daemonPid]), await cpuTicks(perPodPids)];
-  await sleep(options.idleSeconds * 1000, undefined, { signal: options.signal });
-  const [daemonEnd, perPodEnd] = [await cpuTicks([daemonPid]), await cpuTicks(perPodPids)];
-  const percentOfCore = (ticks: number): number => (ticks / ticksPerSecond / options.idleSeconds) * 100;
-  figures.add(`daemon CPU, ${options.pods} idle pods`, '% core', percentOfCore(daemonEnd - daemonStart));
-  figures.add(`per-pod processes' CPU, ${options.pods} idle pods`, '% core', percentOfCore(perPodEnd - perPodStart));
+  const [daemonCpu, perPodCpu] = await cpuOverWindow([[daemonPid], perPodPids], options.idleSeconds * 1000, options.signal);
+  figures.add(`daemon CPU, ${options.pods} idle pods`, '% core', daemonCpu);
+  figures.add(`per-pod processes' CPU, ${options.pods} idle pods`, '% core', perPodCpu);
 
   await listLatencies(cri, timings, options.pods, options);
   await addContainers(cri, pods, options.containers - options.pods, options);

@@ -19,13 +19,20 @@ import { removeAllPods } from './sweep';
 import { removeRuntimeTraces } from './teardown';
 import { Timings } from './timings';
 
-// Distinct from each other, from the network floor's and from the default 10.88.0.0/16 and the
-// tests' 10.219.x.0/24.
+// Distinct from each other, from the network floor's and the VM session's, and from the default
+// 10.88.0.0/16 and the tests' 10.219.x.0/24.
 const SUBNETS: Record<RuntimeName, string> = { podvisor: '10.240.0.0/16', containerd: '10.241.0.0/16' };
 const BRIDGE_PREFIXES: Record<RuntimeName, string> = { podvisor: 'pvb', containerd: 'ctb' };
 
 function start(name: RuntimeName, images: BenchImages, network: BenchNetwork, options: BenchOptions, onDir: (dir: string) => void): Promise<RuntimeUnderTest> {
-  return name === 'podvisor' ? startPodvisord(images.registry.host, network, onDir, options.cpuProfileDir) : startContainerd(images.registry.host, images.pause, network, onDir);
+  return name === 'podvisor' ? startPodvisord(images.registry.host, network, onDir, { cpuProfileDir: options.cpuProfileDir }) : startContainerd(images.registry.host, images.pause, network, onDir);
+}
+
+/** How a session starts its runtime: which one, on which network, and how (`onDir` as for startPodvisord). */
+export interface SessionRuntime {
+  name: RuntimeName;
+  network: BenchNetwork;
+  start(onDir: (dir: string) => void): Promise<RuntimeUnderTest>;
 }
 
 /** What one runtime's rounds add their measurements to. */
@@ -45,7 +52,6 @@ export function runtimeResult(name: RuntimeName, recorder: RuntimeRecorder): Run
 
 /** One round's measurements of one runtime; `progress` hears each phase as it starts. */
 async function measure(runtime: RuntimeUnderTest, cri: CriCalls, images: BenchImages, options: BenchOptions, signal: AbortSignal, progress: (message: string) => void, recorder: RuntimeRecorder): Promise<void> {
-  await mkdir(join(runtime.dir, 'logs'), { recursive: true });
   const version = await cri.version();
   recorder.version = `${version.runtimeName} ${version.runtimeVersion}`;
   const daemonPid = runtime.daemon.child.pid ?? 0;
@@ -111,29 +117,34 @@ async function removePods(runtime: RuntimeUnderTest, parallel: number, progress:
   }
 }
 
-async function cleanUp(name: RuntimeName, runtime: RuntimeUnderTest | undefined, dir: string | undefined, network: BenchNetwork, options: BenchOptions, progress: (message: string) => void): Promise<void> {
+async function cleanUp(name: RuntimeName, runtime: RuntimeUnderTest | undefined, dir: string | undefined, network: BenchNetwork, parallel: number, progress: (message: string) => void): Promise<void> {
   let daemon = runtime?.daemon;
-  if (runtime) daemon = await removePods(runtime, options.parallel, progress);
+  if (runtime) daemon = await removePods(runtime, parallel, progress);
   if (dir !== undefined) await removeRuntimeTraces(dir, network, daemon);
   if (name === 'containerd') await removeContainerdLeftovers();
 }
 
 /**
- * Starts one runtime, measures it, and removes everything it made, whether the measuring
- * succeeded, failed or was aborted. A failure to clean up is reported, and does not hide
- * the failure that came before it.
+ * Starts one runtime, hands it and a CRI client on it to `use`, and removes everything it made,
+ * whether `use` succeeded, failed or was aborted. A failure to clean up is reported, and does
+ * not hide the failure that came before it.
  */
-export async function runSession(name: RuntimeName, images: BenchImages, options: BenchOptions, signal: AbortSignal, progress: (message: string) => void, recorder: RuntimeRecorder): Promise<void> {
-  const network = benchNetwork(name, BRIDGE_PREFIXES[name], SUBNETS[name]);
+export async function withRuntime(
+  session: SessionRuntime,
+  parallel: number,
+  progress: (message: string) => void,
+  use: (runtime: RuntimeUnderTest, cri: CriCalls) => Promise<void>,
+): Promise<void> {
   let dir: string | undefined;
   let runtime: RuntimeUnderTest | undefined;
   let failed = false;
   try {
     progress('starting');
-    runtime = await start(name, images, network, options, (made) => (dir = made));
+    runtime = await session.start((made) => (dir = made));
+    await mkdir(join(runtime.dir, 'logs'), { recursive: true });
     const client = criClient(runtime.socket);
     try {
-      await measure(runtime, new CriCalls(client, join(runtime.dir, 'logs')), images, options, signal, progress, recorder);
+      await use(runtime, new CriCalls(client, join(runtime.dir, 'logs')));
     } finally {
       client.close();
     }
@@ -143,10 +154,17 @@ export async function runSession(name: RuntimeName, images: BenchImages, options
   } finally {
     progress('cleaning up');
     try {
-      await cleanUp(name, runtime, dir, network, options, progress);
+      await cleanUp(session.name, runtime, dir, session.network, parallel, progress);
     } catch (error) {
       if (!failed) throw error;
       progress(`cleaning up failed too: ${errorMessage(error)}`);
     }
   }
+}
+
+/** One round of one runtime: started, measured into `recorder`, and removed again. */
+export function runSession(name: RuntimeName, images: BenchImages, options: BenchOptions, signal: AbortSignal, progress: (message: string) => void, recorder: RuntimeRecorder): Promise<void> {
+  const network = benchNetwork(name, BRIDGE_PREFIXES[name], SUBNETS[name]);
+  const session = { name, network, start: (onDir: (dir: string) => void) => start(name, images, network, options, onDir) };
+  return withRuntime(session, options.parallel, progress, (runtime, cri) => measure(runtime, cri, images, options, signal, progress, recorder));
 }

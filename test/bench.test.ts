@@ -5,9 +5,15 @@ import { join } from 'node:path';
 import { conflist } from '../bench/cni-network';
 import { containerdConfig, containerdPaths } from '../bench/containerd';
 import { parseBenchArgs, UsageError } from '../bench/options';
-import { perPodProcesses, type ProcessInfo } from '../bench/processes';
-import { figureTable, floorTable, formatTable, latencyTable, ratio, type RuntimeResult } from '../bench/report';
+import { IDLE_PSS, podModesConfig, POD_MODES } from '../bench/pod-modes';
+import { inCgroup, perPodProcesses, type ProcessInfo } from '../bench/processes';
+import { QEMU_FLOOR } from '../bench/qemu-floor';
+import { updatedReadme, type RunRecord } from '../bench/readme';
+import { figureTable, floorTable, formatTable, latencyTable, ratio, type Measured, type RuntimeResult } from '../bench/report';
 import { quantile, summarize } from '../bench/stats';
+import { DAEMON_CPU, EXEC_ANSWERING, POPULATION_PSS_PER_POD } from '../bench/vm-population';
+import { vmResultText } from '../bench/vm-report';
+import { validateConfig } from '../config/validate';
 
 describe('statistics', () => {
   test('the median of an even count is the mean of the middle two; order does not matter', () => {
@@ -86,11 +92,99 @@ describe('flags', () => {
     expect(parseBenchArgs(['--cpu-prof', 'profiles']).cpuProfileDir).toBe(join(process.cwd(), 'profiles'));
   });
 
+  test('VM pods are measured only with --vm: 5 pods per mode and 20 together unless told', () => {
+    expect(parseBenchArgs([])).toMatchObject({ vm: false, vmPods: 5, vmScalePods: 20 });
+    expect(parseBenchArgs(['--vm', '--vm-pods', '2', '--vm-scale-pods', '4', '--only', 'podvisor'])).toMatchObject({ vm: true, vmPods: 2, vmScalePods: 4, runtimes: ['podvisor'] });
+    expect(() => parseBenchArgs(['--vm-pods', '0'])).toThrow(new UsageError('--vm-pods expects a positive integer, got "0"'));
+  });
+
   test('bad values are usage errors that name the flag', () => {
     expect(() => parseBenchArgs(['--pods', '0'])).toThrow(new UsageError('--pods expects a positive integer, got "0"'));
     expect(() => parseBenchArgs(['--only', 'cri-o'])).toThrow(UsageError);
     expect(() => parseBenchArgs(['--frobnicate'])).toThrow(UsageError);
     expect(() => parseBenchArgs(['--scale-pods', '10', '--scale-containers', '5'])).toThrow(UsageError);
+  });
+});
+
+describe('VM pods', () => {
+  const rows = (table: string): string[][] => table.split('\n').map((line) => line.split('|').map((cell) => cell.trim()).filter((cell) => cell !== ''));
+  const mode = (name: string, start: number, pss: number): Measured => ({
+    name,
+    latencies: new Map([['Run + Create + Start', { count: 2, median: start, p90: start }]]),
+    figures: [{ label: IDLE_PSS, unit: 'MiB', value: pss }],
+  });
+
+  test("podvisord's config for them has the four handlers, accepted by its own validation", () => {
+    const { handlers, default_handler } = validateConfig(parse(podModesConfig(POD_MODES))).runtime;
+    expect(default_handler).toBe('runc');
+    expect(handlers).toMatchObject({
+      runc: { type: 'oci', runtime_path: '/usr/bin/runc' },
+      'vm-cold': { type: 'vm', template: false, warm_clones: 0 },
+      'vm-template': { type: 'vm', template: true, warm_clones: 0 },
+      'vm-warm': { type: 'vm', template: true, warm_clones: 2 },
+    });
+    expect(Object.keys(handlers)).toHaveLength(4);
+  });
+
+  test('ratio columns appear only where both of their columns ran', () => {
+    const table = latencyTable([mode('runc', 100, 1), mode('vm-cold', 900, 200)], [
+      { title: 'vm-cold / runc', over: 'vm-cold', under: 'runc' },
+      { title: 'vm-warm / runc', over: 'vm-warm', under: 'runc' },
+    ]);
+    expect(rows(table)[0]).toEqual(['call (ms)', 'n', 'runc median', 'runc p90', 'vm-cold median', 'vm-cold p90', 'vm-cold / runc']);
+    expect(rows(table)[2]).toEqual(['Run + Create + Start', '2', '100.0', '100.0', '900.0', '900.0', '9.00x']);
+  });
+
+  test("a pod's processes are those in its cgroup or below it, in any hierarchy", () => {
+    const v1 = '12:memory:/podvisor/pod-a/podvisor-conmon-c1\n1:name=systemd:/user.slice\n0::/';
+    expect(inCgroup(v1, '/podvisor/pod-a')).toBe(true);
+    expect(inCgroup('0::/podvisor/pod-a', '/podvisor/pod-a')).toBe(true);
+    expect(inCgroup('0::/podvisor/pod-ab', '/podvisor/pod-a')).toBe(false);
+    expect(inCgroup('4:cpu,cpuacct:/', '/podvisor/pod-a')).toBe(false);
+  });
+
+  const vm = {
+    accelerator: 'tcg' as const,
+    modes: [mode('runc', 100, 0.5), mode('vm-cold', 9000, 240), mode('vm-template', 300, 38)],
+    floor: new Map([[QEMU_FLOOR, { count: 2, median: 3000, p90: 3100 }]]),
+    population: {
+      name: '20 vm-template pods',
+      latencies: new Map(),
+      figures: [
+        { label: POPULATION_PSS_PER_POD, unit: 'MiB', value: 36 },
+        { label: DAEMON_CPU, unit: '% core', value: 0.5 },
+        { label: EXEC_ANSWERING, unit: 'of 20', value: 19 },
+      ],
+    },
+    populationPods: 20,
+  };
+
+  test("the targets table sets each figure beside issue 16's target, a dash where a figure is missing", () => {
+    const table = rows(vmResultText(vm).split('\n\n').at(-1) ?? '');
+    expect(table[0]).toEqual(['issue 16 target', 'measured', 'target', 'met']);
+    expect(table.slice(2)).toEqual([
+      ["vm-template Run + Create + Start / runc's", '3.00x', '<= 4x', 'yes'],
+      ['vm-cold Run + Create + Start / bare QEMU boot to init', '3.00x', '<= 1.5x', 'no'],
+      ['PSS per idle vm-template pod', '38 MiB', '<= 40 MiB', 'yes'],
+      ['PSS per vm-template pod, 20 vm-template pods', '36 MiB', '<= 40 MiB', 'yes'],
+      ['PSS per idle vm-cold pod', '240 MiB', '<= 130 MiB', 'no'],
+      ['daemon CPU while they idle, 20 vm-template pods', '0.50 % core', '< 1 % core', 'yes'],
+      ['exec-sync answering (echo ok), 20 vm-template pods', '19/20', '20/20', 'no'],
+    ]);
+    const missing = rows(vmResultText({ ...vm, population: { ...vm.population, figures: [] } }).split('\n\n').at(-1) ?? '');
+    expect(missing[7]).toEqual(['daemon CPU while they idle, 20 vm-template pods', '–', '< 1 % core', '–']);
+  });
+
+  test('--write-readme with --vm rewrites only the VM pods section; without, everything but it', () => {
+    const run: RunRecord = { date: '2026-12-05', machine: 'a machine', command: 'npm run bench', results: [result('podvisor', [['ListImages', 1, 2]])], floor: new Map() };
+    const withVm = updatedReadme('# Benchmark\n\nold runtime results\n\n## VM pods\n\nold VM results\n', { ...run, vm });
+    expect(withVm).toMatch(/^# Benchmark\n\nold runtime results\n\n## VM pods\n/);
+    expect(withVm).not.toContain('old VM results');
+    expect(withVm).toContain('| issue 16 target');
+    const without = updatedReadme(withVm, run);
+    expect(without).not.toContain('old runtime results');
+    expect(without).toContain('| ListImages');
+    expect(without.slice(without.indexOf('\n## VM pods\n'))).toBe(withVm.slice(withVm.indexOf('\n## VM pods\n')));
   });
 });
 

@@ -1,8 +1,12 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
+import type { VmHandlerConfig } from '../../config/config';
 import { kernelCommandLine } from './kernel-params';
 import { machineArgs } from './qemu-args';
+
+// A test boot that reaches the guest's init in time shows the accelerator works.
+const PROBE_TIMEOUT_MS = 20_000;
 
 // Printed by the guest's init (agent/init/init.sh) on every line it writes.
 const INIT_MARKER = 'podvisor-init:';
@@ -49,4 +53,10 @@ export function probeAccelerator(qemuPath: string, kernel: string, initrd: strin
     probes.set(key, probe);
   }
   return probe;
+}
+
+/** The accelerator a vm handler's VMs run on: the configured one, or the probe's answer for "auto". */
+export function handlerAccelerator(config: VmHandlerConfig): Promise<'kvm' | 'tcg'> {
+  if (config.accelerator !== 'auto') return Promise.resolve(config.accelerator);
+  return probeAccelerator(config.qemu_path, config.kernel_path, config.initrd_path, PROBE_TIMEOUT_MS);
 }

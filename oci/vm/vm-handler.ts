@@ -21,7 +21,7 @@ import type {
   RestoredPod,
   RuntimeHandler,
 } from '../runtime-handler';
-import { probeAccelerator } from './accelerator-probe';
+import { handlerAccelerator } from './accelerator-probe';
 import { kernelCommandLine } from './kernel-params';
 import type { VmSettings } from './vm-boot';
 import { VmContainers } from './vm-containers';
@@ -33,9 +33,6 @@ const HOST_NAMESPACE_OPTIONS = [
   ['pid', 'hostPID'],
   ['ipc', 'hostIPC'],
 ] as const;
-
-// A test boot that reaches the guest's init in time shows the accelerator works.
-const PROBE_TIMEOUT_MS = 20_000;
 
 /** Each pod in a lightweight QEMU virtual machine with our guest agent, as Kata does. */
 export class VmHandler implements RuntimeHandler {
@@ -73,8 +70,7 @@ export class VmHandler implements RuntimeHandler {
   private vmSettings(): Promise<VmSettings> {
     this.settings ??= (async () => {
       const { config } = this;
-      const accelerator =
-        config.accelerator === 'auto' ? await probeAccelerator(config.qemu_path, config.kernel_path, config.initrd_path, PROBE_TIMEOUT_MS) : config.accelerator;
+      const accelerator = await handlerAccelerator(config);
       this.logger.info('VM accelerator chosen', { handler: this.name, configured: config.accelerator, accelerator });
       return {
         qemuPath: config.qemu_path,
