@@ -50,14 +50,15 @@ describe('QEMU arguments', () => {
     expect(values(args, '-serial')).toEqual(['file:/run/pod/console.log']);
   });
 
-  test('TCG runs the most capable emulated CPU, KVM the host CPU; the kernel boots directly with its command line', () => {
+  test('TCG runs the most capable emulated CPU with a bounded translation buffer on one thread, KVM the host CPU; the kernel boots directly with its command line', () => {
     const tcg = qemuArgs(vm);
-    expect(values(tcg, '-machine')).toEqual(['q35,accel=tcg']);
+    expect(values(tcg, '-machine')).toEqual(['q35']);
+    expect(values(tcg, '-accel')).toEqual(['tcg,tb-size=64,thread=single']);
     expect(values(tcg, '-cpu')).toEqual(['max']);
     expect([...values(tcg, '-smp'), ...values(tcg, '-m')]).toEqual(['2', '512M']);
     expect([...values(tcg, '-kernel'), ...values(tcg, '-initrd'), ...values(tcg, '-append')]).toEqual(['/guest/vmlinux', '/guest/initramfs.img', 'quiet console=ttyS0']);
     const kvm = qemuArgs({ ...vm, accelerator: 'kvm' });
-    expect(values(kvm, '-machine')).toEqual(['q35,accel=kvm']);
+    expect(values(kvm, '-accel')).toEqual(['kvm']);
     expect(values(kvm, '-cpu')).toEqual(['host']);
   });
 
