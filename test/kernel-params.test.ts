@@ -5,10 +5,10 @@ import { kernelCommandLine } from '../oci/vm/kernel-params';
 const words = (line: string): string[] => line.split(' ');
 
 describe('the guest kernel command line', () => {
-  test("with no parameters of the operator's, it is Kata's boot-time defaults, then the console, panic and init ours need", () => {
+  test("with no parameters of the operator's, it is Kata's boot-time defaults, then the console, panic, init and no bounce buffer ours need", () => {
     expect(kernelCommandLine([])).toBe(
       'tsc=reliable no_timer_check rcupdate.rcu_expedited=1 i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 i8042.noaux=1 ' +
-        'noreplace-smp reboot=k cryptomgr.notests net.ifnames=0 pci=lastbus=0 quiet console=ttyS0 panic=1 rdinit=/init',
+        'noreplace-smp reboot=k cryptomgr.notests net.ifnames=0 pci=lastbus=0 quiet console=ttyS0 panic=1 rdinit=/init swiotlb=noforce',
     );
   });
 

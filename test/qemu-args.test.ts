@@ -50,14 +50,15 @@ describe('QEMU arguments', () => {
     expect(values(args, '-serial')).toEqual(['file:/run/pod/console.log']);
   });
 
-  test('TCG runs the most capable emulated CPU, KVM the host CPU; the kernel boots directly with its command line', () => {
+  test('TCG runs the most capable emulated CPU with a bounded translation buffer on one thread, KVM the host CPU; the kernel boots directly with its command line', () => {
     const tcg = qemuArgs(vm);
-    expect(values(tcg, '-machine')).toEqual(['q35,accel=tcg']);
+    expect(values(tcg, '-machine')).toEqual(['q35']);
+    expect(values(tcg, '-accel')).toEqual(['tcg,tb-size=64,thread=single']);
     expect(values(tcg, '-cpu')).toEqual(['max']);
     expect([...values(tcg, '-smp'), ...values(tcg, '-m')]).toEqual(['2', '512M']);
     expect([...values(tcg, '-kernel'), ...values(tcg, '-initrd'), ...values(tcg, '-append')]).toEqual(['/guest/vmlinux', '/guest/initramfs.img', 'quiet console=ttyS0']);
     const kvm = qemuArgs({ ...vm, accelerator: 'kvm' });
-    expect(values(kvm, '-machine')).toEqual(['q35,accel=kvm']);
+    expect(values(kvm, '-accel')).toEqual(['kvm']);
     expect(values(kvm, '-cpu')).toEqual(['host']);
   });
 
@@ -70,7 +71,7 @@ describe('QEMU arguments', () => {
 
   test("a template's RAM is written to its file; a clone maps that file copy-on-write, its NIC on the pod's TAP, and waits for the saved state", () => {
     const template = qemuArgs({ ...vm, memoryFile: { path: '/run/template/memory', shared: true }, network: { mac: '02:00:00:00:00:01' } });
-    expect(values(template, '-machine')).toEqual(['q35,accel=tcg,memory-backend=pod-ram']);
+    expect(values(template, '-machine')).toEqual(['q35,memory-backend=pod-ram']);
     expect(values(template, '-object')).toEqual(['memory-backend-file,id=pod-ram,size=512M,mem-path=/run/template/memory,share=on']);
     expect(values(template, '-netdev')).toEqual(['hubport,id=net0,hubid=0']);
     expect(template).not.toContain('-incoming');

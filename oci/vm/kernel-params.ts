@@ -19,8 +19,11 @@ const KATA_BOOT_PARAMS = [
 ];
 
 // The console is QEMU's serial port (the pod's console.log); a panic (the agent ended) ends the
-// VM at once, since QEMU runs with -no-reboot; init is our script in the initramfs.
-const GUEST_PARAMS = ['console=ttyS0', 'panic=1', 'rdinit=/init'];
+// VM at once, since QEMU runs with -no-reboot; init is our script in the initramfs. No SWIOTLB:
+// the room for hot-plugged memory above 4 GiB makes the kernel reserve and zero a 64 MiB bounce
+// buffer, which no device of ours uses (virtio without an IOMMU does no DMA mapping), and which
+// measured 64 MiB of every VM's host memory (PSS 450 -> 382 MiB).
+const GUEST_PARAMS = ['console=ttyS0', 'panic=1', 'rdinit=/init', 'swiotlb=noforce'];
 
 /** The key a parameter is known by: "a=b" is "a", a bare flag is itself. */
 function key(param: string): string {
