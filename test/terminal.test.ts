@@ -8,30 +8,10 @@ import { waitUntil } from '../system/wait-until';
 import { ContainerState, RuntimeServiceService } from '../proto/gen/cri-api-v1';
 import { unary } from '../testbed/cri-client';
 import { ContainerDaemon, type ContainerOptions } from './support/container-daemon';
+import { completeLines } from './support/cri-log';
 
 const LOG_WAIT_MS = 5_000;
 const POLL_MS = 100;
-
-/**
- * A CRI log's complete lines, as `<stream> <line>`. conmon logs what one read gave it: a line
- * read in pieces is in several records, all but the last tagged P (partial), so they are
- * joined as `crictl logs` joins them.
- */
-function completeLines(log: string): string[] {
-  const lines: string[] = [];
-  let partial = '';
-  for (const record of log.split('\n')) {
-    // /s: a terminal line ends in CR, which `.` matches only with it.
-    const [, stream, tag, content] = /^\S+ (\S+) ([PF]) (.*)$/s.exec(record) ?? [];
-    if (tag === 'P') {
-      partial += content;
-    } else if (tag === 'F') {
-      lines.push(`${stream} ${partial}${content}`);
-      partial = '';
-    }
-  }
-  return lines;
-}
 
 describe.each(['runc', 'crun'])('terminal and stdin on %s', (handler) => {
   let daemon: ContainerDaemon;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { FrameDecoder, encodeFrame } from '../../agent/protocol/frame-codec';
 import {
@@ -27,6 +28,10 @@ import { connectWhenListening } from '../../system/unix-connect';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
 import type { ContainerRuntimeState } from '../runtime-handler';
 import type { GuestVolume } from './guest-spec';
+
+/** How long the host waits for an agent call it makes on its own (not bounded by a CRI call's own timeout). */
+export const AGENT_CALL_TIMEOUT_MS = 15_000;
+const RANDOM_SEED_BYTES = 64;
 
 export interface AgentOutput {
   containerId: string;
@@ -278,6 +283,14 @@ export class AgentClient {
 
   reseedRandom(seed: Buffer, timeoutMs: number): Promise<void> {
     return this.empty({ reseedRandom: { seed } }, timeoutMs);
+  }
+
+  /**
+   * The guest's clock set to the host's and its RNG fed from the host's: a guest has no RTC it
+   * can trust and little entropy of its own at boot, a clone none of its own at all.
+   */
+  async syncClockAndEntropy(timeoutMs: number): Promise<void> {
+    await Promise.all([this.setTime(new Date(), timeoutMs), this.reseedRandom(randomBytes(RANDOM_SEED_BYTES), timeoutMs)]);
   }
 
   updateInterface(iface: GuestInterface, timeoutMs: number): Promise<void> {

@@ -4,10 +4,9 @@ import type { Readable } from 'node:stream';
 import { errorMessage } from '../../system/errors';
 import type { Logger } from '../../system/logger';
 import type { StreamIO, TerminalSize } from '../stream-io';
-import type { AgentClient } from './agent-client';
+import { AGENT_CALL_TIMEOUT_MS, type AgentClient } from './agent-client';
 import { relayPaced } from './paced-relay';
 
-const AGENT_CALL_TIMEOUT_MS = 15_000;
 
 /** Where the output of one process in the guest goes as the agent sends it. */
 export type OutputSink = (stream: 'stdout' | 'stderr', data: Buffer) => void;

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../system/logger';
@@ -8,7 +7,7 @@ import { withTimeout } from '../../system/with-timeout';
 import { createPodFiles, type PodFiles } from '../pod-files';
 import { NamespaceMode } from '../../proto/gen/cri-api-v1';
 import type { PodSandbox } from '../runtime-handler';
-import type { AgentClient, AgentListeners } from './agent-client';
+import { AGENT_CALL_TIMEOUT_MS, type AgentClient, type AgentListeners } from './agent-client';
 import { connectTap, disconnectTap, netnsName, readPodInterface } from './pod-tap';
 import { QmpClient } from './qmp-client';
 import { type VmPaths, type VmSettings, type VmStart, startVm, vmPaths } from './vm-boot';
@@ -30,9 +29,7 @@ export type PodVmPaths = VmPaths;
 
 export const TAP_NAME = 'tap0_pv';
 const GUEST_INTERFACE = 'eth0';
-const AGENT_CALL_TIMEOUT_MS = 15_000;
 const QUIT_TIMEOUT_MS = 5_000;
-const RANDOM_SEED_BYTES = 64;
 
 /** Whether the pod's containers share one PID namespace (shareProcessNamespace). */
 export function sharesPidNamespace(pod: PodSandbox): boolean {
@@ -44,23 +41,32 @@ export function podVmPaths(handlerDir: string, podId: string): PodVmPaths {
   return vmPaths(join(handlerDir, 'pods', podId), join(handlerDir, 'sockets', podId.slice(0, 16)));
 }
 
-/**
- * The guest's clock and entropy are set by the host (a guest has no RTC it can trust and little
- * entropy at boot), then the agent makes the pod in it: its files, sysctls, /dev/shm, network.
- */
+/** The guest's clock and entropy set by the host, and the pod made in it: its files, sysctls, /dev/shm, network. */
 async function prepareGuest(agent: AgentClient, pod: PodSandbox, netns: string, files: PodFiles): Promise<void> {
-  const [iface] = await Promise.all([
+  const [iface, hosts, resolvConf, hostname] = await Promise.all([
     readPodInterface(netns, GUEST_INTERFACE),
-    agent.setTime(new Date(), AGENT_CALL_TIMEOUT_MS),
-    agent.reseedRandom(randomBytes(RANDOM_SEED_BYTES), AGENT_CALL_TIMEOUT_MS),
+    readFile(files.hosts),
+    readFile(files.resolvConf),
+    readFile(files.hostname),
   ]);
-  const podFiles = { hosts: await readFile(files.hosts), 'resolv.conf': await readFile(files.resolvConf), hostname: await readFile(files.hostname) };
-  const sandbox = { hostname: pod.hostname, sysctls: { ...pod.config.linux?.sysctls }, sharePidNamespace: sharesPidNamespace(pod), shmSizeBytes: BigInt(pod.shmSizeBytes), podFiles };
-  await agent.createSandbox(sandbox, AGENT_CALL_TIMEOUT_MS);
-  await agent.updateInterface({ mac: iface.mac, mtu: iface.mtu, addresses: iface.addresses }, AGENT_CALL_TIMEOUT_MS);
+  const sandbox = {
+    hostname: pod.hostname,
+    sysctls: { ...pod.config.linux?.sysctls },
+    sharePidNamespace: sharesPidNamespace(pod),
+    shmSizeBytes: BigInt(pod.shmSizeBytes),
+    podFiles: { hosts, 'resolv.conf': resolvConf, hostname },
+  };
   // The guest has one NIC: the routes of the pod's CNI interface are its routes.
   const routes = iface.routes.filter((route) => route.device === GUEST_INTERFACE).map(({ destination, gateway }) => ({ destination, gateway }));
-  await agent.updateRoutes(iface.mac, routes, AGENT_CALL_TIMEOUT_MS);
+  // Independent of each other but for the routes, which need the address: sent at once, the
+  // agent's waits on the programs it runs overlap.
+  await Promise.all([
+    agent.syncClockAndEntropy(AGENT_CALL_TIMEOUT_MS),
+    agent.createSandbox(sandbox, AGENT_CALL_TIMEOUT_MS),
+    agent
+      .updateInterface({ mac: iface.mac, mtu: iface.mtu, addresses: iface.addresses }, AGENT_CALL_TIMEOUT_MS)
+      .then(() => agent.updateRoutes(iface.mac, routes, AGENT_CALL_TIMEOUT_MS)),
+  ]);
 }
 
 /** Where pod VMs of the template's size come from: the template, and the clones kept warm. */
@@ -111,7 +117,9 @@ export async function bootPodVm(
   await connectTap(netns, tap);
   const start: VmStart = template ? { from: 'template', template } : { from: 'boot' };
   const placement = { netns, cgroupPath: pod.cgroupPath, tapName: TAP_NAME, mac: template?.mac ?? iface.mac };
+  const vmStarted = Date.now();
   const { qemu, agent } = warm ?? (await startVm(`the VM of pod ${pod.id}`, settings, size, start, paths, placement, listeners));
+  const guestStarted = Date.now();
   try {
     await prepareGuest(agent, pod, netns, files);
   } catch (error) {
@@ -129,6 +137,10 @@ export async function bootPodVm(
     memory_mib: size.memoryMiB,
     template: template?.key,
     start_ms: Date.now() - started,
+    // Where the time went: the host's side (the template, TAP, files), QEMU until the agent answers, the agent making the pod.
+    host_ms: vmStarted - started,
+    vm_ms: guestStarted - vmStarted,
+    guest_ms: Date.now() - guestStarted,
   });
   return { state: { qemu, accelerator: settings.accelerator, netns, files, size }, agent };
 }

@@ -11,7 +11,7 @@ import { CriLogWriter } from '../cri-log-writer';
 import type { OciSpec } from '../spec/oci-types';
 import type { ContainerExit, ContainerLimits, ContainerRuntimeState, CreateOptions, ExecResult } from '../runtime-handler';
 import type { StreamIO } from '../stream-io';
-import type { AgentClient, AgentExit, AgentListeners, AgentOutput } from './agent-client';
+import { AGENT_CALL_TIMEOUT_MS, type AgentClient, type AgentExit, type AgentListeners, type AgentOutput } from './agent-client';
 import { clientSink, relayResizes, relayStdin, type GuestProcess, type OutputSink } from './guest-process-io';
 import { guestSpec, type MountSource } from './guest-spec';
 import type { ContainerDemand } from './vm-size';
@@ -39,7 +39,6 @@ interface TrackedExec {
   done: (exitCode: number) => void;
 }
 
-const AGENT_CALL_TIMEOUT_MS = 15_000;
 // After SIGKILL only the guest kernel's teardown is left.
 const KILL_WAIT_MS = 10_000;
 // Output an exec-sync keeps; the kubelet's probes read a few lines.

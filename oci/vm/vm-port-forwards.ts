@@ -4,10 +4,9 @@ import type { Logger } from '../../system/logger';
 import { isPort } from '../../system/tcp-port';
 import { whenAborted } from '../../system/when-aborted';
 import type { ForwardedConnection } from '../stream-io';
-import type { AgentClient, AgentListeners } from './agent-client';
+import { AGENT_CALL_TIMEOUT_MS, type AgentClient, type AgentListeners } from './agent-client';
 import { relayPaced } from './paced-relay';
 
-const AGENT_CALL_TIMEOUT_MS = 15_000;
 
 interface OpenConnection {
   connection: ForwardedConnection;

@@ -10,7 +10,7 @@ import { errorMessage } from '../../system/errors';
 import type { Logger } from '../../system/logger';
 import { SingleFlight } from '../../system/single-flight';
 import { stopTrackedProcess } from '../../system/tracked-process';
-import type { AgentListeners } from './agent-client';
+import { AGENT_CALL_TIMEOUT_MS, type AgentListeners } from './agent-client';
 import { findQemuProcesses } from './qemu-process';
 import { QmpClient } from './qmp-client';
 import { type VmPaths, type VmSettings, startVm, vmArgs, vmPaths, whileQemuLives } from './vm-boot';
@@ -136,9 +136,15 @@ export class VmTemplates {
       await this.discard(key);
       throw error;
     });
-    // Saved once the agent answers: every clone starts with the agent up and its code loaded.
-    agent.close();
+    // Saved once the agent answers, after calls every clone gets at once (the first of a kind
+    // costs the agent's Node ~0.3 s under TCG to compile): clones start with that done. A build
+    // that fails on the way leaves neither its QEMU nor its files (the memory alone is the VM's size).
     try {
+      try {
+        await agent.syncClockAndEntropy(AGENT_CALL_TIMEOUT_MS);
+      } finally {
+        agent.close();
+      }
       const qmp = await QmpClient.connect(paths.qmpSocket, QMP_TIMEOUT_MS);
       try {
         await whileQemuLives(vm, paths, qemu, () => saveVmState(qmp, template.statePath, `${paths.qmpSocket}.migrate`, SAVE_TIMEOUT_MS));
@@ -146,8 +152,10 @@ export class VmTemplates {
       } finally {
         qmp.close();
       }
-    } finally {
       await stopTrackedProcess(qemu, 'QEMU', QUIT_TIMEOUT_MS, undefined);
+    } catch (error) {
+      await this.discard(key);
+      throw error;
     }
     await writeFileAtomic(join(paths.dir, RECORD), JSON.stringify({ ...record, savedAt: new Date().toISOString() }));
     this.logger.info('VM template made', { handler_dir: this.dir, template: key, vcpus: size.vcpus, memory_mib: size.memoryMiB, build_ms: Date.now() - started });
