@@ -112,6 +112,16 @@ describe('port forwarding', () => {
     await expect(refused).rejects.toThrow(new RegExp(`port ${CLOSED_PORT} in pod ${podId}.*refused`));
   });
 
+  // SPDY closes a data stream once both its halves ended: the client's end came first, the relay's
+  // end follows at once when it gives up, and that close aborts the connection before the relay
+  // has exited. The failure must still be reported.
+  it('rejects a port nothing listens on when the client hangs up as the relay gives up', async () => {
+    const { connection, send, client } = clientConnection(CLOSED_PORT);
+    connection.stream.once('finish', () => client.abort());
+    send(null);
+    await expect(forwardPort(podId, netns, connection)).rejects.toThrow(new RegExp(`port ${CLOSED_PORT} in pod ${podId}.*refused`));
+  });
+
   it('ends a connection the client abandons', async () => {
     const { connection, send, received, client } = clientConnection(V4_PORT);
     const done = forwardPort(podId, netns, connection);

@@ -21,8 +21,9 @@ export interface RelayStreams {
   /** What comes back; ended when the far end closes. */
   output: Writable;
   /**
-   * Aborting ends the session without an error: the far end first sees the input end, then the
-   * relay has a grace period to exit by itself before it is killed.
+   * Aborting ends the session without an error (unless the far end was never reached): the far
+   * end first sees the input end, then the relay has a grace period to exit by itself before it
+   * is killed.
    */
   stop: AbortSignal;
   /** The far end, for error messages: "port 80 in pod P". */
@@ -69,8 +70,10 @@ export function runRelay(args: string[], streams: RelayStreams): Promise<void> {
       streams.stop.removeEventListener('abort', stop);
       if (streams.input !== undefined && child.stdin !== null) streams.input.unpipe(child.stdin);
       const why = stderr.trim().replace(/^stream-relay: /, '');
-      if (streams.stop.aborted) resolve();
-      else if (code === NO_CONNECTION) reject(new FailedPreconditionError(`cannot connect to ${streams.target}: ${why}`));
+      // A far end never reached is a failure even if the client left meanwhile: over SPDY the
+      // relay's own end of output may be what closed the client's stream.
+      if (code === NO_CONNECTION) reject(new FailedPreconditionError(`cannot connect to ${streams.target}: ${why}`));
+      else if (streams.stop.aborted) resolve();
       else if (code !== 0) reject(new InternalError(`relaying ${streams.target} failed: ${why || `exit status ${code ?? 'none (killed)'}`}`));
       // An output the client destroyed is finished too: what is left has nowhere to go.
       else finished(streams.output, { readable: false }, () => resolve());
