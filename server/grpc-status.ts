@@ -1,11 +1,13 @@
 // The one place typed errors become gRPC status codes.
 import { status as Code, type ServerErrorResponse } from '@grpc/grpc-js';
 import {
+  AbortedError,
   AlreadyExistsError,
   DeadlineExceededError,
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
+  ResourceExhaustedError,
   UnavailableError,
   UnimplementedError,
   errorMessage,
@@ -19,6 +21,8 @@ const CODES: [new (message: string) => Error, Code][] = [
   [DeadlineExceededError, Code.DEADLINE_EXCEEDED],
   [UnimplementedError, Code.UNIMPLEMENTED],
   [UnavailableError, Code.UNAVAILABLE],
+  [ResourceExhaustedError, Code.RESOURCE_EXHAUSTED],
+  [AbortedError, Code.ABORTED],
 ];
 
 /** The status code for anything a verb threw; what is not one of ours is INTERNAL. */

@@ -26,6 +26,12 @@ export class DeadlineExceededError extends PodvisorError {}
 /** Something we depend on is not reachable now (a lost connection); trying again may work. */
 export class UnavailableError extends PodvisorError {}
 
+/** Something is used up: disk space under the root or the runroot, a quota. */
+export class ResourceExhaustedError extends PodvisorError {}
+
+/** A conflicting call on the same object won; the caller may look again and retry. */
+export class AbortedError extends PodvisorError {}
+
 /** The verb or feature is not built. */
 export class UnimplementedError extends PodvisorError {}
 

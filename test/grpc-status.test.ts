@@ -1,12 +1,15 @@
 import { status as Code } from '@grpc/grpc-js';
 import { statusCodeOf, toServiceError } from '../server/grpc-status';
 import {
+  AbortedError,
   AlreadyExistsError,
   DeadlineExceededError,
   FailedPreconditionError,
   InternalError,
   InvalidArgumentError,
   NotFoundError,
+  ResourceExhaustedError,
+  UnavailableError,
   UnimplementedError,
 } from '../system/errors';
 
@@ -18,6 +21,9 @@ describe('error mapping', () => {
     [new FailedPreconditionError('x'), Code.FAILED_PRECONDITION],
     [new DeadlineExceededError('x'), Code.DEADLINE_EXCEEDED],
     [new UnimplementedError('x'), Code.UNIMPLEMENTED],
+    [new UnavailableError('x'), Code.UNAVAILABLE],
+    [new ResourceExhaustedError('x'), Code.RESOURCE_EXHAUSTED],
+    [new AbortedError('x'), Code.ABORTED],
     [new InternalError('x'), Code.INTERNAL],
   ])('%s maps to gRPC code %i', (error, code) => {
     expect(statusCodeOf(error)).toBe(code);
