@@ -52,6 +52,8 @@ export interface Config {
   runroot: string;
   cgroup_manager: CgroupManager;
   shutdown_timeout_seconds: number;
+  /** How long a pod or container made for a client that gave up waits for its retry. */
+  unclaimed_result_seconds: number;
   log: {
     level: LogLevel;
     format: LogFormat;
@@ -123,6 +125,7 @@ export function defaultConfig(): Config {
     runroot: '/run/podvisor',
     cgroup_manager: 'cgroupfs',
     shutdown_timeout_seconds: 10,
+    unclaimed_result_seconds: 600,
     log: { level: 'info', format: 'text' },
     network: {
       cni_config_dir: '/etc/cni/net.d',

@@ -17,6 +17,7 @@ export const OPTION_FLAGS: Record<string, OptionFlag> = {
   runroot: { key: 'runroot', kind: 'string', help: 'state that lives until reboot: locks, namespaces, bundles' },
   'cgroup-manager': { key: 'cgroup_manager', kind: 'string', help: 'cgroupfs | systemd' },
   'shutdown-timeout-seconds': { key: 'shutdown_timeout_seconds', kind: 'integer', help: 'how long SIGTERM waits for calls in flight' },
+  'unclaimed-result-seconds': { key: 'unclaimed_result_seconds', kind: 'integer', help: 'how long a pod or container made for a client that gave up waits for its retry' },
   'log-level': { key: 'log.level', kind: 'string', help: 'error | warn | info | debug' },
   'log-format': { key: 'log.format', kind: 'string', help: 'text | json' },
   'cni-config-dir': { key: 'network.cni_config_dir', kind: 'string', help: 'directory of CNI network configs' },

@@ -259,6 +259,7 @@ export function validateConfig(raw: Table): Config {
     runroot: top.path('runroot', defaults.runroot),
     cgroup_manager: top.oneOf('cgroup_manager', CGROUP_MANAGERS, defaults.cgroup_manager),
     shutdown_timeout_seconds: top.integer('shutdown_timeout_seconds', defaults.shutdown_timeout_seconds, 0, 3600),
+    unclaimed_result_seconds: top.integer('unclaimed_result_seconds', defaults.unclaimed_result_seconds, 1, 86400),
     log: {
       level: log.oneOf('level', LOG_LEVELS, defaults.log.level),
       format: log.oneOf('format', LOG_FORMATS, defaults.log.format),

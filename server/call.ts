@@ -5,9 +5,10 @@
 import { status as Code, type ServerErrorResponse, type handleServerStreamingCall, type handleUnaryCall } from '@grpc/grpc-js';
 import type { ServerContext } from './context';
 import { codeName, toServiceError } from './grpc-status';
+import type { CallerState } from './kept-creates';
 import type { CallMetrics } from './metrics';
 
-export type Verb<Request, Response> = (ctx: ServerContext, request: Request) => Promise<Response>;
+export type Verb<Request, Response> = (ctx: ServerContext, request: Request, caller: CallerState) => Promise<Response>;
 /**
  * A server-streaming verb sends its responses one by one; `send` waits while the client lags,
  * and `cancelled` fires when the client goes away.
@@ -44,8 +45,17 @@ export function callFields(request: unknown): Record<string, string> {
   return fields;
 }
 
+/** A call that names a pod or a container claims it, if it was kept for a client that gave up. */
+function claimNamed(ctx: ServerContext, request: unknown): void {
+  const podId = stringAt(request, ['podSandboxId']);
+  if (podId !== undefined) ctx.kept.pods.claim(podId);
+  const containerId = stringAt(request, ['containerId']);
+  if (containerId !== undefined) ctx.kept.containers.claim(containerId);
+}
+
 async function observed<T>(ctx: ServerContext, metrics: CallMetrics, method: string, request: unknown, work: () => Promise<T>): Promise<T> {
   const started = process.hrtime.bigint();
+  claimNamed(ctx, request);
   const finish = (code: Code, error?: ServerErrorResponse): void => {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.record(method, codeName(code), seconds);
@@ -68,7 +78,10 @@ async function observed<T>(ctx: ServerContext, metrics: CallMetrics, method: str
 
 export function unaryCall(ctx: ServerContext, metrics: CallMetrics, method: string, verb: Verb<unknown, unknown>): handleUnaryCall<unknown, unknown> {
   return (call, callback) => {
-    observed(ctx, metrics, method, call.request, () => verb(ctx, call.request)).then(
+    const deadline = call.getDeadline();
+    const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+    const caller: CallerState = { clientGone: () => call.cancelled || Date.now() >= deadlineMs };
+    observed(ctx, metrics, method, call.request, () => verb(ctx, call.request, caller)).then(
       (response) => callback(null, response),
       (error: ServerErrorResponse) => callback(error),
     );

@@ -5,7 +5,13 @@ import { cachedParse } from '../system/per-object-cache';
 import type { ServerContext } from './context';
 
 /** The config with the fields every container needs, or InvalidArgument naming what is missing. */
-export function validContainerConfig(config: ContainerConfig | undefined): { config: ContainerConfig; metadata: ContainerMetadata; image: string } {
+export interface ValidContainerConfig {
+  config: ContainerConfig;
+  metadata: ContainerMetadata;
+  image: string;
+}
+
+export function validContainerConfig(config: ContainerConfig | undefined): ValidContainerConfig {
   if (!config) throw new InvalidArgumentError('CreateContainer: config is missing');
   const metadata = config.metadata;
   if (!metadata || metadata.name === '') throw new InvalidArgumentError('CreateContainer: config.metadata.name is empty');

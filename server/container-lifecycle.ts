@@ -17,25 +17,22 @@ export function handlerOf(ctx: ServerContext, container: ContainerRecord): Runti
   return handlerOfPod(ctx, ctx.state.pods.get(container.podId));
 }
 
-// Exits being recorded: a stop and the exit watcher may both see the same exit at once; it is
-// recorded (and announced) once, and the second caller waits for that.
-const recording = new Map<string, Promise<void>>();
-
-/** Records an exit reported by conmon (now, or found on disk after a restart). */
-export function recordExit(ctx: ServerContext, id: string, exitCode: number, at: Date, oomKilled: boolean): Promise<void> {
-  const container = ctx.state.containers.find(id);
-  if (!container || container.state === 'exited') return Promise.resolve();
-  const pending = recording.get(container.id);
-  if (pending) return pending;
-  const work = (async () => {
-    const reason: ExitReason = oomKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error';
-    const exited: ContainerRecord = { ...container, state: 'exited', exitCode, reason, finishedAt: (BigInt(at.getTime()) * 1_000_000n).toString() };
-    await ctx.state.containers.save(exited);
-    ctx.events.publish(ctx, exited, ContainerEventType.CONTAINER_STOPPED_EVENT);
-    ctx.logger.info('container exited', { container_id: container.id, pod_id: container.podId, exit_code: exitCode, reason });
-  })().finally(() => recording.delete(container.id));
-  recording.set(container.id, work);
-  return work;
+/**
+ * Records an exit reported by conmon or the agent (now, or found after a restart), once: the
+ * stop that caused it and the exit watcher may both report it; a container removed meanwhile
+ * stays removed.
+ */
+export async function recordExit(ctx: ServerContext, id: string, exitCode: number, at: Date, oomKilled: boolean): Promise<void> {
+  const reason: ExitReason = oomKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error';
+  let recorded = false;
+  const exited = await ctx.state.containers.update(id, (container) => {
+    if (container.state === 'exited') return container;
+    recorded = true;
+    return { ...container, state: 'exited', exitCode, reason, finishedAt: (BigInt(at.getTime()) * 1_000_000n).toString() };
+  });
+  if (!exited || !recorded) return;
+  ctx.events.publish(ctx, exited, ContainerEventType.CONTAINER_STOPPED_EVENT);
+  ctx.logger.info('container exited', { container_id: id, pod_id: exited.podId, exit_code: exitCode, reason });
 }
 
 /** Stops a container if it runs; the exit is then read back from the runtime. Idempotent. */

@@ -10,8 +10,12 @@ export async function containerStatus(ctx: ServerContext, request: ContainerStat
   const container = ctx.state.containers.get(request.containerId);
   const info: Record<string, string> = {};
   if (request.verbose) {
-    const state = container.state === 'running' ? await handlerOf(ctx, container).containerState(container.id) : undefined;
-    const spec: unknown = JSON.parse(await readFile(join(containerBundle(ctx, container.id), 'config.json'), 'utf8'));
+    // Either may be gone while the container is being removed (the record goes last): the
+    // answer is then the record's alone, as a status just before the removal would give.
+    const [state, spec] = await Promise.all([
+      container.state === 'running' ? handlerOf(ctx, container).containerState(container.id).catch(() => undefined) : undefined,
+      readFile(join(containerBundle(ctx, container.id), 'config.json'), 'utf8').then((text): unknown => JSON.parse(text), () => undefined),
+    ]);
     info.info = JSON.stringify({ name: container.name, pid: state?.pid, rootfs: container.dir, stopSignal: container.stopSignal, runtimeSpec: spec });
   }
   return { status: criContainerStatus(container), info };

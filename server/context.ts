@@ -7,6 +7,7 @@ import type { DaemonState } from '../state/daemon-state';
 import type { ImageManager } from '../storage/image-manager';
 import type { StreamServer } from '../streaming/stream-server';
 import type { ContainerEvents } from './container-events';
+import type { KeptCreates } from './kept-creates';
 import type { Logger } from '../system/logger';
 
 /** What every verb may use. `config` is replaced as a whole when SIGHUP reloads it. */
@@ -24,4 +25,6 @@ export interface ServerContext {
   readonly security: HostSecurity;
   /** Where Exec, Attach and PortForward send their clients. */
   readonly streams: StreamServer;
+  /** Pods and containers made for clients that gave up, kept for their retries. */
+  readonly kept: { readonly pods: KeptCreates; readonly containers: KeptCreates };
 }

@@ -4,7 +4,7 @@ import { generateSpec, prepareMountSources } from '../oci/spec/generate-spec';
 import { hostCapabilities, oomScoreAdjFloor } from '../oci/spec/host-capabilities';
 import type { ImageConfigJson } from '../oci/spec/image-config';
 import type { OciSpec } from '../oci/spec/oci-types';
-import { ContainerEventType, type ContainerConfig, type CreateContainerRequest, type CreateContainerResponse, type PodSandboxConfig } from '../proto/gen/cri-api-v1';
+import { ContainerEventType, CreateContainerRequest, type ContainerConfig, type CreateContainerResponse, type PodSandboxConfig } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';
 import { newId } from '../system/ids';
 import type { PodRecord } from '../state/pod-record';
@@ -13,9 +13,11 @@ import { mountRootfs, removeRootfs, rootfsPaths } from '../storage/rootfs';
 import { CleanupStack } from '../system/cleanup-stack';
 import { settle } from '../system/settle';
 import { FailedPreconditionError } from '../system/errors';
-import { containerBundle, containerName, containerStorage, nowNanos, storedContainerConfig, validContainerConfig } from './container-config';
+import { containerBundle, containerName, containerStorage, nowNanos, storedContainerConfig, validContainerConfig, type ValidContainerConfig } from './container-config';
 import type { ServerContext } from './context';
+import type { CallerState } from './kept-creates';
 import { loadedConfig } from './pod-config';
+import { inPod } from './object-order';
 import { handlerOfPod, observedPod } from './pod-sandbox';
 
 const CREATE_TIMEOUT_MS = 60_000;
@@ -25,15 +27,23 @@ const CREATE_TIMEOUT_MS = 60_000;
  * image's layers, writes the OCI spec and hands the bundle to the pod's runtime handler.
  * Any failure undoes every step already made.
  */
-export async function createContainer(ctx: ServerContext, request: CreateContainerRequest): Promise<CreateContainerResponse> {
-  const { config, metadata, image: imageName } = validContainerConfig(request.config);
-  const pod = await observedPod(ctx, ctx.state.pods.get(request.podSandboxId));
+export async function createContainer(ctx: ServerContext, request: CreateContainerRequest, caller: CallerState): Promise<CreateContainerResponse> {
+  const valid = validContainerConfig(request.config);
+  const pod = ctx.state.pods.get(request.podSandboxId);
+  const name = containerName(valid.metadata, loadedConfig(pod.config).metadata);
+  // The kubelet's retry after its deadline gets the container the first request made, however it named the pod.
+  const asSent = CreateContainerRequest.toJSON({ ...request, podSandboxId: pod.id });
+  const containerId = await ctx.kept.containers.run(name, asSent, caller, () => inPod(ctx, pod.id, (current) => createInPod(ctx, current, name, valid)));
+  return { containerId };
+}
+
+async function createInPod(ctx: ServerContext, recorded: PodRecord, name: string, { config, metadata, image: imageName }: ValidContainerConfig): Promise<string> {
+  const pod = await observedPod(ctx, recorded);
   if (pod.state !== 'ready') throw new FailedPreconditionError(`pod sandbox ${pod.id} is not ready`);
   const podConfig = loadedConfig(pod.config);
   const handler = handlerOfPod(ctx, pod);
 
   const id = newId();
-  const name = containerName(metadata, podConfig.metadata);
   ctx.state.containers.names.reserve(name, id);
   const cleanup = new CleanupStack(ctx.logger, { container_id: id, pod_id: pod.id });
   cleanup.push('name', async () => ctx.state.containers.names.release(name));
@@ -98,7 +108,7 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
     await ctx.state.unfinishedContainers.finish(id);
     ctx.events.publish(ctx, saved, ContainerEventType.CONTAINER_CREATED_EVENT);
     ctx.logger.info('container created', { container_id: id, pod_id: pod.id, name, image: imageName });
-    return { containerId: id };
+    return id;
   } catch (error) {
     // What could not be undone stays recorded, for the next start to try again.
     if (await cleanup.unwind()) await ctx.state.unfinishedContainers.finish(id);

@@ -18,6 +18,7 @@ import { InstanceLock } from '../system/instance-lock';
 import { reconfigureLogger, type Logger } from '../system/logger';
 import { handOffConnection } from './connection-handoff';
 import type { ServerContext } from './context';
+import { keptCreates } from './kept-creates';
 import { CallMetrics } from './metrics';
 import { ContainerEvents } from './container-events';
 import { followContainerExits } from './container-exits';
@@ -145,6 +146,7 @@ export class Daemon {
         events: new ContainerEvents(),
         security: await HostSecurity.detect(config.container.apparmor_profile, logger),
         streams,
+        kept: keptCreates(logger, () => ctx),
       };
       await restorePods(ctx);
       await recoverFromCrash(ctx);

@@ -3,7 +3,7 @@ import { pinPodNamespaces, plannedPodNamespaces, releasePodNamespaces } from '..
 import type { PodNetworkAttachment, PodNetworkRequest } from '../network/network-manager';
 import { validateSysctls } from '../network/sysctls';
 import { createPodCgroup, plannedPodCgroup, removePodCgroup } from '../oci/cgroups/pod-cgroup';
-import { NamespaceMode, type RunPodSandboxRequest, type RunPodSandboxResponse } from '../proto/gen/cri-api-v1';
+import { NamespaceMode, RunPodSandboxRequest, type PodSandboxConfig, type RunPodSandboxResponse } from '../proto/gen/cri-api-v1';
 import { newId } from '../system/ids';
 import type { PodRecord } from '../state/pod-record';
 import { CleanupStack } from '../system/cleanup-stack';
@@ -11,6 +11,7 @@ import { FailedPreconditionError } from '../system/errors';
 import { settle } from '../system/settle';
 import { nowNanos } from './container-config';
 import type { ServerContext } from './context';
+import type { CallerState } from './kept-creates';
 import { namespaceOptions, podName, portMappings, storedConfig, validPodConfig } from './pod-config';
 import { podSandboxOf } from './pod-sandbox';
 import { podNetworkRequest } from './pod-teardown';
@@ -27,8 +28,15 @@ async function connectPod(ctx: ServerContext, cleanup: CleanupStack, request: Po
  * recorded before anything exists, so that a crash at any point is undone at the next start;
  * a failure undoes every step already made.
  */
-export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRequest): Promise<RunPodSandboxResponse> {
+export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRequest, caller: CallerState): Promise<RunPodSandboxResponse> {
   const { config, metadata } = validPodConfig(request.config);
+  const name = podName(metadata);
+  // The kubelet's retry after its deadline gets the pod the first request made.
+  const podSandboxId = await ctx.kept.pods.run(name, RunPodSandboxRequest.toJSON(request), caller, () => createPod(ctx, request, config, name));
+  return { podSandboxId };
+}
+
+async function createPod(ctx: ServerContext, request: RunPodSandboxRequest, config: PodSandboxConfig, name: string): Promise<string> {
   const handler = ctx.handlers.resolve(request.runtimeHandler);
   handler.admitPod(config);
   // A configured handler whose runtime is missing or cannot work here fails now, saying why.
@@ -45,7 +53,6 @@ export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRe
   const podHostname = config.hostname || hostname();
 
   const id = newId();
-  const name = podName(metadata);
   ctx.state.pods.names.reserve(name, id);
   const cleanup = new CleanupStack(ctx.logger, { pod_id: id, pod_name: name });
   cleanup.push('name', async () => ctx.state.pods.names.release(name));
@@ -82,7 +89,7 @@ export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRe
     const networkConnected = namespacesPinned.then((pinned) =>
       pinned.network === undefined || networkPlan === undefined
         ? undefined
-        : connectPod(ctx, cleanup, podNetworkRequest(id, metadata, pinned.network, mappings), networkPlan),
+        : connectPod(ctx, cleanup, podNetworkRequest(id, config.metadata, pinned.network, mappings), networkPlan),
     );
     const [cgroup, namespaces, network] = await settle([
       cleanup.track('cgroup', createPodCgroup(ctx.config.cgroup_manager, cgroupParent, id), removePodCgroup),
@@ -94,7 +101,7 @@ export async function runPodSandbox(ctx: ServerContext, request: RunPodSandboxRe
     await ctx.state.pods.save(made);
     await ctx.state.unfinishedPods.finish(id);
     ctx.logger.info('pod sandbox running', { pod_id: id, pod_name: name, handler: handler.name, ips: network?.ips.join(',') ?? '' });
-    return { podSandboxId: id };
+    return id;
   } catch (error) {
     // What could not be undone stays recorded, for the next start to try again.
     if (await cleanup.unwind()) await ctx.state.unfinishedPods.finish(id);

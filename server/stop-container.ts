@@ -1,10 +1,10 @@
 import type { StopContainerRequest, StopContainerResponse } from '../proto/gen/cri-api-v1';
 import { stopContainerRecord } from './container-lifecycle';
 import type { ServerContext } from './context';
+import { withContainer } from './object-order';
 
 // The stop signal (the image's, default SIGTERM), then SIGKILL after `timeout` seconds.
 export async function stopContainer(ctx: ServerContext, request: StopContainerRequest): Promise<StopContainerResponse> {
-  const container = ctx.state.containers.get(request.containerId);
-  await stopContainerRecord(ctx, container, Number(request.timeout) * 1000);
+  await withContainer(ctx, request.containerId, (container) => stopContainerRecord(ctx, container, Number(request.timeout) * 1000));
   return {};
 }

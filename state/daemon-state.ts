@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { KeyedLock } from '../system/keyed-lock';
 import type { Logger } from '../system/logger';
 import { isContainerRecord, type ContainerRecord } from './container-record';
 import { ObjectStore } from './object-store';
@@ -12,6 +13,8 @@ export class DaemonState {
   /** Pods and containers being created: what each is about to make, for a crash to be undone. */
   readonly unfinishedPods: UnfinishedRecords<PodRecord>;
   readonly unfinishedContainers: UnfinishedRecords<ContainerRecord>;
+  /** Orders the calls that change one pod or container (see server/object-order.ts). */
+  readonly locks = new KeyedLock();
 
   constructor(root: string, logger: Logger) {
     this.pods = new ObjectStore('pod sandbox', join(root, 'pods'), isPodRecord, logger);

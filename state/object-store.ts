@@ -1,6 +1,7 @@
 import { NotFoundError } from '../system/errors';
 import type { Logger } from '../system/logger';
 import { isId } from '../system/ids';
+import { KeyedLock } from '../system/keyed-lock';
 import { RecordFiles } from '../system/record-files';
 import { IdIndex } from './id-index';
 import { NameRegistrar } from './name-registrar';
@@ -21,6 +22,8 @@ export class ObjectStore<T extends StoredObject> {
   readonly names = new NameRegistrar();
   private readonly records = new Map<string, T>();
   private readonly files: RecordFiles<T>;
+  // One write per record at a time, in the order asked: a file written later holds the newer record.
+  private readonly writes = new KeyedLock();
 
   constructor(kind: string, dir: string, isRecord: (value: unknown) => value is T, logger: Logger) {
     this.index = new IdIndex(kind);
@@ -62,24 +65,45 @@ export class ObjectStore<T extends StoredObject> {
   }
 
   /** Persists a new or changed record; its name must already be reserved for it or free. */
-  async save(record: T): Promise<void> {
-    const alreadyHeld = this.names.holder(record.name) === record.id;
-    this.names.reserve(record.name, record.id);
-    try {
-      await this.files.write(record);
-    } catch (error) {
-      if (!alreadyHeld) this.names.release(record.name);
-      throw error;
-    }
-    this.track(record);
+  save(record: T): Promise<void> {
+    return this.writes.run(record.id, 'exclusive', async () => {
+      const alreadyHeld = this.names.holder(record.name) === record.id;
+      this.names.reserve(record.name, record.id);
+      try {
+        await this.files.write(record);
+      } catch (error) {
+        if (!alreadyHeld) this.names.release(record.name);
+        throw error;
+      }
+      this.track(record);
+    });
+  }
+
+  /**
+   * Changes a record from what it is when the write starts, not from a copy read earlier, so
+   * writers that race (a verb and the exit watcher) lose nothing. A record removed meanwhile
+   * stays removed: the result is then undefined.
+   */
+  update(id: string, change: (current: T) => T): Promise<T | undefined> {
+    return this.writes.run(id, 'exclusive', async () => {
+      const current = this.records.get(id);
+      if (!current) return undefined;
+      const next = change(current);
+      if (next === current) return current;
+      await this.files.write(next);
+      this.track(next);
+      return next;
+    });
   }
 
   /** Forgets a record and frees its name; removing an unknown ID does nothing. */
-  async remove(id: string): Promise<void> {
-    const record = this.records.get(id);
-    await this.files.delete(id);
-    this.records.delete(id);
-    this.index.delete(id);
-    if (record) this.names.release(record.name);
+  remove(id: string): Promise<void> {
+    return this.writes.run(id, 'exclusive', async () => {
+      const record = this.records.get(id);
+      await this.files.delete(id);
+      this.records.delete(id);
+      this.index.delete(id);
+      if (record) this.names.release(record.name);
+    });
   }
 }
