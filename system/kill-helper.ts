@@ -11,9 +11,17 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
-/** SIGKILL to every process in the group `pid` leads: a helper started in a session of its own, and its children. */
+/**
+ * SIGKILL to every process in the group `pid` leads (a helper started in a session of its own,
+ * and its children), or to the process alone when it leads no group.
+ */
 export function killProcessGroup(pid: number): void {
-  signal(-pid, 'SIGKILL');
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch (error) {
+    if (errorCode(error) !== 'ESRCH') throw error;
+    signal(pid, 'SIGKILL');
+  }
 }
 
 /** `root` and every process below it, by parent pid. */

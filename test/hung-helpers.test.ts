@@ -8,7 +8,7 @@ import { status as Code } from '@grpc/grpc-js';
 import { appendFile, chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ImageServiceService as Images, ImageSpec, RuntimeServiceService as Runtime } from '../proto/gen/cri-api-v1';
+import { ContainerState, ImageServiceService as Images, ImageSpec, RuntimeServiceService as Runtime } from '../proto/gen/cri-api-v1';
 import { isProcessRunning } from '../system/process-stat';
 import { waitUntil } from '../system/wait-until';
 import { unary } from '../testbed/cri-client';
@@ -51,10 +51,10 @@ describe('hung helpers', () => {
       path('cni/bridge'),
       `#!/bin/sh\nif [ "$CNI_COMMAND" = ADD ] && [ -e ${path('cni-hang')} ]; then\n  case "$CNI_ARGS" in *K8S_POD_NAME=hang-*)\n${hangAndRecord(path('cni-hung.pids'))}  ;; esac\nfi\nexec ${REAL_BRIDGE}\n`,
     );
-    // runc, but a create hangs while the marker exists.
+    // runc, but the subcommand the marker names (create, start) hangs while the marker exists.
     await writeFile(
       path('runtime'),
-      `#!/bin/sh\nfor arg in "$@"; do\n  if [ "$arg" = create ] && [ -e ${path('runtime-hang')} ]; then\n${hangAndRecord(path('runtime-hung.pids'))}  fi\ndone\nexec ${REAL_RUNTIME} "$@"\n`,
+      `#!/bin/sh\nfor arg in "$@"; do\n  if [ -e ${path('runtime-hang')} ] && [ "$arg" = "$(cat ${path('runtime-hang')})" ]; then\n${hangAndRecord(path('runtime-hung.pids'))}  fi\ndone\nexec ${REAL_RUNTIME} "$@"\n`,
     );
     await Promise.all([chmod(path('cni/bridge'), 0o755), chmod(path('runtime'), 0o755)]);
     const config = [
@@ -154,7 +154,7 @@ describe('hung helpers', () => {
     'an OCI runtime whose create hangs fails CreateContainer with DEADLINE_EXCEEDED naming it, is killed with conmon and its child, and leaves no container',
     async () => {
       const podId = await runPod('runtime-hang', 'hang');
-      await writeFile(path('runtime-hang'), '');
+      await writeFile(path('runtime-hang'), 'create');
       const hung = pending(grpcFailure(daemon.createContainer(podId, 'app', ['sleep', '600'])));
       const pids = await hungPids('runtime-hung.pids');
       await podWorks('beside-runtime');
@@ -175,6 +175,31 @@ describe('hung helpers', () => {
       await rm(path('runtime-hang'));
       const again = await daemon.createContainer(podId, 'app', ['sleep', '600']);
       await unary(daemon.client, Runtime.startContainer, { containerId: again });
+      for (const podSandboxId of await daemon.podIds()) await daemon.stopAndRemovePod(podSandboxId);
+      expect(await audit()).toEqual([]);
+    },
+    TEST_MS,
+  );
+
+  test(
+    'an OCI runtime whose start hangs fails StartContainer with DEADLINE_EXCEEDED naming it, is killed with its child, and the container stays created and removable',
+    async () => {
+      const podId = await runPod('runtime-start-hang', 'hang');
+      const container = await daemon.createContainer(podId, 'app', ['sleep', '600']);
+      await writeFile(path('runtime-hang'), 'start');
+      const hung = pending(grpcFailure(unary(daemon.client, Runtime.startContainer, { containerId: container })));
+      const pids = await hungPids('runtime-hung.pids');
+      await podWorks('beside-start');
+      expect(hung.settled()).toBe(false);
+
+      const failure = await hung.call;
+      expect(failure.code).toBe(Code.DEADLINE_EXCEEDED);
+      expect(failure.details).toBe(`OCI runtime ${path('runtime')} start of container ${container} did not answer within ${HELPER_TIMEOUT_SECONDS} s`);
+      expect(await allGone(pids)).toBe(true);
+      expect((await daemon.status(container)).state).toBe(ContainerState.CONTAINER_CREATED);
+
+      await rm(path('runtime-hang'));
+      await unary(daemon.client, Runtime.removeContainer, { containerId: container });
       for (const podSandboxId of await daemon.podIds()) await daemon.stopAndRemovePod(podSandboxId);
       expect(await audit()).toEqual([]);
     },
