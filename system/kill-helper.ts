@@ -3,7 +3,8 @@ import { errorCode } from './error-code';
 import { processIds } from './process-list';
 import { readStat } from './process-stat';
 
-function signal(pid: number, name: NodeJS.Signals): void {
+/** Sends a signal; a process already gone is no error. */
+export function signal(pid: number, name: NodeJS.Signals): void {
   try {
     process.kill(pid, name);
   } catch (error) {

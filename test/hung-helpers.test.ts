@@ -4,7 +4,7 @@
 // behind, and a pod started meanwhile works. The plugin and the runtime are the real ones behind
 // a small script that hangs on cue (a marker file); the registry is the real one behind a
 // front that stalls or cuts the connection.
-import { status as Code } from '@grpc/grpc-js';
+import { status as Code, type ServiceError } from '@grpc/grpc-js';
 import { appendFile, chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -111,15 +111,27 @@ describe('hung helpers', () => {
     expect(exec.stdout.toString()).toBe('alive\n');
   }
 
-  /** Tracks whether a call has settled yet. */
-  function pending<T>(call: Promise<T>): { settled: () => boolean; call: Promise<T> } {
-    let done = false;
-    const tracked = call.finally(() => (done = true));
-    tracked.catch(() => undefined);
-    return { settled: () => done, call: tracked };
+  /**
+   * Runs `call`, which a helper hangs (it records its pids in `pidsFile`); meanwhile another pod
+   * is made and works, while the call still waits. Answers the call's failure, which must be
+   * DEADLINE_EXCEEDED, once the hung helper and its child are gone.
+   */
+  async function hangsBesideAnotherPod(call: Promise<unknown>, pidsFile: string, beside: string): Promise<ServiceError> {
+    let settled = false;
+    const failure = grpcFailure(call).finally(() => (settled = true));
+    failure.catch(() => undefined);
+    const pids = await hungPids(pidsFile);
+    await podWorks(beside);
+    expect(settled).toBe(false);
+    const error = await failure;
+    expect(error.code).toBe(Code.DEADLINE_EXCEEDED);
+    expect(await allGone(pids)).toBe(true);
+    return error;
   }
 
-  async function audit(): Promise<string[]> {
+  /** Removes every pod through the CRI, then finds what the daemon left on the host. */
+  async function removeAllAndAudit(): Promise<string[]> {
+    for (const podSandboxId of await daemon.podIds()) await daemon.stopAndRemovePod(podSandboxId);
     return hostAudit({ dirs: daemon.dirs, network: await auditNetwork(daemon.dirs), podIds, logs: [daemon.daemon.log], ignorePids: [daemon.daemon.child.pid] });
   }
 
@@ -127,15 +139,8 @@ describe('hung helpers', () => {
     'a CNI plugin that hangs on ADD fails RunPodSandbox with DEADLINE_EXCEEDED naming it, is killed with its child, and the pod is undone while another pod runs',
     async () => {
       await writeFile(path('cni-hang'), '');
-      const hung = pending(grpcFailure(runPod('hang-cni')));
-      const pids = await hungPids('cni-hung.pids');
-      await podWorks('beside-cni');
-      expect(hung.settled()).toBe(false);
-
-      const failure = await hung.call;
-      expect(failure.code).toBe(Code.DEADLINE_EXCEEDED);
+      const failure = await hangsBesideAnotherPod(runPod('hang-cni'), 'cni-hung.pids', 'beside-cni');
       expect(failure.details).toMatch(new RegExp(`^CNI plugin bridge ADD for pod [0-9a-f]{64} did not answer within ${HELPER_TIMEOUT_SECONDS} s$`));
-      expect(await allGone(pids)).toBe(true);
       const failedPod = /pod ([0-9a-f]{64})/.exec(failure.details)?.[1] ?? '';
       podIds.add(failedPod);
       const listed = (await unary(daemon.client, Runtime.listPodSandbox, { filter: undefined })).items;
@@ -144,8 +149,7 @@ describe('hung helpers', () => {
       // The name was given back: the same pod can be made once the plugin answers again.
       await rm(path('cni-hang'));
       await runPod('hang-cni');
-      for (const podSandboxId of await daemon.podIds()) await daemon.stopAndRemovePod(podSandboxId);
-      expect(await audit()).toEqual([]);
+      expect(await removeAllAndAudit()).toEqual([]);
     },
     TEST_MS,
   );
@@ -155,17 +159,10 @@ describe('hung helpers', () => {
     async () => {
       const podId = await runPod('runtime-hang', 'hang');
       await writeFile(path('runtime-hang'), 'create');
-      const hung = pending(grpcFailure(daemon.createContainer(podId, 'app', ['sleep', '600'])));
-      const pids = await hungPids('runtime-hung.pids');
-      await podWorks('beside-runtime');
-      expect(hung.settled()).toBe(false);
-
-      const failure = await hung.call;
-      expect(failure.code).toBe(Code.DEADLINE_EXCEEDED);
+      const failure = await hangsBesideAnotherPod(daemon.createContainer(podId, 'app', ['sleep', '600']), 'runtime-hung.pids', 'beside-runtime');
       expect(failure.details).toMatch(
         new RegExp(`^OCI runtime ${path('runtime')} create of container [0-9a-f]{64} \\(run by conmon\\) did not answer within ${HELPER_TIMEOUT_SECONDS} s$`),
       );
-      expect(await allGone(pids)).toBe(true);
       const containers = await unary(daemon.client, Runtime.listContainers, { filter: { podSandboxId: podId, id: '', state: undefined, labelSelector: {} } });
       expect(containers.containers).toEqual([]);
       const handlerDir = join(daemon.dirs.runroot, 'handlers', 'hang');
@@ -175,8 +172,7 @@ describe('hung helpers', () => {
       await rm(path('runtime-hang'));
       const again = await daemon.createContainer(podId, 'app', ['sleep', '600']);
       await unary(daemon.client, Runtime.startContainer, { containerId: again });
-      for (const podSandboxId of await daemon.podIds()) await daemon.stopAndRemovePod(podSandboxId);
-      expect(await audit()).toEqual([]);
+      expect(await removeAllAndAudit()).toEqual([]);
     },
     TEST_MS,
   );
@@ -187,21 +183,14 @@ describe('hung helpers', () => {
       const podId = await runPod('runtime-start-hang', 'hang');
       const container = await daemon.createContainer(podId, 'app', ['sleep', '600']);
       await writeFile(path('runtime-hang'), 'start');
-      const hung = pending(grpcFailure(unary(daemon.client, Runtime.startContainer, { containerId: container })));
-      const pids = await hungPids('runtime-hung.pids');
-      await podWorks('beside-start');
-      expect(hung.settled()).toBe(false);
-
-      const failure = await hung.call;
-      expect(failure.code).toBe(Code.DEADLINE_EXCEEDED);
+      const start = unary(daemon.client, Runtime.startContainer, { containerId: container });
+      const failure = await hangsBesideAnotherPod(start, 'runtime-hung.pids', 'beside-start');
       expect(failure.details).toBe(`OCI runtime ${path('runtime')} start of container ${container} did not answer within ${HELPER_TIMEOUT_SECONDS} s`);
-      expect(await allGone(pids)).toBe(true);
       expect((await daemon.status(container)).state).toBe(ContainerState.CONTAINER_CREATED);
 
       await rm(path('runtime-hang'));
       await unary(daemon.client, Runtime.removeContainer, { containerId: container });
-      for (const podSandboxId of await daemon.podIds()) await daemon.stopAndRemovePod(podSandboxId);
-      expect(await audit()).toEqual([]);
+      expect(await removeAllAndAudit()).toEqual([]);
     },
     TEST_MS,
   );
