@@ -15,6 +15,8 @@ export interface OciHandlerConfig {
   type: 'oci';
   runtime_path: string;
   monitor_path: string;
+  /** Bounds each call to the runtime (create, start, kill, delete, ...); one that overruns is killed. */
+  runtime_timeout_seconds: number;
 }
 
 export const VM_ACCELERATORS = ['auto', 'kvm', 'tcg'] as const;
@@ -62,6 +64,8 @@ export interface Config {
     cni_config_dir: string;
     cni_plugin_dirs: string[];
     default_network: string;
+    /** Bounds each CNI plugin call (ADD, DEL); one that overruns is killed. */
+    plugin_timeout_seconds: number;
   };
   image: {
     registries_conf: string;
@@ -98,6 +102,9 @@ export const DEFAULT_CONFIG_PATH = '/etc/podvisor/podvisor.conf';
 export const OCI_HANDLER_DEFAULTS: Omit<OciHandlerConfig, 'runtime_path'> = {
   type: 'oci',
   monitor_path: '/usr/bin/conmon',
+  // runc and crun answer in well under a second; a minute is a hung runtime, and still leaves a
+  // create room within the kubelet's two-minute request timeout.
+  runtime_timeout_seconds: 60,
 };
 
 // The guest assets the build makes (scripts/guest-assets.mjs), beside the compiled daemon.
@@ -131,6 +138,8 @@ export function defaultConfig(): Config {
       cni_config_dir: '/etc/cni/net.d',
       cni_plugin_dirs: ['/usr/lib/cni', '/opt/cni/bin'],
       default_network: '',
+      // A plugin does local work (links, addresses, iptables): one taking a minute is hung.
+      plugin_timeout_seconds: 60,
     },
     image: {
       registries_conf: '/etc/containers/registries.conf',

@@ -42,6 +42,9 @@ const MAX_WARM_CLONES = 64;
 // RuntimeClass handler names must be DNS labels (Kubernetes validates them the same way).
 const HANDLER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const KNOWN_CAPABILITIES = new Set(ALL_CAPABILITIES);
+// A helper bound past the kubelet's own request timeout (2 min, 4 for a pod) would only ever
+// cut in after the kubelet gave up; an hour leaves room for an operator's odd case.
+const MAX_HELPER_TIMEOUT_SECONDS = 3600;
 
 function isTable(value: unknown): value is Table {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
@@ -205,6 +208,7 @@ function readHandler(reader: TableReader): HandlerConfig {
       type,
       runtime_path: reader.path('runtime_path', ''),
       monitor_path: reader.path('monitor_path', OCI_HANDLER_DEFAULTS.monitor_path),
+      runtime_timeout_seconds: reader.integer('runtime_timeout_seconds', OCI_HANDLER_DEFAULTS.runtime_timeout_seconds, 1, MAX_HELPER_TIMEOUT_SECONDS),
     };
   }
   const vm: VmHandlerConfig = {
@@ -268,6 +272,7 @@ export function validateConfig(raw: Table): Config {
       cni_config_dir: network.path('cni_config_dir', defaults.network.cni_config_dir),
       cni_plugin_dirs: network.pathList('cni_plugin_dirs', defaults.network.cni_plugin_dirs),
       default_network: network.string('default_network', defaults.network.default_network),
+      plugin_timeout_seconds: network.integer('plugin_timeout_seconds', defaults.network.plugin_timeout_seconds, 1, MAX_HELPER_TIMEOUT_SECONDS),
     },
     image: {
       registries_conf: image.path('registries_conf', defaults.image.registries_conf),

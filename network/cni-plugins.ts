@@ -87,7 +87,12 @@ export async function invokePlugin(config: Record<string, unknown> & { type: str
     CNI_ARGS: invocation.args,
     CNI_PATH: invocation.pluginDirs.join(':'),
   };
-  const outcome = await runTool(binary, [], { env, input: JSON.stringify(config), timeoutMs: invocation.timeoutMs });
+  const outcome = await runTool(binary, [], {
+    env,
+    input: JSON.stringify(config),
+    timeoutMs: invocation.timeoutMs,
+    what: `CNI plugin ${config.type} ${invocation.command} for pod ${invocation.containerId}`,
+  });
   if (outcome.exitCode !== 0) throw pluginFailure(config.type, invocation.command, outcome.stdout, outcome.stderr, outcome.exitCode);
   if (invocation.command === 'DEL') return undefined;
   const result = parseJson(outcome.stdout);

@@ -141,6 +141,7 @@ export class Daemon {
           pluginDirs: config.network.cni_plugin_dirs,
           defaultNetwork: config.network.default_network,
           logger,
+          pluginTimeoutMs: config.network.plugin_timeout_seconds * 1000,
         }),
         hostPorts: new HostPortHolder(),
         events: new ContainerEvents(),

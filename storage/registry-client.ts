@@ -10,6 +10,7 @@ import {
   InvalidArgumentError,
   NotFoundError,
   PodvisorError,
+  UnavailableError,
   errorMessage,
 } from '../system/errors';
 import type { Logger } from '../system/logger';
@@ -18,7 +19,7 @@ import { referenceString, type ImageReference } from './image-reference';
 import { MANIFEST_ACCEPT, choosePlatform, hostPlatform, parseManifest, type Descriptor, type Manifest, type Platform } from './image-manifest';
 import type { PullSource } from './registries-conf';
 import { RegistryAuth, type RegistryCredentials } from './registry-auth';
-import { HttpStatusError, isTransient, readBody, statusError } from './registry-http';
+import { HttpStatusError, finalFailure, isTransient, readBody, statusError } from './registry-http';
 import { RegistryTransport } from './registry-transport';
 
 export type { Descriptor, Platform } from './image-manifest';
@@ -65,7 +66,7 @@ interface FetchedManifest {
   manifest: Manifest;
 }
 
-const FAILURE_KINDS = [NotFoundError, FailedPreconditionError, DeadlineExceededError, InvalidArgumentError];
+const FAILURE_KINDS = [NotFoundError, FailedPreconditionError, DeadlineExceededError, InvalidArgumentError, UnavailableError];
 
 interface SourceFailure {
   source: PullSource;
@@ -200,7 +201,8 @@ export class RegistryClient {
       try {
         return await attempt();
       } catch (error) {
-        if (failures >= this.retries || !isTransient(error) || signal?.aborted) throw error;
+        if (signal?.aborted) throw error;
+        if (failures >= this.retries || !isTransient(error)) throw finalFailure(error, host);
         const asked = error instanceof HttpStatusError ? error.retryAfterMs : undefined;
         const delay = Math.min(asked ?? FIRST_BACKOFF_MS * 2 ** failures, MAX_BACKOFF_MS);
         this.logger.warn('registry request failed, retrying', { host, what, attempt: failures + 1, delay_ms: delay, error: errorMessage(error) });

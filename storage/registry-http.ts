@@ -1,6 +1,6 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { DeadlineExceededError, InternalError, errorMessage } from '../system/errors';
+import { DeadlineExceededError, InternalError, PodvisorError, UnavailableError, errorMessage } from '../system/errors';
 import { verifyingContext } from './tls-trust';
 
 // One HTTP exchange with a registry, a token service or a blob store, and the errors that tell
@@ -52,6 +52,27 @@ export function isTransient(error: unknown): boolean {
   // By code, not class: stream errors may come from another realm (a vm context, jest).
   const code: unknown = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
   return typeof code === 'string' && DROPPED_CODES.has(code);
+}
+
+// HTTP answers gRPC itself reads as UNAVAILABLE: the server is overloaded, or a proxy before it cannot reach it.
+const UNAVAILABLE_STATUSES = new Set([429, 502, 503, 504]);
+
+/**
+ * A failure that tries have not cured, as the caller should see it: a registry that cannot be
+ * reached, dropped the connection or keeps answering "try later" is UnavailableError naming it;
+ * anything else is as it was.
+ */
+export function finalFailure(error: unknown, host: string): unknown {
+  const message = errorMessage(error);
+  if ((error instanceof ConnectionError && error.stage !== 'tls') || (error instanceof HttpStatusError && UNAVAILABLE_STATUSES.has(error.status))) {
+    return new UnavailableError(message.includes(host) ? message : `registry ${host}: ${message}`);
+  }
+  // A stream error of the body (by code: it may come from another realm, as isTransient says).
+  const code: unknown = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  if (!(error instanceof PodvisorError) && typeof code === 'string' && DROPPED_CODES.has(code)) {
+    return new UnavailableError(`connection to registry ${host} dropped: ${message}`);
+  }
+  return error;
 }
 
 function abortReason(signal: AbortSignal): Error {

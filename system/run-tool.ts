@@ -1,8 +1,12 @@
 import { spawn } from 'node:child_process';
 import { DeadlineExceededError, InternalError, errorMessage } from './errors';
+import { describeDuration } from './duration';
+import { killProcessGroup } from './kill-helper';
 
 export interface ToolOptions {
   timeoutMs: number;
+  /** Names the call in the error of one that overruns ("CNI plugin bridge ADD for pod X"); the program's path by default. */
+  what?: string;
   /** Written to the program's stdin, which is then closed. */
   input?: string;
   env?: NodeJS.ProcessEnv;
@@ -31,30 +35,36 @@ function collect(stream: NodeJS.ReadableStream | null): () => string {
   return () => Buffer.concat(chunks).toString('utf8');
 }
 
+// After SIGKILL only the kernel's teardown is left; an overrun call is not held up longer than this for it.
+const KILL_WAIT_MS = 5_000;
+
 /**
  * Runs a program to completion without a shell. Resolves with its exit status whatever it is,
  * because callers such as the CNI runner read a failing program's stdout; rejects only when
- * the program cannot start or outlives `timeoutMs` (it is then killed).
+ * the program cannot start or outlives `timeoutMs`. An overrun program is killed with its whole
+ * process group (it runs in a session of its own), so helpers it started do not outlive it.
  */
 export function runTool(file: string, args: string[], options: ToolOptions): Promise<ToolOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const stdout = collect(child.stdout);
     const stderr = collect(child.stderr);
-    let timedOut = false;
+    let settled = false;
+    const settle = (outcome: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      outcome();
+    };
+    const overrun = (): void => settle(() => reject(new DeadlineExceededError(`${options.what ?? file} did not answer within ${describeDuration(options.timeoutMs)}`)));
     const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
+      if (child.pid !== undefined) killProcessGroup(child.pid);
+      // Its output pipes may stay open in a process that left the group; its own exit is what counts.
+      child.once('exit', overrun);
+      setTimeout(overrun, KILL_WAIT_MS).unref();
     }, options.timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(new InternalError(`cannot run ${file}: ${errorMessage(error)}`));
-    });
-    child.on('close', (exitCode) => {
-      clearTimeout(timer);
-      if (timedOut) reject(new DeadlineExceededError(`${file} did not finish within ${options.timeoutMs} ms`));
-      else resolve({ exitCode, stdout: stdout(), stderr: stderr() });
-    });
+    child.on('error', (error) => settle(() => reject(new InternalError(`cannot run ${file}: ${errorMessage(error)}`))));
+    child.on('close', (exitCode) => settle(() => resolve({ exitCode, stdout: stdout(), stderr: stderr() })));
     // A program that exits without reading its input makes the write fail with EPIPE; its
     // exit status is what matters then.
     child.stdin.on('error', () => undefined);

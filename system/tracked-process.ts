@@ -1,5 +1,5 @@
-import { errorCode } from './error-code';
 import { InternalError } from './errors';
+import { signal } from './kill-helper';
 import { readStat } from './process-stat';
 import { waitUntil } from './wait-until';
 
@@ -30,14 +30,6 @@ export async function isTrackedRunning(tracked: TrackedProcess): Promise<boolean
 /** Resolves to whether the process ended within `timeoutMs`. */
 export function waitForTrackedExit(tracked: TrackedProcess, timeoutMs: number): Promise<boolean> {
   return waitUntil(async () => !(await isTrackedRunning(tracked)), timeoutMs, POLL_MS);
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch (error) {
-    if (errorCode(error) !== 'ESRCH') throw error;
-  }
 }
 
 /**

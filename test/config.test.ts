@@ -43,8 +43,8 @@ describe('config', () => {
     expect(config.network.cni_config_dir).toBe('/etc/cni/net.d');
     expect(config.network.cni_plugin_dirs).toEqual(['/usr/lib/cni', '/opt/cni/bin']);
     expect(config.image.registries_conf).toBe('/etc/containers/registries.conf');
-    expect(config.runtime.handlers.runc).toEqual({ type: 'oci', runtime_path: '/usr/bin/runc', monitor_path: '/usr/bin/conmon' });
-    expect(config.runtime.handlers.crun).toEqual({ type: 'oci', runtime_path: '/usr/bin/crun', monitor_path: '/usr/bin/conmon' });
+    expect(config.runtime.handlers.runc).toEqual({ type: 'oci', runtime_path: '/usr/bin/runc', monitor_path: '/usr/bin/conmon', runtime_timeout_seconds: 60 });
+    expect(config.runtime.handlers.crun).toEqual({ type: 'oci', runtime_path: '/usr/bin/crun', monitor_path: '/usr/bin/conmon', runtime_timeout_seconds: 60 });
   });
 
   test('every flag names a key that exists, and overrides the file', async () => {
@@ -74,7 +74,7 @@ describe('config', () => {
     });
     expect(config.runtime.handlers).toEqual({
       kata: { ...VM_HANDLER_DEFAULTS, kernel_path: '/boot/vmlinux-6.1', accelerator: 'tcg', vcpus: 2, kernel_params: ['quiet', 'mitigations=off'] },
-      crun: { type: 'oci', runtime_path: '/usr/bin/crun', monitor_path: '/usr/bin/conmon' },
+      crun: { type: 'oci', runtime_path: '/usr/bin/crun', monitor_path: '/usr/bin/conmon', runtime_timeout_seconds: 60 },
     });
   });
 
@@ -102,6 +102,12 @@ describe('config', () => {
     ['a socket path too long', { socket: '/' + 'x'.repeat(120) }, 'socket: path is 121 bytes, a unix socket allows at most 107'],
     ['a cgroup manager', { cgroup_manager: 'cgroupv3' }, 'cgroup_manager: expected one of cgroupfs, systemd, got "cgroupv3"'],
     ['a bad plugin dir', { network: { cni_plugin_dirs: ['/ok', 'rel'] } }, 'network.cni_plugin_dirs[1]: expected an absolute path, got "rel"'],
+    ['no bound on CNI plugins', { network: { plugin_timeout_seconds: 0 } }, 'network.plugin_timeout_seconds: expected an integer from 1 to 3600, got number 0'],
+    [
+      'no bound on the OCI runtime',
+      { runtime: { handlers: { runc: { type: 'oci', runtime_path: '/r', runtime_timeout_seconds: 0 } } } },
+      'runtime.handlers.runc.runtime_timeout_seconds: expected an integer from 1 to 3600, got number 0',
+    ],
     ['a handler without a type', { runtime: { handlers: { runc: { runtime_path: '/usr/bin/runc' } } } }, 'runtime.handlers.runc.type: required: one of oci, vm'],
     ['an oci handler without its runtime', { runtime: { handlers: { runc: { type: 'oci' } } } }, 'runtime.handlers.runc.runtime_path: required for an oci handler'],
     ['an unknown handler key', { runtime: { handlers: { runc: { type: 'oci', runtime_path: '/r', qemu_path: '/q' } } } }, 'runtime.handlers.runc.qemu_path: unknown option'],

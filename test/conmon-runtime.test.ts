@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { OCI_HANDLER_DEFAULTS } from '../config/config';
 import { ConmonRuntime } from '../oci/conmon/conmon-runtime';
 import { newId } from '../system/ids';
 import { mountRootfs, removeRootfs, type ContainerRootfs } from '../storage/rootfs';
@@ -33,6 +34,7 @@ describe.each(['runc', 'crun'])('conmon runtime with %s', (runtimeName) => {
       persistDir: join(scratch, 'run', 'conmon'),
       logger,
       cgroupManager: 'cgroupfs',
+      runtimeTimeoutMs: OCI_HANDLER_DEFAULTS.runtime_timeout_seconds * 1000,
     };
     runtime = new ConmonRuntime(options);
   });

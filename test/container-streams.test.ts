@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { OCI_HANDLER_DEFAULTS } from '../config/config';
 import { ConmonHandler } from '../oci/conmon/conmon-handler';
 import type { StreamIO, TerminalSize } from '../oci/stream-io';
 import { newId } from '../system/ids';
@@ -86,7 +87,7 @@ describe('exec and attach streams through conmon', () => {
     await makeBusyboxLayer(layer);
     handler = new ConmonHandler(
       'runc',
-      { type: 'oci', runtime_path: '/usr/bin/runc', monitor_path: '/usr/bin/conmon' },
+      { ...OCI_HANDLER_DEFAULTS, runtime_path: '/usr/bin/runc' },
       { runroot: join(scratch, 'run'), cgroupManager: 'cgroupfs', logger: createLogger('error', 'text') },
     );
   });

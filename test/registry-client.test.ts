@@ -8,7 +8,7 @@ import { hostPlatform } from '../storage/image-manifest';
 import { parseImageReference } from '../storage/image-reference';
 import { loadRegistriesConf, pullSources, type PullSource } from '../storage/registries-conf';
 import { RegistryClient, type RegistryClientOptions, type ResolvedImage } from '../storage/registry-client';
-import { DeadlineExceededError, FailedPreconditionError, InternalError, NotFoundError } from '../system/errors';
+import { DeadlineExceededError, FailedPreconditionError, InternalError, NotFoundError, UnavailableError } from '../system/errors';
 import { createLogger, type Logger } from '../system/logger';
 import { startFaultyProxy, type FaultOptions, type FaultyProxy } from './support/faulty-proxy';
 import { closeServer, freePort, listenLocal } from '../testbed/http';
@@ -422,7 +422,7 @@ describe('RegistryClient against docker-registry', () => {
       const front = await through({ failFirst: { count: 100, path: /\/blobs\//, status: 503 } });
       const image = await front.resolve();
       const file = join(scratch, 'config');
-      await expectRejection(client({ retries: 2 }).downloadBlob(image.source, image.config, file), InternalError, 'HTTP 503 (UNAVAILABLE: try again later)');
+      await expectRejection(client({ retries: 2 }).downloadBlob(image.source, image.config, file), UnavailableError, 'HTTP 503 (UNAVAILABLE: try again later)');
       expect(existsSync(file)).toBe(false);
       expect(proxy?.requests.filter((path) => path.includes('/blobs/'))).toHaveLength(3);
     });

@@ -4,6 +4,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { InternalError, errorMessage } from '../../system/errors';
+import { killProcessGroup } from '../../system/kill-helper';
 import type { Logger } from '../../system/logger';
 import { withTimeout } from '../../system/with-timeout';
 import { relayAttachSocket, type AttachSession } from './attach-socket';
@@ -46,18 +47,6 @@ function pipeOf(child: ChildProcess, fd: number): Socket {
   return pipe;
 }
 
-/** The exec'd process leads its own session (runc makes it so); its children go with it. */
-function killProcessGroup(pid: number): void {
-  for (const target of [-pid, pid]) {
-    try {
-      process.kill(target, 'SIGKILL');
-      return;
-    } catch {
-      // No such group (or process): try the process alone, or it is gone already.
-    }
-  }
-}
-
 async function nextMessage(messages: AsyncGenerator<SyncMessage>, what: string, describe: () => string, timeoutMs?: number): Promise<SyncMessage> {
   const next = messages.next();
   const result = timeoutMs === undefined ? await next : await withTimeout(next, timeoutMs, `conmon did not report ${what} within ${timeoutMs} ms`);
@@ -97,6 +86,7 @@ async function runSession(options: ConmonExecOptions, args: string[], execDir: s
   let stopResizes = (): void => undefined;
   let pid = 0;
   let exitCode: number | undefined;
+  // The exec'd process leads its own session (runc makes it so); its children go with it.
   const killProcess = (): void => {
     if (pid > 0) killProcessGroup(pid);
   };

@@ -52,6 +52,7 @@ export class ConmonHandler implements RuntimeHandler {
       persistDir: join(dir, 'containers'),
       logger: environment.logger,
       cgroupManager: environment.cgroupManager,
+      runtimeTimeoutMs: config.runtime_timeout_seconds * 1000,
     });
     this.pods = new ConmonPods(join(dir, 'pods'));
   }

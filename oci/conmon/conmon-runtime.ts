@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CgroupManager } from '../../config/config';
 import { errorCode } from '../../system/error-code';
-import { FailedPreconditionError, InternalError, NotFoundError, errorMessage } from '../../system/errors';
+import { DeadlineExceededError, FailedPreconditionError, InternalError, NotFoundError, errorMessage } from '../../system/errors';
+import { describeDuration } from '../../system/duration';
+import { killProcessGroup, killProcessTree } from '../../system/kill-helper';
 import type { Logger } from '../../system/logger';
 import { settle } from '../../system/settle';
 import { pathExists } from '../../system/path-exists';
@@ -20,7 +22,7 @@ import { readSyncMessage } from './conmon-sync';
 import { execInContainer } from './container-exec';
 import { listExitFiles, readExitFile, waitForExitFile, watchExitFiles } from './exit-files';
 import { enterHelperCgroup, makeHelperCgroup } from '../cgroups/pod-cgroup';
-import { runcDelete, runcGlobalArgs, runcKill, runcStart, runcState, runcUpdate, type RuncTarget } from './runc';
+import { runcDelete, runcGlobalArgs, runcKill, runcStart, runcState, runcUpdate, runtimeCall, type RuncTarget } from './runc';
 import type { StreamIO } from '../stream-io';
 import type { ContainerExit, ContainerLimits, ContainerRuntimeState, CreateOptions, ExecResult, RuntimeStatus } from '../runtime-handler';
 
@@ -35,6 +37,8 @@ export interface ConmonRuntimeOptions {
   persistDir: string;
   logger: Logger;
   cgroupManager: CgroupManager;
+  /** Bounds each runtime call, a create through conmon included. */
+  runtimeTimeoutMs: number;
 }
 
 
@@ -63,6 +67,17 @@ async function readPidFile(path: string): Promise<number> {
   return Number.parseInt(text, 10) || 0;
 }
 
+/**
+ * Kills a conmon that overran its create, with the runtime it waits on. conmon forks away from
+ * the process we started (staying in its session) and starts the runtime in a session of its
+ * own, so the tree under the pid it recorded goes, then whatever is left of its session.
+ */
+async function killConmonTree(startedPid: number | undefined, persistDir: string): Promise<void> {
+  const conmonPid = await readPidFile(conmonPidFile(persistDir));
+  if (conmonPid > 0) await killProcessTree(conmonPid);
+  if (startedPid !== undefined) killProcessGroup(startedPid);
+}
+
 function runtimeStatus(status: string): RuntimeStatus {
   return status === 'created' || status === 'running' || status === 'stopped' ? status : 'unknown';
 }
@@ -76,7 +91,12 @@ export class ConmonRuntime {
   private readonly target: RuncTarget;
 
   constructor(private readonly options: ConmonRuntimeOptions) {
-    this.target = { runtimePath: options.runtimePath, root: options.runtimeRoot, systemdCgroup: options.cgroupManager === 'systemd' };
+    this.target = {
+      runtimePath: options.runtimePath,
+      root: options.runtimeRoot,
+      systemdCgroup: options.cgroupManager === 'systemd',
+      timeoutMs: options.runtimeTimeoutMs,
+    };
   }
 
   private persistDirOf(id: string): string {
@@ -108,7 +128,7 @@ export class ConmonRuntime {
       await settle([cgroup?.made.then(() => enterHelperCgroup(cgroup.path, conmonPid)), create.bundleWritten]);
     };
     try {
-      const pid = await this.launchConmon(args, persistDir, create.timeoutMs, beforeStart);
+      const pid = await this.launchConmon(create.id, args, persistDir, Math.min(create.timeoutMs, this.options.runtimeTimeoutMs), beforeStart);
       const conmonPid = await this.readConmonPid(create.id);
       this.options.logger.debug('container created', { container_id: create.id, pid, conmon_pid: conmonPid });
       return { pid, conmonPid };
@@ -120,7 +140,7 @@ export class ConmonRuntime {
     }
   }
 
-  private async launchConmon(args: string[], persistDir: string, timeoutMs: number, beforeStart: (conmonPid: number) => Promise<void>): Promise<number> {
+  private async launchConmon(id: string, args: string[], persistDir: string, timeoutMs: number, beforeStart: (conmonPid: number) => Promise<void>): Promise<number> {
     const stderrPath = conmonStderrFile(persistDir);
     const stderr = await open(stderrPath, 'w');
     try {
@@ -151,10 +171,14 @@ export class ConmonRuntime {
           startPipe.end('0');
         }
       };
+      const overrun = `${runtimeCall(this.target, 'create', id)} (run by conmon) did not answer within ${describeDuration(timeoutMs)}`;
       try {
-        const message = await Promise.race([release().then(() => readSyncMessage(pipe, timeoutMs, describe)), spawnFailure]);
+        const message = await Promise.race([release().then(() => readSyncMessage(pipe, timeoutMs, overrun, describe)), spawnFailure]);
         if (message.pid <= 0) throw new InternalError(`creating container: ${message.message ?? (await describe())}`);
         return message.pid;
+      } catch (error) {
+        if (error instanceof DeadlineExceededError) await killConmonTree(child.pid, persistDir);
+        throw error;
       } finally {
         // conmon writes to the pipe again when the container exits; it must not hold us up then.
         pipe.destroy();

@@ -20,10 +20,11 @@ function parseLine(line: string): SyncMessage | undefined {
 }
 
 /**
- * Waits for conmon's first sync message. Rejects with DeadlineExceededError after `timeoutMs`,
- * and with InternalError (carrying `describeFailure()`) if conmon closes the pipe unanswered.
+ * Waits for conmon's first sync message. Rejects with DeadlineExceededError carrying `overrun`
+ * after `timeoutMs`, and with InternalError (carrying `describeFailure()`) if conmon closes the
+ * pipe unanswered.
  */
-export function readSyncMessage(pipe: NodeJS.ReadableStream, timeoutMs: number, describeFailure: () => Promise<string>): Promise<SyncMessage> {
+export function readSyncMessage(pipe: NodeJS.ReadableStream, timeoutMs: number, overrun: string, describeFailure: () => Promise<string>): Promise<SyncMessage> {
   return new Promise((resolve, reject) => {
     let text = '';
     let settled = false;
@@ -41,7 +42,7 @@ export function readSyncMessage(pipe: NodeJS.ReadableStream, timeoutMs: number, 
         if (message !== undefined) finish(() => resolve(message));
       }
     };
-    const timer = setTimeout(() => finish(() => reject(new DeadlineExceededError(`conmon did not report within ${timeoutMs} ms`))), timeoutMs);
+    const timer = setTimeout(() => finish(() => reject(new DeadlineExceededError(overrun))), timeoutMs);
     pipe.on('data', onData);
     pipe.on('error', () => undefined);
     pipe.once('end', () => {

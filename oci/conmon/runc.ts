@@ -15,14 +15,14 @@ export interface RuncTarget {
   /** `--root`: where the runtime keeps per-container state. */
   root: string;
   systemdCgroup: boolean;
+  /** Bounds each call; a runtime that overruns is killed. */
+  timeoutMs: number;
 }
 
 export interface RuncState {
   status: string;
   pid: number;
 }
-
-const RUNC_TIMEOUT_MS = 30_000;
 
 /** Asks for the runtime's own complaints as JSON lines on stderr, apart from a process's output. */
 export const JSON_ERRORS_ARGS = ['--log-format', 'json'];
@@ -50,8 +50,17 @@ export function runtimeErrors(stderr: string): string[] {
   return messages;
 }
 
+/** The runtime named as it is in a message about one of its calls: "OCI runtime /usr/bin/runc start of container X". */
+export function runtimeCall(target: Pick<RuncTarget, 'runtimePath'>, subcommand: string, id: string): string {
+  return `OCI runtime ${target.runtimePath} ${subcommand} of container ${id}`;
+}
+
+/** Runs one runtime call: `args` starts with the subcommand and ends with the container's ID. */
 async function runc(target: RuncTarget, args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
-  const outcome = await runTool(target.runtimePath, [...runcGlobalArgs(target), ...JSON_ERRORS_ARGS, ...args], { timeoutMs: RUNC_TIMEOUT_MS });
+  const outcome = await runTool(target.runtimePath, [...runcGlobalArgs(target), ...JSON_ERRORS_ARGS, ...args], {
+    timeoutMs: target.timeoutMs,
+    what: runtimeCall(target, args[0], args[args.length - 1]),
+  });
   const errors = runtimeErrors(outcome.stderr);
   return { ok: outcome.exitCode === 0, stdout: outcome.stdout, stderr: errors.length > 0 ? errors.join('; ') : outcome.stderr.trim() };
 }
