@@ -14,8 +14,10 @@ export async function startContainer(ctx: ServerContext, request: StartContainer
     try {
       await handler.startContainer(container.id);
     } catch (error) {
-      // Back to created, unless the watcher saw it exit meanwhile.
-      await ctx.state.containers.update(container.id, (current) => (current.state === 'running' ? container : current));
+      // Back to created, unless the start went through before it failed (a runtime killed at its
+      // bound may have started the process already) or the watcher saw it exit meanwhile.
+      const now = await handler.containerState(container.id).catch(() => undefined);
+      if (now?.status !== 'running' && now?.status !== 'stopped') await ctx.state.containers.update(container.id, (current) => (current.state === 'running' ? container : current));
       throw error;
     }
     ctx.events.publish(ctx, started, ContainerEventType.CONTAINER_STARTED_EVENT);
