@@ -1,13 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { writing } from './disk-full';
 
 // Temporary files are named with this prefix so readers can skip (and clean up) leftovers of
 // a write cut short by a crash.
 export const TEMP_PREFIX = '.tmp-';
 
-/** Writes `data` to `path` so that a reader sees either the old content or all of the new. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+/**
+ * Writes `data` to `path` so that a reader sees either the old content or all of the new. A full
+ * disk is ResourceExhausted, and leaves the old content and no temporary file.
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  return writing(path, () => replaceFile(path, data, mode));
+}
+
+async function replaceFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   const temp = join(dirname(path), `${TEMP_PREFIX}${basename(path)}.${randomBytes(6).toString('hex')}`);
   const handle = await open(temp, 'wx', mode);
   try {
