@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { generateSpec, prepareMountSources } from '../oci/spec/generate-spec';
 import { hostCapabilities, oomScoreAdjFloor } from '../oci/spec/host-capabilities';
@@ -11,6 +11,8 @@ import type { PodRecord } from '../state/pod-record';
 import type { LeasedImage } from '../storage/image-manager';
 import { mountRootfs, removeRootfs, rootfsPaths } from '../storage/rootfs';
 import { CleanupStack } from '../system/cleanup-stack';
+import { failureOnFullDisk, writing } from '../system/disk-full';
+import { makeDirectories } from '../system/make-directories';
 import { settle } from '../system/settle';
 import { FailedPreconditionError } from '../system/errors';
 import { containerBundle, containerName, containerStorage, nowNanos, storedContainerConfig, validContainerConfig, type ValidContainerConfig } from './container-config';
@@ -45,6 +47,8 @@ async function createInPod(ctx: ServerContext, recorded: PodRecord, name: string
 
   const id = newId();
   ctx.state.containers.names.reserve(name, id);
+  const logDirectory = podConfig.logDirectory || join(ctx.config.runroot, 'logs', pod.id);
+  const logPath = join(logDirectory, config.logPath || `${metadata.name}_${metadata.attempt}.log`);
   const cleanup = new CleanupStack(ctx.logger, { container_id: id, pod_id: pod.id });
   cleanup.push('name', async () => ctx.state.containers.names.release(name));
   try {
@@ -55,8 +59,6 @@ async function createInPod(ctx: ServerContext, recorded: PodRecord, name: string
     cleanup.push('image lease', () => ctx.images.release(id));
     const dir = containerStorage(ctx, id);
     const bundle = containerBundle(ctx, id);
-    const logDirectory = podConfig.logDirectory || join(ctx.config.runroot, 'logs', pod.id);
-    const logPath = join(logDirectory, config.logPath || `${metadata.name}_${metadata.attempt}.log`);
     const record: ContainerRecord = {
       id,
       name,
@@ -110,9 +112,11 @@ async function createInPod(ctx: ServerContext, recorded: PodRecord, name: string
     ctx.logger.info('container created', { container_id: id, pod_id: pod.id, name, image: imageName });
     return id;
   } catch (error) {
+    // Looked at before the undoing frees what the creation took.
+    const failure = await failureOnFullDisk(error, `creating container ${id}`, [ctx.config.root, ctx.config.runroot, logDirectory]);
     // What could not be undone stays recorded, for the next start to try again.
     if (await cleanup.unwind()) await ctx.state.unfinishedContainers.finish(id);
-    throw error;
+    throw failure;
   }
 }
 
@@ -138,8 +142,8 @@ async function writeBundle(ctx: ServerContext, source: BundleSource): Promise<{ 
     prepareMountSources(config),
     oomScoreAdjFloor(),
     hostCapabilities(),
-    mkdir(bundle, { recursive: true, mode: 0o700 }),
-    mkdir(dirname(source.logPath), { recursive: true }),
+    writing(`the bundle ${bundle}`, () => makeDirectories(bundle, 0o700)),
+    writing(`the log directory ${dirname(source.logPath)}`, () => makeDirectories(dirname(source.logPath))),
   ]);
   const spec = await generateSpec({
     containerId: id,
@@ -166,6 +170,8 @@ async function writeBundle(ctx: ServerContext, source: BundleSource): Promise<{ 
   // Neither atomic nor synced: only the runtime's create reads it, after this write, and the
   // bundle lives under runroot, which does not outlive a reboot. A crash mid-write leaves the
   // same unused bundle a crash just before it would.
-  await writeFile(join(bundle, 'config.json'), JSON.stringify({ ...spec, root: { ...spec.root, path: rootfs.mountPoint } }), { mode: 0o600 });
+  await writing(`the bundle ${bundle}`, () =>
+    writeFile(join(bundle, 'config.json'), JSON.stringify({ ...spec, root: { ...spec.root, path: rootfs.mountPoint } }), { mode: 0o600 }),
+  );
   return { spec, imageConfig };
 }

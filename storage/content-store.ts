@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writing } from '../system/disk-full';
 import { pathExists } from '../system/path-exists';
 import { digestHex } from './digest';
 
@@ -37,10 +38,12 @@ export class ContentStore {
    * becomes the blob only if `write` succeeds.
    */
   async ingest(digest: string, write: (tempFile: string) => Promise<void>): Promise<void> {
-    await this.withTempFile(digest, async (temp) => {
-      await write(temp);
-      await rename(temp, this.path(digest));
-    });
+    await writing(`blob ${digest}`, () =>
+      this.withTempFile(digest, async (temp) => {
+        await write(temp);
+        await rename(temp, this.path(digest));
+      }),
+    );
   }
 
   /** A scratch file in ingest/ for `use`, removed afterwards whatever happens. */

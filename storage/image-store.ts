@@ -59,18 +59,17 @@ export class ImageStore {
 
   /**
    * Stores a pulled image. Its tags move to it from any other image holding them, as a
-   * `docker pull` of a moved tag does; the image that lost them stays, untagged.
+   * `docker pull` of a moved tag does; the image that lost them stays, untagged. The new record
+   * is written first, so a write that fails (a full disk) never leaves a tag on no image.
    */
   async put(image: ImageRecord): Promise<ImageRecord> {
     const existing = this.images.get(image.id);
     const merged: ImageRecord = existing
       ? { ...image, repoTags: union(existing.repoTags, image.repoTags), repoDigests: union(existing.repoDigests, image.repoDigests) }
       : image;
-    for (const other of this.list()) {
-      if (other.id === image.id || !other.repoTags.some((tag) => merged.repoTags.includes(tag))) continue;
-      await this.write({ ...other, repoTags: other.repoTags.filter((tag) => !merged.repoTags.includes(tag)) });
-    }
+    const losing = this.list().filter((other) => other.id !== image.id && other.repoTags.some((tag) => merged.repoTags.includes(tag)));
     await this.write(merged);
+    for (const other of losing) await this.write({ ...other, repoTags: other.repoTags.filter((tag) => !merged.repoTags.includes(tag)) });
     return merged;
   }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writing } from '../system/disk-full';
 import { InvalidArgumentError } from '../system/errors';
 import { pathExists } from '../system/path-exists';
 import { digestHex } from './digest';
@@ -38,7 +39,7 @@ export class LayerStore {
    */
   async add(diffId: string, unpack: (dir: string) => Promise<string>): Promise<void> {
     const temp = join(this.dir, `${TEMP_PREFIX}${digestHex(diffId)}-${randomBytes(4).toString('hex')}`);
-    await mkdir(temp, { mode: 0o755 });
+    await writing(`layer ${diffId}`, () => mkdir(temp, { mode: 0o755 }));
     try {
       const actual = await unpack(temp);
       if (actual !== diffId) throw new InvalidArgumentError(`layer content is ${actual}, but the image config says ${diffId}`);

@@ -3,6 +3,7 @@ import { opendir } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract, type Header } from 'tar-stream';
+import { diskFullError } from '../system/disk-full';
 import { FailedPreconditionError, InternalError, InvalidArgumentError, PodvisorError, errorMessage } from '../system/errors';
 import { openLayerStream, type LayerCompression, type LayerStream } from './layer-compression';
 import { planEntry } from './layer-entry';
@@ -44,6 +45,8 @@ export async function unpackLayer(blobPath: string, compression: LayerCompressio
     }
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
+    const full = diskFullError(error, `layer ${blobPath} unpacked into ${dest}`);
+    if (full) throw full;
     if (error instanceof PodvisorError) throw error;
     // Node's system errors name a syscall: a fault here, not in the layer.
     if (error instanceof Error && 'syscall' in error) throw new InternalError(`unpacking layer ${blobPath}: ${error.message}`);

@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { diskFullError } from '../system/disk-full';
 import {
   DeadlineExceededError,
   FailedPreconditionError,
@@ -151,7 +152,7 @@ export class RegistryClient {
     } catch (error) {
       await rm(destFile, { force: true });
       if (options.signal?.aborted) throw options.signal.reason;
-      throw error instanceof PodvisorError ? error : new InternalError(`${what}: download failed: ${errorMessage(error)}`);
+      throw diskFullError(error, `${what} in ${destFile}`) ?? (error instanceof PodvisorError ? error : new InternalError(`${what}: download failed: ${errorMessage(error)}`));
     }
     this.logger.debug('blob downloaded', { host: source.host, digest, bytes: size, duration_ms: Date.now() - started });
   }

@@ -1,4 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
+import { isDiskFull } from '../system/disk-full';
 import { InternalError, errorMessage } from '../system/errors';
 import { settle } from '../system/settle';
 import type { EntryMetadata } from './layer-entry';
@@ -19,7 +20,7 @@ export class RegularFiles {
   private readonly files = new Set<Promise<void>>();
   private readonly writes = new Set<Promise<void>>();
   private bytesInFlight = 0;
-  private failure: InternalError | undefined;
+  private failure: unknown;
 
   /** Creates `path`, which must not exist ('wx': O_CREAT|O_EXCL, so nothing there is followed), and consumes `data` into it. */
   async write(path: Buffer, meta: EntryMetadata, data: AsyncIterable<unknown>): Promise<void> {
@@ -70,14 +71,15 @@ export class RegularFiles {
   private track(path: Buffer, work: Promise<void>): void {
     const tracked: Promise<void> = work
       .catch((error: unknown) => {
-        this.failure ??= new InternalError(`writing layer file ${quoteName(path.toString('latin1'))}: ${errorMessage(error)}`);
+        // A full disk stays the system error, for the unpack to report with the layer's directory.
+        this.failure ??= isDiskFull(error) ? error : new InternalError(`writing layer file ${quoteName(path.toString('latin1'))}: ${errorMessage(error)}`);
       })
       .finally(() => this.files.delete(tracked));
     this.files.add(tracked);
   }
 
   private throwIfFailed(): void {
-    if (this.failure) throw this.failure;
+    if (this.failure !== undefined) throw this.failure;
   }
 }
 

@@ -1,5 +1,7 @@
-import { mkdir, rm, symlink } from 'node:fs/promises';
+import { rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writing } from '../system/disk-full';
+import { makeDirectories } from '../system/make-directories';
 import { unmountAll } from '../system/mount-cleanup';
 import { runToolChecked } from '../system/run-tool';
 import { diskUsage } from './fs-usage';
@@ -27,10 +29,10 @@ export function rootfsPaths(dir: string): ContainerRootfs {
 /** Links each layer as `l/<index>` and returns the lowerdir list, relative to `dir`. */
 async function linkLayers(dir: string, layerDirs: string[]): Promise<string[]> {
   if (layerDirs.length === 0) {
-    await mkdir(join(dir, EMPTY_LOWER), { recursive: true });
+    await makeDirectories(join(dir, EMPTY_LOWER));
     return [EMPTY_LOWER];
   }
-  await mkdir(join(dir, LINKS), { recursive: true });
+  await makeDirectories(join(dir, LINKS));
   const names: string[] = [];
   for (const [index, layerDir] of layerDirs.entries()) {
     const name = `${LINKS}/${index.toString(36)}`;
@@ -49,8 +51,10 @@ async function linkLayers(dir: string, layerDirs: string[]): Promise<string[]> {
  */
 export async function mountRootfs(dir: string, layerDirs: string[]): Promise<ContainerRootfs> {
   const rootfs = rootfsPaths(dir);
-  await Promise.all([rootfs.mountPoint, rootfs.upper, rootfs.work].map((path) => mkdir(path, { recursive: true })));
-  const lower = await linkLayers(dir, layerDirs);
+  const lower = await writing(`a container's root filesystem in ${dir}`, async () => {
+    await Promise.all([rootfs.mountPoint, rootfs.upper, rootfs.work].map((path) => makeDirectories(path)));
+    return linkLayers(dir, layerDirs);
+  });
   // Relative paths resolve against the mount program's working directory, hence `cwd`.
   const options = `lowerdir=${lower.join(':')},upperdir=upper,workdir=work`;
   await runToolChecked('mount', ['-t', 'overlay', 'overlay', '-o', options, rootfs.mountPoint], {

@@ -4,10 +4,12 @@ import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CgroupManager } from '../../config/config';
+import { writing } from '../../system/disk-full';
 import { errorCode } from '../../system/error-code';
 import { DeadlineExceededError, FailedPreconditionError, InternalError, NotFoundError, errorMessage } from '../../system/errors';
 import { describeDuration } from '../../system/duration';
 import { killProcessGroup, killProcessTree } from '../../system/kill-helper';
+import { makeDirectories } from '../../system/make-directories';
 import type { Logger } from '../../system/logger';
 import { settle } from '../../system/settle';
 import { pathExists } from '../../system/path-exists';
@@ -106,7 +108,7 @@ export class ConmonRuntime {
   /** Starts conmon, which runs `runc create`; resolves once the container exists, paused before its entrypoint. */
   async create(create: CreateOptions): Promise<{ pid: number; conmonPid: number }> {
     const persistDir = this.persistDirOf(create.id);
-    await Promise.all([mkdir(persistDir, { recursive: true }), mkdir(this.options.exitsDir, { recursive: true }), mkdir(this.options.runtimeRoot, { recursive: true })]);
+    await writing(`the conmon files of container ${create.id} in ${persistDir}`, () => Promise.all([persistDir, this.options.exitsDir, this.options.runtimeRoot].map((dir) => makeDirectories(dir))));
     // An exit file left by an earlier container of this ID would read as this one's exit.
     await rm(join(this.options.exitsDir, create.id), { force: true });
     const args = conmonArgs({
