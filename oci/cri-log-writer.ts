@@ -1,5 +1,7 @@
-import { type FileHandle, mkdir, open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { diskFullError, writing } from '../system/disk-full';
+import { makeDirectories } from '../system/make-directories';
 
 export type LogStream = 'stdout' | 'stderr';
 
@@ -8,28 +10,47 @@ export type LogStream = 'stdout' | 'stderr';
  * ("<RFC 3339 time> <stream> <F|P> <text>" per line, P marking a line that continues in the
  * next entry), as conmon does for runc containers. Writes keep their order; reopen() starts a
  * new file at the same path after the kubelet rotated the old one away.
+ *
+ * A write lands whole or not at all: one the disk has no room for leaves the file as it was
+ * (ResourceExhausted), so the log never holds half an entry, and the next write tries again.
  */
 export class CriLogWriter {
-  private file: Promise<FileHandle>;
+  private file: FileHandle | undefined;
+  private closed = false;
   private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly path: string) {
-    this.file = CriLogWriter.openFile(path);
-    // A failed open is reported by the next write or reopen, not as an unhandled rejection.
-    this.file.catch(() => undefined);
+    // Made at once, so the file is there as soon as the container is; a failed open is tried
+    // again by the next write.
+    this.enqueue(() => this.openFile()).catch(() => undefined);
   }
 
-  private static async openFile(path: string): Promise<FileHandle> {
-    await mkdir(dirname(path), { recursive: true });
-    return open(path, 'a', 0o640);
+  private async openFile(): Promise<FileHandle> {
+    this.file = await writing(`the container log ${this.path}`, async () => {
+      await makeDirectories(dirname(this.path));
+      return open(this.path, 'a', 0o640);
+    });
+    return this.file;
   }
 
   /** Appends one chunk of output, split into entries at its line ends. */
   write(stream: LogStream, chunk: Buffer, at = new Date()): Promise<void> {
     return this.enqueue(async () => {
-      const file = await this.file;
-      await file.write(CriLogWriter.entries(stream, chunk, at));
+      // Output that comes after the container's end has no log to go to.
+      if (this.closed) return;
+      await this.append(this.file ?? (await this.openFile()), CriLogWriter.entries(stream, chunk, at));
     });
+  }
+
+  private async append(file: FileHandle, data: Buffer): Promise<void> {
+    let written = 0;
+    try {
+      while (written < data.length) written += (await file.write(data, written)).bytesWritten;
+    } catch (error) {
+      // What part of it did land is taken back, so the next entry starts a line of its own.
+      if (written > 0) await file.truncate((await file.stat()).size - written);
+      throw diskFullError(error, `the container log ${this.path}`) ?? error;
+    }
   }
 
   static entries(stream: LogStream, chunk: Buffer, at: Date): Buffer {
@@ -47,23 +68,30 @@ export class CriLogWriter {
 
   reopen(): Promise<void> {
     return this.enqueue(async () => {
-      const old = await this.file.catch(() => undefined);
-      await old?.close();
-      this.file = CriLogWriter.openFile(this.path);
-      await this.file;
+      await this.closeFile();
+      await this.openFile();
     });
   }
 
   close(): Promise<void> {
     return this.enqueue(async () => {
-      const file = await this.file.catch(() => undefined);
-      await file?.close();
+      this.closed = true;
+      await this.closeFile();
     });
   }
 
-  private enqueue(step: () => Promise<void>): Promise<void> {
+  private async closeFile(): Promise<void> {
+    const file = this.file;
+    this.file = undefined;
+    await file?.close();
+  }
+
+  private enqueue<T>(step: () => Promise<T>): Promise<T> {
     const next = this.queue.then(step);
-    this.queue = next.catch(() => undefined);
+    this.queue = next.then(
+      () => undefined,
+      () => undefined,
+    );
     return next;
   }
 }

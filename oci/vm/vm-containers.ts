@@ -31,6 +31,8 @@ interface ContainerFile {
 
 interface VmContainer extends ContainerFile {
   log: CriLogWriter;
+  /** Whether the last write to the log failed. */
+  logFailing?: boolean;
 }
 
 /** An exec'd process someone waits for: where its output goes and who learns its exit. */
@@ -96,9 +98,16 @@ export class VmContainers {
     if (output.execId === MAIN_PROCESS) {
       for (const sink of this.attached.get(output.containerId) ?? []) sink(output.stream, output.data);
       const container = this.containers.get(output.containerId);
-      await container?.log.write(output.stream, output.data, output.at).catch((error: unknown) => {
-        this.logger.error('cannot write a container log', { container_id: output.containerId, error: errorMessage(error) });
-      });
+      if (!container) return;
+      // Once per spell of failures (a full disk fails every write until space is freed).
+      try {
+        await container.log.write(output.stream, output.data, output.at);
+        if (container.logFailing) this.logger.info('container log written again', { container_id: output.containerId, log_path: container.logPath });
+        container.logFailing = false;
+      } catch (error) {
+        if (!container.logFailing) this.logger.error('cannot write a container log; its output is dropped until it can', { container_id: output.containerId, error: errorMessage(error) });
+        container.logFailing = true;
+      }
       return;
     }
     this.execs.get(`${output.containerId}/${output.execId}`)?.sink(output.stream, output.data);
@@ -369,7 +378,7 @@ export class VmContainers {
     const container = this.get(id);
     await this.pods.resize(container.podId, [...this.limitsIn(container.podId, id), limits]);
     await this.agentOf(id).updateContainer(id, limits, AGENT_CALL_TIMEOUT_MS);
-    const { log: _log, ...record } = { ...container, limits };
+    const { log: _log, logFailing: _logFailing, ...record } = { ...container, limits };
     await writeFileAtomic(this.recordPath(id), JSON.stringify(record));
     container.limits = limits;
   }
