@@ -26,6 +26,7 @@ export class ContainerDaemon {
     private readonly registry: TestRegistry,
     private readonly bridge: string,
     private readonly flags: string[],
+    private readonly undoPrepare: () => Promise<void>,
   ) {}
 
   /** host:port of the registry the image came from. */
@@ -38,14 +39,21 @@ export class ContainerDaemon {
    * `portmap` adds the portmap plugin to the network, so pods' host ports get DNAT rules.
    * `config` is the daemon's config file (TOML); empty, the defaults apply. `gateway` gives the
    * bridge the subnet's first address and the pods a default route through it, so the host
-   * reaches them.
+   * reaches them. `prepare` runs on the daemon's directories before it starts (e.g. mounts
+   * filesystems there) and returns what undoes it, run once the daemon has stopped.
    */
-  static async start(subnet: string, options: { portmap?: boolean; config?: string; gateway?: boolean } = {}): Promise<ContainerDaemon> {
+  static async start(
+    subnet: string,
+    options: { portmap?: boolean; config?: string; gateway?: boolean; prepare?: (dirs: TestDirs) => Promise<() => Promise<void>> } = {},
+  ): Promise<ContainerDaemon> {
     const suffix = randomBytes(3).toString('hex');
     const bridge = `pvd${suffix}`;
     const registry = await startRegistry();
     const dirs = await testDirs();
+    let undoPrepare = async (): Promise<void> => undefined;
+    let daemon: DaemonProcess | undefined;
     try {
+      if (options.prepare) undoPrepare = await options.prepare(dirs);
       await pushImage(registry.host, 'test/busybox', 'latest', { layers: [await busyboxLayer()], config: { config: { Cmd: ['sh'] } } });
       const image = `${registry.host}/test/busybox:latest`;
       const registriesConf = join(dirs.dir, 'registries.conf');
@@ -55,12 +63,14 @@ export class ContainerDaemon {
       const portmap = options.portmap ? [{ type: 'portmap', capabilities: { portMappings: true }, snat: true }] : [];
       await writeFile(join(dirs.cniDir, '10-test.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: `podvisor-${suffix}`, plugins: [{ type: 'bridge', bridge, isGateway: options.gateway ?? false, ipam }, ...portmap] }));
       const flags = [...isolatingFlags(dirs), '--registries-conf', registriesConf, '--log-level', 'debug'];
-      const daemon = await DaemonProcess.serving(flags);
+      daemon = await DaemonProcess.serving(flags);
       const client = criClient(dirs.socket);
       await unary(client, ImageServiceService.pullImage, { image: ImageSpec.fromPartial({ image }), auth: undefined, sandboxConfig: undefined });
-      return new ContainerDaemon(dirs, daemon, client, image, registry, bridge, flags);
+      return new ContainerDaemon(dirs, daemon, client, image, registry, bridge, flags, undoPrepare);
     } catch (error) {
+      await daemon?.stop();
       await registry.stop();
+      await undoPrepare();
       await removeDirs(dirs);
       throw error;
     }
@@ -125,6 +135,7 @@ export class ContainerDaemon {
     await this.daemon.stop();
     await this.registry.stop();
     await command('ip', ['link', 'delete', this.bridge]).catch(() => undefined);
+    await this.undoPrepare();
     await removeDirs(this.dirs);
   }
 }
