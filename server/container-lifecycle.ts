@@ -18,6 +18,16 @@ export function handlerOf(ctx: ServerContext, container: ContainerRecord): Runti
 }
 
 /**
+ * The handlers that may hold containers of pod `podId`: its own, or every one when the pod has
+ * no record (set aside as damaged at start, or a creation a crash cut short); a handler forgets
+ * a container it does not know.
+ */
+export function handlersOfPodId(ctx: ServerContext, podId: string): RuntimeHandler[] {
+  const pod = ctx.state.pods.find(podId);
+  return pod ? [handlerOfPod(ctx, pod)] : ctx.handlers.list();
+}
+
+/**
  * Records an exit reported by conmon or the agent (now, or found after a restart), once: the
  * stop that caused it and the exit watcher may both report it; a container removed meanwhile
  * stays removed.
@@ -52,15 +62,16 @@ export async function stopContainerRecord(ctx: ServerContext, container: Contain
  * retried whole. The runtime's part goes first: until then it may still hold the overlay (a
  * created container's init process, a VM's share of the root filesystem).
  */
-export async function removeContainerParts(ctx: ServerContext, handlers: RuntimeHandler[], container: ContainerRecord): Promise<void> {
+export async function removeContainerParts(ctx: ServerContext, handlers: RuntimeHandler[], container: Pick<ContainerRecord, 'id' | 'dir'>): Promise<void> {
   await Promise.all(handlers.map((handler) => handler.removeContainer(container.id)));
   await settle([removeRootfs(rootfsPaths(container.dir)), rm(containerBundle(ctx, container.id), { recursive: true, force: true })]);
 }
 
 /** Stops (at once) and removes a container and everything it had. Idempotent. */
 export async function removeContainerRecord(ctx: ServerContext, container: ContainerRecord): Promise<void> {
-  await stopContainerRecord(ctx, container, 0);
-  await removeContainerParts(ctx, [handlerOf(ctx, container)], container);
+  // Without its pod's record no handler is known to stop it; the removal from each ends it.
+  if (ctx.state.pods.find(container.podId)) await stopContainerRecord(ctx, container, 0);
+  await removeContainerParts(ctx, handlersOfPodId(ctx, container.podId), container);
   // The last state it had (exited, after the stop above) goes with the deletion event.
   const last = ctx.state.containers.find(container.id) ?? container;
   await ctx.state.containers.remove(container.id);

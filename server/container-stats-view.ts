@@ -13,8 +13,9 @@ const lastCpu = new Map<string, { usage: bigint; at: bigint }>();
 
 /** The running container's usage, as the handler that runs it reads it; nothing once it stopped. */
 async function containerUsage(ctx: ServerContext, container: ContainerRecord): Promise<CgroupUsage> {
-  if (container.state !== 'running') return {};
-  const pod = ctx.state.pods.get(container.podId);
+  const pod = ctx.state.pods.find(container.podId);
+  // Nor when its pod's record was set aside, damaged: nothing says which handler runs it.
+  if (container.state !== 'running' || !pod) return {};
   return handlerOf(ctx, container).containerUsage(container.id, containerCgroupsPath(pod.cgroup.path, ctx.config.cgroup_manager, container.id));
 }
 

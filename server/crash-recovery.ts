@@ -1,12 +1,13 @@
 // At start, what a crash left: the image layers each container record (finished or not)
 // holds, and the creations cut short, each either finished (its record was saved) or undone
-// from what its unfinished record said it was about to make.
+// from what its unfinished record said it was about to make; and the containers whose records
+// were found damaged, undone from their IDs alone.
 import type { DaemonState } from '../state/daemon-state';
 import type { RecordedLease } from '../storage/image-manager';
 import { errorMessage } from '../system/errors';
-import { removeContainerParts } from './container-lifecycle';
+import { containerStorage } from './container-config';
+import { handlersOfPodId, removeContainerParts } from './container-lifecycle';
 import type { ServerContext } from './context';
-import { handlerOfPod } from './pod-sandbox';
 import { discardUnfinishedPod } from './pod-teardown';
 
 /** The image leases the container records name, those of unfinished creations too until they are undone. */
@@ -23,9 +24,8 @@ async function undoContainers(ctx: ServerContext): Promise<void> {
     const log = { container_id: container.id, pod_id: container.podId };
     try {
       if (ctx.state.containers.find(container.id) === undefined) {
-        // Its pod may be gone too; a handler forgets a container it does not know.
-        const pod = ctx.state.pods.find(container.podId);
-        await removeContainerParts(ctx, pod ? [handlerOfPod(ctx, pod)] : ctx.handlers.list(), container);
+        // Its pod may be gone too.
+        await removeContainerParts(ctx, handlersOfPodId(ctx, container.podId), container);
         await ctx.images.release(container.id);
         ctx.logger.info('unfinished container creation undone', log);
       }
@@ -51,8 +51,28 @@ async function undoPods(ctx: ServerContext): Promise<void> {
   }
 }
 
+/**
+ * A container whose record (or unfinished record) was set aside as damaged can be neither shown
+ * nor managed; what it is made of (the runtime's state, its root filesystem and bundle) is found
+ * by its ID and removed, so that it does not hold its pod's cgroup or mounts.
+ */
+async function removeDamagedContainers(ctx: ServerContext): Promise<void> {
+  const ids = new Set([...ctx.state.containers.damaged, ...ctx.state.unfinishedContainers.damaged]);
+  for (const id of ids) {
+    if (ctx.state.containers.find(id) !== undefined) continue;
+    try {
+      await removeContainerParts(ctx, ctx.handlers.list(), { id, dir: containerStorage(ctx, id) });
+      await ctx.images.release(id);
+      ctx.logger.warn('container of a damaged record removed', { container_id: id });
+    } catch (error) {
+      ctx.logger.error('cannot remove the container of a damaged record', { container_id: id, error: errorMessage(error) });
+    }
+  }
+}
+
 /** Containers first: an unfinished one may be in an unfinished pod. */
 export async function recoverFromCrash(ctx: ServerContext): Promise<void> {
   await undoContainers(ctx);
+  await removeDamagedContainers(ctx);
   await undoPods(ctx);
 }

@@ -20,6 +20,8 @@ export interface StoredObject {
 export class ObjectStore<T extends StoredObject> {
   readonly index: IdIndex;
   readonly names = new NameRegistrar();
+  /** The IDs whose records were damaged and set aside at load: what they made is left to undo. */
+  damaged: string[] = [];
   private readonly records = new Map<string, T>();
   private readonly files: RecordFiles<T>;
   // One write per record at a time, in the order asked: a file written later holds the newer record.
@@ -32,7 +34,9 @@ export class ObjectStore<T extends StoredObject> {
   }
 
   async load(): Promise<void> {
-    for (const record of await this.files.readAll()) this.track(record);
+    const { records, setAside } = await this.files.readAll();
+    for (const record of records) this.track(record);
+    this.damaged = setAside.filter(isId);
   }
 
   private track(record: T): void {

@@ -11,6 +11,8 @@ import type { StoredObject } from './object-store';
 export class UnfinishedRecords<T extends StoredObject> {
   private readonly files: RecordFiles<T>;
   private leftOver: T[] = [];
+  /** The IDs whose records were damaged and set aside at load: creations nothing more is known of. */
+  damaged: string[] = [];
 
   constructor(dir: string, isRecord: (value: unknown) => value is T, logger: Logger) {
     const isStored = (value: unknown): value is T => isRecord(value) && isId(value.id);
@@ -18,7 +20,9 @@ export class UnfinishedRecords<T extends StoredObject> {
   }
 
   async load(): Promise<void> {
-    this.leftOver = await this.files.readAll();
+    const { records, setAside } = await this.files.readAll();
+    this.leftOver = records;
+    this.damaged = setAside.filter(isId);
   }
 
   /** The creations the previous run of the daemon did not finish. */

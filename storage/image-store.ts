@@ -19,7 +19,7 @@ export class ImageStore {
   }
 
   async load(): Promise<void> {
-    for (const image of await this.files.readAll()) this.images.set(image.id, image);
+    for (const image of (await this.files.readAll()).records) this.images.set(image.id, image);
   }
 
   list(): ImageRecord[] {

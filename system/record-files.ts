@@ -39,12 +39,13 @@ export class RecordFiles<T> {
 
   /**
    * Reads every record. Leftover temp files from an interrupted write are removed; a file
-   * that does not parse as a record of its own name is set aside as NAME.corrupt and
-   * reported, not loaded.
+   * that does not parse as a record of its own name (cut short, not JSON) is set aside as
+   * NAME.corrupt and reported, not loaded: `setAside` holds the names (stems) of those.
    */
-  async readAll(): Promise<T[]> {
+  async readAll(): Promise<{ records: T[]; setAside: string[] }> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const records: T[] = [];
+    const setAside: string[] = [];
     for (const entry of await readdir(this.dir)) {
       const path = join(this.dir, entry);
       if (entry.startsWith(TEMP_PREFIX)) {
@@ -63,8 +64,9 @@ export class RecordFiles<T> {
       if (problem) {
         this.logger.error('record set aside', { file: path, problem });
         await rename(path, `${path}.corrupt`);
+        setAside.push(entry.slice(0, -SUFFIX.length));
       }
     }
-    return records;
+    return { records, setAside };
   }
 }

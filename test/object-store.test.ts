@@ -60,15 +60,18 @@ describe('ObjectStore', () => {
     expect(s.size).toBe(1);
   });
 
-  test('leftovers of an interrupted write are removed and corrupt records set aside, not loaded', async () => {
+  test('leftovers of an interrupted write are removed and corrupt records set aside, not loaded, their IDs kept', async () => {
     const good = { id: newId(), name: 'good', createdAt: '1' };
     const corruptId = newId();
     await writeFile(join(dir, `${good.id}.json`), JSON.stringify(good));
     await writeFile(join(dir, `.tmp-${newId()}.json.abcdef`), '{"id": "half');
     await writeFile(join(dir, `${corruptId}.json`), '{"id": "trunc');
+    // Not a record's name: set aside too, but no ID anything could be undone by.
+    await writeFile(join(dir, '..json'), 'not json');
     const s = store();
     await s.load();
     expect(s.list()).toEqual([good]);
-    expect((await readdir(dir)).sort()).toEqual([`${corruptId}.json.corrupt`, `${good.id}.json`].sort());
+    expect(s.damaged).toEqual([corruptId]);
+    expect((await readdir(dir)).sort()).toEqual([`${corruptId}.json.corrupt`, `${good.id}.json`, '..json.corrupt'].sort());
   });
 });
