@@ -1,5 +1,5 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { generateSpec, prepareMountSources } from '../oci/spec/generate-spec';
 import { hostCapabilities, oomScoreAdjFloor } from '../oci/spec/host-capabilities';
 import type { ImageConfigJson } from '../oci/spec/image-config';
@@ -12,11 +12,13 @@ import type { LeasedImage } from '../storage/image-manager';
 import { mountRootfs, removeRootfs, rootfsPaths } from '../storage/rootfs';
 import { CleanupStack } from '../system/cleanup-stack';
 import { settle } from '../system/settle';
-import { FailedPreconditionError } from '../system/errors';
+import { FailedPreconditionError, InvalidArgumentError } from '../system/errors';
+import { fileBelow } from '../system/path-below';
 import { containerBundle, containerName, containerStorage, nowNanos, storedContainerConfig, validContainerConfig } from './container-config';
 import type { ServerContext } from './context';
 import { loadedConfig } from './pod-config';
 import { handlerOfPod, observedPod } from './pod-sandbox';
+import { checkPath, quoted } from './request-validation';
 
 const CREATE_TIMEOUT_MS = 60_000;
 
@@ -31,6 +33,7 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
   if (pod.state !== 'ready') throw new FailedPreconditionError(`pod sandbox ${pod.id} is not ready`);
   const podConfig = loadedConfig(pod.config);
   const handler = handlerOfPod(ctx, pod);
+  const logPath = await containerLogPath(ctx, pod, podConfig, config);
 
   const id = newId();
   const name = containerName(metadata, podConfig.metadata);
@@ -45,8 +48,6 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
     cleanup.push('image lease', () => ctx.images.release(id));
     const dir = containerStorage(ctx, id);
     const bundle = containerBundle(ctx, id);
-    const logDirectory = podConfig.logDirectory || join(ctx.config.runroot, 'logs', pod.id);
-    const logPath = join(logDirectory, config.logPath || `${metadata.name}_${metadata.attempt}.log`);
     const record: ContainerRecord = {
       id,
       name,
@@ -106,6 +107,23 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
   }
 }
 
+/**
+ * Where the container's log goes: log_path below the pod's log_directory, its directories made.
+ * Refused when a symbolic link (or anything but a directory) on the way could lead it elsewhere.
+ */
+async function containerLogPath(ctx: ServerContext, pod: PodRecord, podConfig: PodSandboxConfig, config: ContainerConfig): Promise<string> {
+  const logDirectory = podConfig.logDirectory || join(ctx.config.runroot, 'logs', pod.id);
+  const relative = config.logPath || `${config.metadata?.name ?? ''}_${config.metadata?.attempt ?? 0}.log`;
+  const field = config.logPath ? 'config.log_path' : 'config.metadata.name, as the log file name';
+  checkPath(relative, field, 'relative');
+  await mkdir(logDirectory, { recursive: true });
+  const outside = await fileBelow(logDirectory, relative);
+  if (outside !== undefined) {
+    throw new InvalidArgumentError(`${field} ${quoted(relative)}: ${outside} is a symbolic link or not a directory or file; a container's log stays in its pod's log_directory`);
+  }
+  return join(logDirectory, relative);
+}
+
 interface BundleSource {
   id: string;
   config: ContainerConfig;
@@ -129,7 +147,6 @@ async function writeBundle(ctx: ServerContext, source: BundleSource): Promise<{ 
     oomScoreAdjFloor(),
     hostCapabilities(),
     mkdir(bundle, { recursive: true, mode: 0o700 }),
-    mkdir(dirname(source.logPath), { recursive: true }),
   ]);
   const spec = await generateSpec({
     containerId: id,
