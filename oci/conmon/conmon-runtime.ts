@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CgroupManager } from '../../config/config';
 import { errorCode } from '../../system/error-code';
-import { FailedPreconditionError, InternalError, NotFoundError, errorMessage } from '../../system/errors';
+import { FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError, errorMessage } from '../../system/errors';
 import type { Logger } from '../../system/logger';
 import { settle } from '../../system/settle';
 import { pathExists } from '../../system/path-exists';
@@ -19,6 +19,7 @@ import { conmonCgroupPath, removeConmonCgroup, recordConmonCgroup } from './conm
 import { readSyncMessage } from './conmon-sync';
 import { execInContainer } from './container-exec';
 import { listExitFiles, readExitFile, waitForExitFile, watchExitFiles } from './exit-files';
+import { startFailure } from './start-failure';
 import { enterHelperCgroup, makeHelperCgroup } from '../cgroups/pod-cgroup';
 import { runcDelete, runcGlobalArgs, runcKill, runcStart, runcState, runcUpdate, type RuncTarget } from './runc';
 import type { StreamIO } from '../stream-io';
@@ -153,7 +154,13 @@ export class ConmonRuntime {
       };
       try {
         const message = await Promise.race([release().then(() => readSyncMessage(pipe, timeoutMs, describe)), spawnFailure]);
-        if (message.pid <= 0) throw new InternalError(`creating container: ${message.message ?? (await describe())}`);
+        if (message.pid <= 0) {
+          const text = message.message ?? (await describe());
+          // The program the request (or the image) names: a fault of the request, not ours.
+          const failed = startFailure(text);
+          if (failed) throw new InvalidArgumentError(`the container's program ${failed.program} cannot be run: ${failed.reason}`);
+          throw new InternalError(`creating container: ${text}`);
+        }
         return message.pid;
       } finally {
         // conmon writes to the pipe again when the container exits; it must not hold us up then.
