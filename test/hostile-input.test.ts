@@ -173,6 +173,8 @@ describe('hostile input through the CRI socket', () => {
         },
         { what: 'a program the image does not have', call: () => create({ command: ['/no/such/program'] }), field: /the container's program "\/no\/such\/program" cannot be run: .*no such file or directory/ },
         { what: 'an empty program', call: () => create({ command: [''] }), field: /the container's program "" cannot be run: executable file not found/ },
+        { what: 'a host path through a file', call: () => create({ mounts: [{ containerPath: '/data', hostPath: `${daemon.dirs.configFile}/data` }] }), field: /mount \/data: host_path .*podvisor\.conf\/data cannot be reached: ENOTDIR/ },
+        { what: 'a device through a file', call: () => create({ devices: [{ containerPath: '/dev/x', hostPath: '/dev/null/x', permissions: 'rw' }] }), field: /device \/dev\/null\/x does not exist/ },
         { what: 'a relative device', call: () => create({ devices: [{ containerPath: '/dev/null2', hostPath: 'null', permissions: 'rw' }] }), field: /config\.devices\[0\]\.host_path "null"/ },
         { what: 'a relative working directory', call: () => create({ workingDir: 'work' }), field: /config\.working_dir "work" is not an absolute path/ },
         { what: "an environment key with '='", call: () => create({ envs: [{ key: 'A=B', value: Buffer.from('c') }] }), field: /config\.envs\[0\]\.key "A=B"/ },
