@@ -170,14 +170,18 @@ export class RequestFuzzer {
     return { value, marker };
   }
 
-  /** A copy of `base` with one to three of its fields (at any depth) changed. */
-  mutate(base: unknown): FuzzedRequest {
+  /**
+   * A copy of `base` with one to three of its fields (at any depth) changed; the `kept` fields
+   * ("image.image") and what holds them stay as they are.
+   */
+  mutate(base: unknown, kept: string[] = []): FuzzedRequest {
     const request = clone(base);
     const changes: string[] = [];
     const invalidUtf8Markers: string[] = [];
     const count = 1 + Math.floor(this.random() * 3);
+    const touchesKept = (path: string): boolean => kept.some((field) => `${field}.`.startsWith(`${path}.`) || path.startsWith(`${field}.`));
     for (let i = 0; i < count; i++) {
-      const candidates = paths(request);
+      const candidates = paths(request).filter((path) => !touchesKept(path.join('.')));
       if (candidates.length === 0) break;
       const path = this.pick(candidates);
       const { value, marker } = this.mutateAt(request, path);
