@@ -4,6 +4,7 @@
 // A refusal is an InvalidArgumentError naming the field, in the proto's snake_case, and what is
 // wrong with it.
 import { isIP } from 'node:net';
+import { posix } from 'node:path';
 import { isHostname } from '../network/namespaces';
 import { validateDns } from '../oci/pod-files';
 import {
@@ -273,6 +274,8 @@ export function timeoutMs(seconds: bigint, field: string): number {
 
 function checkMount(mount: Mount, field: string, privileged: boolean): void {
   checkPath(mount.containerPath, `${field}.container_path`, 'absolute');
+  // runc cannot set a container up with its root covered: its /proc would be gone.
+  if (posix.normalize(mount.containerPath) === '/') refuse(`${field}.container_path ${quoted(mount.containerPath)} would cover the container's root filesystem`);
   checkPath(mount.hostPath, `${field}.host_path`, 'absolute');
   // Mounts made in the container then reach the host, as Kubernetes allows only a privileged one.
   if (mount.propagation === MountPropagation.PROPAGATION_BIDIRECTIONAL && !privileged) refuse(`${field}.propagation: bidirectional propagation needs a privileged container`);

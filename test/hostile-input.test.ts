@@ -164,6 +164,7 @@ describe('hostile input through the CRI socket', () => {
         { what: 'a log file that is a link', call: () => create({ logPath: 'linked.log' }), field: /config\.log_path "linked\.log": .*linked\.log is a symbolic link/ },
         { what: 'a relative container path', call: () => create({ mounts: [{ containerPath: 'data', hostPath: outside }] }), field: /config\.mounts\[0\]\.container_path "data" is not an absolute path/ },
         { what: "a container path with '..'", call: () => create({ mounts: [{ containerPath: '/data/../../etc', hostPath: outside }] }), field: /config\.mounts\[0\]\.container_path .* contains '\.\.'/ },
+        { what: "a mount over the container's root", call: () => create({ mounts: [{ containerPath: '//.', hostPath: outside }] }), field: /config\.mounts\[0\]\.container_path "\/\/\." would cover the container's root filesystem/ },
         { what: 'a relative host path', call: () => create({ mounts: [{ containerPath: '/data', hostPath: 'outside' }] }), field: /config\.mounts\[0\]\.host_path "outside" is not an absolute path/ },
         { what: "a host path with '..'", call: () => create({ mounts: [{ containerPath: '/data', hostPath: `${outside}/../../..` }] }), field: /config\.mounts\[0\]\.host_path .* contains '\.\.'/ },
         {
