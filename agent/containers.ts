@@ -68,6 +68,9 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const START_TIMEOUT_MS = 60_000;
 const PID_FILE_POLL_MS = 20;
 const KILL_WAIT_MS = 10_000;
+// How long a kill that found no container waits to see the process's end come in.
+const END_WAIT_MS = 5_000;
+const END_POLL_MS = 20;
 // How long a stop signal a container's PID 1 does not catch yet is watched for, to be sent
 // again once it does: the host sends SIGKILL after its stop timeout anyway.
 const RESEND_WINDOW_MS = 120_000;
@@ -312,9 +315,10 @@ export class Containers {
     if (proc.status !== 'running') return;
     if (execId === '') {
       const caught = await catches(proc.pid, number);
-      await runProgram(this.paths.runc, ['--root', this.paths.runcRoot, 'kill', containerId, String(number)]).catch((error: unknown) => {
-        // It may have ended between the check and the kill.
-        if (proc.status === 'running') throw error;
+      await runProgram(this.paths.runc, ['--root', this.paths.runcRoot, 'kill', containerId, String(number)]).catch(async (error: unknown) => {
+        // It may have ended between the check and the kill: its runc deletes the container as
+        // it ends, a moment before the agent learns of the end.
+        if (!(await waitUntil(async () => proc.status !== 'running', END_WAIT_MS, END_POLL_MS))) throw error;
       });
       if (!caught) void this.resendWhenCaught(proc, number);
       return;

@@ -40,6 +40,11 @@ const NAMESPACE_FLAG: Record<NamespaceKind, string> = { network: '--net', ipc: '
 // The kernel keeps at most 64 bytes of hostname.
 const HOSTNAME = /^(?=.{1,64}$)[A-Za-z0-9]([-.A-Za-z0-9]*[A-Za-z0-9])?$/;
 
+/** Whether a pod's own UTS namespace can take `hostname`. */
+export function isHostname(hostname: string): boolean {
+  return HOSTNAME.test(hostname);
+}
+
 /** The netns name `ip netns` shows for a pod. */
 export function netnsName(podId: string): string {
   return `podvisor-${podId.slice(0, 16)}`;
@@ -125,7 +130,7 @@ async function setUp(request: NamespaceRequest, planned: PodNamespaces, made: Po
 export async function pinPodNamespaces(request: NamespaceRequest): Promise<PodNamespaces> {
   if (!isId(request.podId)) throw new InvalidArgumentError(`pod ID "${request.podId}" is not 64 lowercase hex characters`);
   validateSysctls(request.sysctls, { hostNetwork: !request.network, hostIpc: !request.ipc });
-  if (request.uts && !HOSTNAME.test(request.hostname)) throw new InvalidArgumentError(`hostname "${request.hostname}" is not a valid hostname`);
+  if (request.uts && !isHostname(request.hostname)) throw new InvalidArgumentError(`hostname "${request.hostname}" is not a valid hostname`);
   const made: PodNamespaces = {};
   try {
     await setUp(request, plannedPodNamespaces(request), made);

@@ -60,7 +60,8 @@ function requireWord(value: string, what: string): void {
   if (!WORD.test(value)) throw new InvalidArgumentError(`${what} "${value}" is empty or contains spaces`);
 }
 
-function validateDns(dns: DnsConfig): void {
+/** Refuses, naming it, a DNS server, search domain or option resolv.conf cannot hold. */
+export function validateDns(dns: DnsConfig): void {
   for (const server of dns.servers) {
     if (isIP(server) === 0) throw new InvalidArgumentError(`DNS server "${server}" is not an IP address`);
   }

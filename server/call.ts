@@ -4,9 +4,11 @@
 // nothing else in it (registry credentials above all) can reach a log line.
 import { status as Code, type ServerErrorResponse, type handleServerStreamingCall, type handleUnaryCall } from '@grpc/grpc-js';
 import type { ServerContext } from './context';
+import { InvalidArgumentError } from '../system/errors';
 import { codeName, toServiceError } from './grpc-status';
 import type { CallerState } from './kept-creates';
 import type { CallMetrics } from './metrics';
+import { refusalOf } from './request-decoding';
 
 export type Verb<Request, Response> = (ctx: ServerContext, request: Request, caller: CallerState) => Promise<Response>;
 /**
@@ -29,6 +31,9 @@ function stringAt(value: unknown, path: string[]): string | undefined {
   return typeof node === 'string' && node !== '' ? node : undefined;
 }
 
+// A request may hold far longer values than a log line should.
+const MAX_LOGGED_CHARS = 128;
+
 const LOGGED_FIELDS: [string, string[]][] = [
   ['pod_id', ['podSandboxId']],
   ['container_id', ['containerId']],
@@ -40,7 +45,7 @@ export function callFields(request: unknown): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const [name, path] of LOGGED_FIELDS) {
     const value = stringAt(request, path);
-    if (value !== undefined) fields[name] = value;
+    if (value !== undefined) fields[name] = value.length > MAX_LOGGED_CHARS ? `${value.slice(0, MAX_LOGGED_CHARS)}…` : value;
   }
   return fields;
 }
@@ -66,6 +71,8 @@ async function observed<T>(ctx: ServerContext, metrics: CallMetrics, method: str
     else ctx.logger.debug('CRI call', fields);
   };
   try {
+    const refusal = refusalOf(request);
+    if (refusal !== undefined) throw new InvalidArgumentError(`${method}: ${refusal}`);
     const result = await work();
     finish(Code.OK);
     return result;

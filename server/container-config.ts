@@ -3,6 +3,7 @@ import { ContainerConfig, type ContainerMetadata, type PodSandboxMetadata } from
 import { InvalidArgumentError } from '../system/errors';
 import { cachedParse } from '../system/per-object-cache';
 import type { ServerContext } from './context';
+import { checkContainerConfig } from './request-validation';
 
 /** The config with the fields every container needs, or InvalidArgument naming what is missing. */
 export interface ValidContainerConfig {
@@ -17,6 +18,7 @@ export function validContainerConfig(config: ContainerConfig | undefined): Valid
   if (!metadata || metadata.name === '') throw new InvalidArgumentError('CreateContainer: config.metadata.name is empty');
   const image = config.image?.image ?? '';
   if (image === '') throw new InvalidArgumentError('CreateContainer: config.image.image is empty');
+  checkContainerConfig(config);
   return { config, metadata, image };
 }
 

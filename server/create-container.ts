@@ -14,13 +14,15 @@ import { CleanupStack } from '../system/cleanup-stack';
 import { failureOnFullDisk, writing } from '../system/disk-full';
 import { makeDirectories } from '../system/make-directories';
 import { settle } from '../system/settle';
-import { FailedPreconditionError } from '../system/errors';
+import { FailedPreconditionError, InvalidArgumentError } from '../system/errors';
+import { fileBelow } from '../system/path-below';
 import { containerBundle, containerName, containerStorage, nowNanos, storedContainerConfig, validContainerConfig, type ValidContainerConfig } from './container-config';
 import type { ServerContext } from './context';
 import type { CallerState } from './kept-creates';
 import { loadedConfig } from './pod-config';
 import { inPod } from './object-order';
 import { handlerOfPod, observedPod } from './pod-sandbox';
+import { checkPath, quoted } from './request-validation';
 
 const CREATE_TIMEOUT_MS = 60_000;
 
@@ -39,16 +41,15 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
   return { containerId };
 }
 
-async function createInPod(ctx: ServerContext, recorded: PodRecord, name: string, { config, metadata, image: imageName }: ValidContainerConfig): Promise<string> {
+async function createInPod(ctx: ServerContext, recorded: PodRecord, name: string, { config, image: imageName }: ValidContainerConfig): Promise<string> {
   const pod = await observedPod(ctx, recorded);
   if (pod.state !== 'ready') throw new FailedPreconditionError(`pod sandbox ${pod.id} is not ready`);
   const podConfig = loadedConfig(pod.config);
   const handler = handlerOfPod(ctx, pod);
+  const logPath = await containerLogPath(ctx, pod, podConfig, config);
 
   const id = newId();
   ctx.state.containers.names.reserve(name, id);
-  const logDirectory = podConfig.logDirectory || join(ctx.config.runroot, 'logs', pod.id);
-  const logPath = join(logDirectory, config.logPath || `${metadata.name}_${metadata.attempt}.log`);
   const cleanup = new CleanupStack(ctx.logger, { container_id: id, pod_id: pod.id });
   cleanup.push('name', async () => ctx.state.containers.names.release(name));
   try {
@@ -113,11 +114,28 @@ async function createInPod(ctx: ServerContext, recorded: PodRecord, name: string
     return id;
   } catch (error) {
     // Looked at before the undoing frees what the creation took.
-    const failure = await failureOnFullDisk(error, `creating container ${id}`, [ctx.config.root, ctx.config.runroot, logDirectory]);
+    const failure = await failureOnFullDisk(error, `creating container ${id}`, [ctx.config.root, ctx.config.runroot, dirname(logPath)]);
     // What could not be undone stays recorded, for the next start to try again.
     if (await cleanup.unwind()) await ctx.state.unfinishedContainers.finish(id);
     throw failure;
   }
+}
+
+/**
+ * Where the container's log goes: log_path below the pod's log_directory, its directories made.
+ * Refused when a symbolic link (or anything but a directory) on the way could lead it elsewhere.
+ */
+async function containerLogPath(ctx: ServerContext, pod: PodRecord, podConfig: PodSandboxConfig, config: ContainerConfig): Promise<string> {
+  const logDirectory = podConfig.logDirectory || join(ctx.config.runroot, 'logs', pod.id);
+  const relative = config.logPath || `${config.metadata?.name ?? ''}_${config.metadata?.attempt ?? 0}.log`;
+  const field = config.logPath ? 'config.log_path' : 'config.metadata.name, as the log file name';
+  checkPath(relative, field, 'relative');
+  await writing(`the log directory ${logDirectory}`, () => makeDirectories(logDirectory));
+  const outside = await fileBelow(logDirectory, relative);
+  if (outside !== undefined) {
+    throw new InvalidArgumentError(`${field} ${quoted(relative)}: ${outside} is a symbolic link or not a directory or file; a container's log stays in its pod's log_directory`);
+  }
+  return join(logDirectory, relative);
 }
 
 interface BundleSource {

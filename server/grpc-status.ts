@@ -31,8 +31,13 @@ export function statusCodeOf(error: unknown): Code {
   return Code.INTERNAL;
 }
 
+// The message travels in an HTTP/2 trailer, which Node refuses to send past 64 KiB (and the
+// call with it); a message that quotes a long request value is cut well before.
+const MAX_DETAILS_CHARS = 4096;
+
 export function toServiceError(error: unknown): ServerErrorResponse {
-  const details = errorMessage(error);
+  const message = errorMessage(error);
+  const details = message.length > MAX_DETAILS_CHARS ? `${message.slice(0, MAX_DETAILS_CHARS)}… (${message.length - MAX_DETAILS_CHARS} more characters)` : message;
   return Object.assign(new Error(details), { code: statusCodeOf(error), details });
 }
 

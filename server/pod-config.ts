@@ -5,6 +5,7 @@ import { InvalidArgumentError } from '../system/errors';
 import { cachedParse } from '../system/per-object-cache';
 import { isPort } from '../system/tcp-port';
 import type { PortMapping } from '../network/network-manager';
+import { checkPodSandboxConfig } from './request-validation';
 
 /** The config with the metadata every pod must have, or InvalidArgument naming what is missing. */
 export function validPodConfig(config: PodSandboxConfig | undefined): { config: PodSandboxConfig; metadata: PodSandboxMetadata } {
@@ -14,6 +15,7 @@ export function validPodConfig(config: PodSandboxConfig | undefined): { config: 
   for (const field of ['name', 'namespace', 'uid'] as const) {
     if (metadata[field] === '') throw new InvalidArgumentError(`RunPodSandbox: config.metadata.${field} is empty`);
   }
+  checkPodSandboxConfig(config);
   return { config, metadata };
 }
 

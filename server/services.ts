@@ -25,6 +25,7 @@ import {
   encodeListPodSandboxResponse,
 } from './response-encoding';
 import { removeContainer } from './remove-container';
+import { checkedDeserializer } from './request-decoding';
 import { reopenContainerLog } from './reopen-container-log';
 import { startContainer } from './start-container';
 import { stopContainer } from './stop-container';
@@ -106,18 +107,25 @@ function implement(
   return implementation;
 }
 
+/** The definition with every method's requests decoded by checkedDeserializer. */
+function withCheckedRequests<D extends Record<string, { requestDeserialize(bytes: Buffer): unknown }>>(definition: D): D {
+  const checked: Record<string, unknown> = {};
+  for (const [key, method] of Object.entries(definition)) checked[key] = { ...method, requestDeserialize: checkedDeserializer((bytes) => method.requestDeserialize(bytes)) };
+  return checked as D;
+}
+
 // The answers asked for most are encoded from bytes kept per view (response-encoding.ts).
-const RUNTIME_SERVICE = {
+const RUNTIME_SERVICE = withCheckedRequests({
   ...RuntimeServiceService,
   listContainers: { ...RuntimeServiceService.listContainers, responseSerialize: encodeListContainersResponse },
   listPodSandbox: { ...RuntimeServiceService.listPodSandbox, responseSerialize: encodeListPodSandboxResponse },
   containerStatus: { ...RuntimeServiceService.containerStatus, responseSerialize: encodeContainerStatusResponse },
-};
-const IMAGE_SERVICE = {
+});
+const IMAGE_SERVICE = withCheckedRequests({
   ...ImageServiceService,
   listImages: { ...ImageServiceService.listImages, responseSerialize: encodeListImagesResponse },
   imageStatus: { ...ImageServiceService.imageStatus, responseSerialize: encodeImageStatusResponse },
-};
+});
 
 export function criServices(ctx: ServerContext, metrics: CallMetrics): [ServiceDefinition, UntypedServiceImplementation][] {
   return [

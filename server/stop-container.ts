@@ -2,9 +2,11 @@ import type { StopContainerRequest, StopContainerResponse } from '../proto/gen/c
 import { stopContainerRecord } from './container-lifecycle';
 import type { ServerContext } from './context';
 import { withContainer } from './object-order';
+import { timeoutMs } from './request-validation';
 
 // The stop signal (the image's, default SIGTERM), then SIGKILL after `timeout` seconds.
 export async function stopContainer(ctx: ServerContext, request: StopContainerRequest): Promise<StopContainerResponse> {
-  await withContainer(ctx, request.containerId, (container) => stopContainerRecord(ctx, container, Number(request.timeout) * 1000));
+  const graceMs = timeoutMs(request.timeout, 'timeout');
+  await withContainer(ctx, request.containerId, (container) => stopContainerRecord(ctx, container, graceMs));
   return {};
 }

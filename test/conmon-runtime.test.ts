@@ -6,7 +6,7 @@ import { OCI_HANDLER_DEFAULTS } from '../config/config';
 import { ConmonRuntime } from '../oci/conmon/conmon-runtime';
 import { newId } from '../system/ids';
 import { mountRootfs, removeRootfs, type ContainerRootfs } from '../storage/rootfs';
-import { DeadlineExceededError, InternalError } from '../system/errors';
+import { DeadlineExceededError, InvalidArgumentError } from '../system/errors';
 import { createLogger } from '../system/logger';
 import { readMountInfo } from '../system/mountinfo';
 import { makeBusyboxLayer } from './support/busybox-layer';
@@ -186,8 +186,9 @@ describe.each(['runc', 'crun'])('conmon runtime with %s', (runtimeName) => {
   });
 
   it('surfaces the runtime error when a container cannot be created and leaves nothing behind', async () => {
+    // A program that is not there is the request's fault, and said so.
     const failure = create(['/no/such/program']);
-    await expect(failure).rejects.toBeInstanceOf(InternalError);
+    await expect(failure).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(failure).rejects.toThrow(/no\/such\/program/);
     const { id } = containers[containers.length - 1];
     expect(await runtime.state(id)).toEqual({ status: 'unknown', pid: 0 });

@@ -41,7 +41,8 @@ function cgroupfsPath(parent: string): string {
     throw new InvalidArgumentError(`cgroup parent "${parent}" is a systemd slice but cgroup_manager is cgroupfs`);
   }
   const path = posix.normalize(parent.startsWith('/') ? parent : `/${parent}`).replace(/\/+$/, '');
-  if (path === '' || parent.split('/').includes('..') || parent.includes('\0')) {
+  // The kernel refuses a cgroup name with a line break; no control character belongs in one.
+  if (path === '' || parent.split('/').includes('..') || /\p{Cc}/u.test(parent)) {
     throw new InvalidArgumentError(`cgroup parent "${parent}" is not a cgroup path below the root`);
   }
   return path;

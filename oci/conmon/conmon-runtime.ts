@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { CgroupManager } from '../../config/config';
 import { writing } from '../../system/disk-full';
 import { errorCode } from '../../system/error-code';
-import { DeadlineExceededError, FailedPreconditionError, InternalError, NotFoundError, errorMessage } from '../../system/errors';
+import { DeadlineExceededError, FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError, errorMessage } from '../../system/errors';
 import { describeDuration } from '../../system/duration';
 import { killProcessGroup, killProcessTree } from '../../system/kill-helper';
 import { makeDirectories } from '../../system/make-directories';
@@ -23,6 +23,7 @@ import { conmonCgroupPath, removeConmonCgroup, recordConmonCgroup } from './conm
 import { readSyncMessage } from './conmon-sync';
 import { execInContainer } from './container-exec';
 import { listExitFiles, readExitFile, waitForExitFile, watchExitFiles } from './exit-files';
+import { startFailure } from './start-failure';
 import { enterHelperCgroup, makeHelperCgroup } from '../cgroups/pod-cgroup';
 import { runcDelete, runcGlobalArgs, runcKill, runcStart, runcState, runcUpdate, runtimeCall, type RuncTarget } from './runc';
 import type { StreamIO } from '../stream-io';
@@ -176,7 +177,13 @@ export class ConmonRuntime {
       const overrun = `${runtimeCall(this.target, 'create', id)} (run by conmon) did not answer within ${describeDuration(timeoutMs)}`;
       try {
         const message = await Promise.race([release().then(() => readSyncMessage(pipe, timeoutMs, overrun, describe)), spawnFailure]);
-        if (message.pid <= 0) throw new InternalError(`creating container: ${message.message ?? (await describe())}`);
+        if (message.pid <= 0) {
+          const text = message.message ?? (await describe());
+          // The program the request (or the image) names: a fault of the request, not ours.
+          const failed = startFailure(text);
+          if (failed) throw new InvalidArgumentError(`the container's program ${failed.program} cannot be run: ${failed.reason}`);
+          throw new InternalError(`creating container: ${text}`);
+        }
         return message.pid;
       } catch (error) {
         if (error instanceof DeadlineExceededError) await killConmonTree(child.pid, persistDir);

@@ -3,6 +3,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { DeadlineExceededError, InternalError, errorMessage } from '../../system/errors';
 import { JSON_ERRORS_ARGS, runcGlobalArgs, runtimeErrors, type RuncTarget } from './runc';
 import type { ExecResult } from '../runtime-handler';
+import { startFailure } from './start-failure';
 
 
 // Each stream keeps at most this much; a command that prints more is cut short, not buffered.
@@ -70,6 +71,13 @@ export async function execInContainer(target: RuncTarget, id: string, cmd: strin
         const err = stderr();
         // The runtime fails with its own error line when the exec itself could not happen.
         const failures = exitCode !== 0 && out.length === 0 ? runtimeErrors(err.toString('utf8')) : [];
+        // A program that is missing or cannot be run exits as a shell's would (127, 126), so
+        // an exec probe naming one fails like any other failing command.
+        const failed = startFailure(failures.join('; '));
+        if (failed) {
+          resolve({ stdout: out, stderr: Buffer.from(`${failures.join('; ')}\n`), exitCode: failed.notFound ? 127 : 126 });
+          return;
+        }
         if (failures.length > 0) {
           reject(new InternalError(`exec in ${id} failed: ${failures.join('; ')}${signal ? ` (${signal})` : ''}`));
           return;

@@ -24,7 +24,8 @@ async function hostDevice(device: Device): Promise<{ node: OciDevice; rule: OciD
   if (!/^[rwm]+$/.test(permissions)) throw new InvalidArgumentError(`${where}: permissions "${device.permissions}" are not a combination of r, w and m`);
   if (!device.containerPath.startsWith('/')) throw new InvalidArgumentError(`${where}: container_path "${device.containerPath}" must be absolute`);
   const stats = await stat(device.hostPath).catch((error: unknown) => {
-    if (errorCode(error) === 'ENOENT') throw new InvalidArgumentError(`${where} does not exist`);
+    // ENOTDIR: a part of the path on the way is a file, as in /dev/null/x.
+    if (['ENOENT', 'ENOTDIR'].includes(errorCode(error) ?? '')) throw new InvalidArgumentError(`${where} does not exist`);
     throw error;
   });
   if (!stats.isCharacterDevice() && !stats.isBlockDevice()) throw new InvalidArgumentError(`${where} is not a device node`);

@@ -90,7 +90,10 @@ export function containerMounts(config: ContainerConfig, files: PodMountFiles, p
   return [...ours, ...requested];
 }
 
-async function prepareSource(mount: Mount): Promise<Mount> {
+// A source whose path passes through a file (/etc/hosts/x) or loops through symbolic links.
+const UNREACHABLE_SOURCE = new Set(['ENOTDIR', 'ELOOP']);
+
+async function resolvedSource(mount: Mount): Promise<Mount> {
   try {
     return { ...mount, hostPath: await realpath(mount.hostPath) };
   } catch (error) {
@@ -100,6 +103,13 @@ async function prepareSource(mount: Mount): Promise<Mount> {
   // a missing source is made as a directory.
   await mkdir(mount.hostPath, { recursive: true, mode: 0o755 });
   return { ...mount, hostPath: await realpath(mount.hostPath) };
+}
+
+async function prepareSource(mount: Mount): Promise<Mount> {
+  return resolvedSource(mount).catch((error: unknown) => {
+    if (UNREACHABLE_SOURCE.has(errorCode(error) ?? '')) throw new InvalidArgumentError(`mount ${mount.containerPath}: host_path ${mount.hostPath} cannot be reached: ${errorCode(error)}`);
+    throw error;
+  });
 }
 
 /**

@@ -27,6 +27,7 @@ import type { VmSettings } from './vm-boot';
 import { VmContainers } from './vm-containers';
 import { VmPods } from './vm-pods';
 import { VmPortForwards } from './vm-port-forwards';
+import { podVmSize } from './vm-size';
 
 const HOST_NAMESPACE_OPTIONS = [
   ['network', 'hostNetwork'],
@@ -88,13 +89,15 @@ export class VmHandler implements RuntimeHandler {
     return this.settings;
   }
 
-  // A VM is its own network, PID and IPC namespace: it cannot share the host's.
+  // A VM is its own network, PID and IPC namespace: it cannot share the host's. And it must fit the host.
   admitPod(config: PodSandboxConfig): void {
     const options = config.linux?.securityContext?.namespaceOptions;
     const shared = HOST_NAMESPACE_OPTIONS.filter(([field]) => options?.[field] === NamespaceMode.NODE).map(([, name]) => name);
     if (shared.length > 0) {
       throw new InvalidArgumentError(`${shared.join(', ')}: a pod of runtime handler "${this.name}" runs in its own VM and cannot share the host's namespaces`);
     }
+    // Its VM's size, refused now when the host cannot hold it.
+    podVmSize(config, { vcpus: this.config.vcpus, memoryMiB: this.config.memory_mib });
   }
 
   startPod(pod: PodSandbox): Promise<PodHandlerState> {
