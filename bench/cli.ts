@@ -7,6 +7,7 @@ import { printedText, README_PATH, writeReadme, type RunRecord } from './readme'
 import { measureNetworkFloor } from './network-floor';
 import { Timings } from './timings';
 import { runSession, runtimeRecorder, runtimeResult } from './session';
+import { runSoak } from './soak';
 import { measureVm } from './vm-session';
 
 function say(message: string): void {
@@ -25,7 +26,7 @@ function abortOnSignals(): AbortController {
   return controller;
 }
 
-type Measurements = Pick<RunRecord, 'results' | 'floor' | 'vm'>;
+type Measurements = Pick<RunRecord, 'results' | 'floor' | 'vm' | 'soak'>;
 
 /**
  * Every runtime, round after round, the order reversed each round so that a machine getting
@@ -58,7 +59,8 @@ async function bench(argv: string[], options: BenchOptions): Promise<void> {
   const images = await startBenchRegistry();
   let measured: Measurements;
   try {
-    measured = await measureAll(options, images, controller.signal);
+    // The soak measures nothing else.
+    measured = options.soak ? { results: [], floor: new Map(), soak: await runSoak(images, options, controller.signal, say) } : await measureAll(options, images, controller.signal);
   } finally {
     await images.registry.stop();
   }

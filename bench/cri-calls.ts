@@ -1,4 +1,5 @@
-import type { Client } from '@grpc/grpc-js';
+import { status as grpcStatus, type Client } from '@grpc/grpc-js';
+import { performance } from 'node:perf_hooks';
 import {
   ContainerConfig,
   ImageServiceService,
@@ -10,13 +11,24 @@ import {
   type StatusResponse,
   type VersionResponse,
 } from '../proto/gen/cri-api-v1';
-import { unary } from '../testbed/cri-client';
+import { errorMessage } from '../system/errors';
+import { unary, type MethodDefinition } from '../testbed/cri-client';
 
 // Pulls and stops may wait on a registry or a grace period, and a VM pod's start on a boot
 // (the daemon gives one 90 s); the rest answer in milliseconds.
 const PULL_DEADLINE_MS = 120_000;
 const POD_START_DEADLINE_MS = 120_000;
 const CALL_DEADLINE_MS = 30_000;
+
+/** The gRPC status name a call ended with: OK, or the failure's code (UNKNOWN for an error that carries none). */
+export function callOutcome(error: unknown): string {
+  if (error === undefined) return 'OK';
+  const code: unknown = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'number' && grpcStatus[code] !== undefined ? grpcStatus[code] : 'UNKNOWN';
+}
+
+/** Hears of every call a CriCalls makes, once it has ended: the CRI method, how long it took, its outcome (callOutcome), and a failure's message. */
+export type CallObserver = (method: string, ms: number, outcome: string, message?: string) => void;
 
 /**
  * The CRI calls the bench makes, shaped the way the kubelet shapes them, so that both runtimes
@@ -27,7 +39,22 @@ export class CriCalls {
     readonly client: Client,
     /** Every pod's log directory; container log paths are unique within it. */
     private readonly logDirectory: string,
+    private readonly observer?: CallObserver,
   ) {}
+
+  private async call<Request, Response>(method: MethodDefinition<Request, Response>, request: Request, deadlineMs = CALL_DEADLINE_MS): Promise<Response> {
+    if (this.observer === undefined) return unary(this.client, method, request, deadlineMs);
+    const name = method.path.slice(method.path.lastIndexOf('/') + 1);
+    const started = performance.now();
+    try {
+      const response = await unary(this.client, method, request, deadlineMs);
+      this.observer(name, performance.now() - started, callOutcome(undefined));
+      return response;
+    } catch (error) {
+      this.observer(name, performance.now() - started, callOutcome(error), errorMessage(error));
+      throw error;
+    }
+  }
 
   podConfig(name: string): PodSandboxConfig {
     return PodSandboxConfig.fromPartial({
@@ -40,81 +67,97 @@ export class CriCalls {
 
   /** The pod's ID; `runtimeHandler` '' is the runtime's default handler. */
   async runPod(config: PodSandboxConfig, runtimeHandler = ''): Promise<string> {
-    return (await unary(this.client, RuntimeServiceService.runPodSandbox, { config, runtimeHandler }, POD_START_DEADLINE_MS)).podSandboxId;
+    return (await this.call(RuntimeServiceService.runPodSandbox, { config, runtimeHandler }, POD_START_DEADLINE_MS)).podSandboxId;
   }
 
   /** The pod's cgroup path, from podvisord's verbose status (its `info` JSON). */
   async podCgroup(podSandboxId: string): Promise<string> {
-    const { info } = await unary(this.client, RuntimeServiceService.podSandboxStatus, { podSandboxId, verbose: true }, CALL_DEADLINE_MS);
+    const { info } = await this.call(RuntimeServiceService.podSandboxStatus, { podSandboxId, verbose: true });
     const path: unknown = (JSON.parse(info.info ?? '{}') as { cgroup?: { path?: unknown } }).cgroup?.path;
     if (typeof path !== 'string' || path === '') throw new Error(`the status of pod ${podSandboxId} names no cgroup`);
     return path;
   }
 
+  async podStatus(podSandboxId: string): Promise<void> {
+    await this.call(RuntimeServiceService.podSandboxStatus, { podSandboxId, verbose: false });
+  }
+
   async stopPod(podSandboxId: string): Promise<void> {
-    await unary(this.client, RuntimeServiceService.stopPodSandbox, { podSandboxId }, CALL_DEADLINE_MS);
+    await this.call(RuntimeServiceService.stopPodSandbox, { podSandboxId });
   }
 
   async removePod(podSandboxId: string): Promise<void> {
-    await unary(this.client, RuntimeServiceService.removePodSandbox, { podSandboxId }, CALL_DEADLINE_MS);
+    await this.call(RuntimeServiceService.removePodSandbox, { podSandboxId });
   }
 
   async createContainer(podSandboxId: string, sandboxConfig: PodSandboxConfig, name: string, image: string, command: string[]): Promise<string> {
     const podName = sandboxConfig.metadata?.name ?? podSandboxId;
     const config = ContainerConfig.fromPartial({ metadata: { name, attempt: 0 }, image: { image }, command, logPath: `${podName}-${name}.log`, labels: { app: 'bench' } });
-    return (await unary(this.client, RuntimeServiceService.createContainer, { podSandboxId, config, sandboxConfig }, CALL_DEADLINE_MS)).containerId;
+    return (await this.call(RuntimeServiceService.createContainer, { podSandboxId, config, sandboxConfig })).containerId;
   }
 
   async startContainer(containerId: string): Promise<void> {
-    await unary(this.client, RuntimeServiceService.startContainer, { containerId }, CALL_DEADLINE_MS);
+    await this.call(RuntimeServiceService.startContainer, { containerId });
   }
 
   async stopContainer(containerId: string, timeoutSeconds: number): Promise<void> {
-    await unary(this.client, RuntimeServiceService.stopContainer, { containerId, timeout: BigInt(timeoutSeconds) }, CALL_DEADLINE_MS + timeoutSeconds * 1000);
+    await this.call(RuntimeServiceService.stopContainer, { containerId, timeout: BigInt(timeoutSeconds) }, CALL_DEADLINE_MS + timeoutSeconds * 1000);
   }
 
   async removeContainer(containerId: string): Promise<void> {
-    await unary(this.client, RuntimeServiceService.removeContainer, { containerId }, CALL_DEADLINE_MS);
+    await this.call(RuntimeServiceService.removeContainer, { containerId });
   }
 
   async execSync(containerId: string, cmd: string[], timeoutSeconds: number): Promise<{ exitCode: number; stdout: string }> {
-    const reply = await unary(this.client, RuntimeServiceService.execSync, { containerId, cmd, timeout: BigInt(timeoutSeconds) }, CALL_DEADLINE_MS + timeoutSeconds * 1000);
+    const reply = await this.call(RuntimeServiceService.execSync, { containerId, cmd, timeout: BigInt(timeoutSeconds) }, CALL_DEADLINE_MS + timeoutSeconds * 1000);
     return { exitCode: reply.exitCode, stdout: reply.stdout.toString() };
   }
 
   async containerStatus(containerId: string): Promise<void> {
-    await unary(this.client, RuntimeServiceService.containerStatus, { containerId, verbose: false }, CALL_DEADLINE_MS);
+    await this.call(RuntimeServiceService.containerStatus, { containerId, verbose: false });
   }
 
   async listContainers(): Promise<Container[]> {
-    return (await unary(this.client, RuntimeServiceService.listContainers, { filter: undefined }, CALL_DEADLINE_MS)).containers;
+    return (await this.call(RuntimeServiceService.listContainers, { filter: undefined })).containers;
   }
 
   async listPods(): Promise<PodSandbox[]> {
-    return (await unary(this.client, RuntimeServiceService.listPodSandbox, { filter: undefined }, CALL_DEADLINE_MS)).items;
+    return (await this.call(RuntimeServiceService.listPodSandbox, { filter: undefined })).items;
+  }
+
+  async listContainerStats(): Promise<void> {
+    await this.call(RuntimeServiceService.listContainerStats, { filter: undefined });
+  }
+
+  async listPodStats(): Promise<void> {
+    await this.call(RuntimeServiceService.listPodSandboxStats, { filter: undefined });
   }
 
   async pullImage(image: string): Promise<void> {
-    await unary(this.client, ImageServiceService.pullImage, { image: ImageSpec.fromPartial({ image }), auth: undefined, sandboxConfig: undefined }, PULL_DEADLINE_MS);
+    await this.call(ImageServiceService.pullImage, { image: ImageSpec.fromPartial({ image }), auth: undefined, sandboxConfig: undefined }, PULL_DEADLINE_MS);
   }
 
   async removeImage(image: string): Promise<void> {
-    await unary(this.client, ImageServiceService.removeImage, { image: ImageSpec.fromPartial({ image }) }, CALL_DEADLINE_MS);
+    await this.call(ImageServiceService.removeImage, { image: ImageSpec.fromPartial({ image }) });
   }
 
   async imageStatus(image: string): Promise<boolean> {
-    return (await unary(this.client, ImageServiceService.imageStatus, { image: ImageSpec.fromPartial({ image }), verbose: false }, CALL_DEADLINE_MS)).image !== undefined;
+    return (await this.call(ImageServiceService.imageStatus, { image: ImageSpec.fromPartial({ image }), verbose: false })).image !== undefined;
   }
 
   async listImages(): Promise<void> {
-    await unary(this.client, ImageServiceService.listImages, { filter: undefined }, CALL_DEADLINE_MS);
+    await this.call(ImageServiceService.listImages, { filter: undefined });
+  }
+
+  async imageFsInfo(): Promise<void> {
+    await this.call(ImageServiceService.imageFsInfo, {});
   }
 
   version(): Promise<VersionResponse> {
-    return unary(this.client, RuntimeServiceService.version, { version: '' }, CALL_DEADLINE_MS);
+    return this.call(RuntimeServiceService.version, { version: '' });
   }
 
   status(): Promise<StatusResponse> {
-    return unary(this.client, RuntimeServiceService.status, { verbose: false }, CALL_DEADLINE_MS);
+    return this.call(RuntimeServiceService.status, { verbose: false });
   }
 }

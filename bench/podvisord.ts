@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DaemonProcess, isolatingFlags, testDirs } from '../testbed/daemon-process';
 import { installNetwork, type BenchNetwork } from './cni-network';
+import { INSPECT_FLAG } from './daemon-heap';
 import type { RuntimeUnderTest } from './runtime';
 
 /** Only the bench's registry, over plain HTTP. */
@@ -14,6 +15,8 @@ export interface PodvisordSetup {
   cpuProfileDir?: string;
   /** The config file's text; empty: the default configuration. */
   config?: string;
+  /** Open node's inspector on a loopback port (for heapAfterGc); only on a machine whose local users may all be root. */
+  inspect?: boolean;
 }
 
 /**
@@ -22,7 +25,7 @@ export interface PodvisordSetup {
  * learns the directory before anything can fail, so the caller can always clean it up.
  */
 export async function startPodvisord(registryHost: string, network: BenchNetwork, onDir: (dir: string) => void, setup: PodvisordSetup = {}): Promise<RuntimeUnderTest> {
-  const { cpuProfileDir, config = '' } = setup;
+  const { cpuProfileDir, config = '', inspect = false } = setup;
   const dirs = await testDirs('podvisor-bench-');
   onDir(dirs.dir);
   const registries = join(dirs.dir, 'registries.conf');
@@ -31,7 +34,7 @@ export async function startPodvisord(registryHost: string, network: BenchNetwork
   await writeFile(registries, registriesConf(registryHost));
   await writeFile(dirs.configFile, config);
   await installNetwork(network, dirs.cniDir, join(dirs.dir, 'cni-leases'));
-  const nodeFlags = cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir];
+  const nodeFlags = [...(cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir]), ...(inspect ? [INSPECT_FLAG] : [])];
   const launch = (): Promise<DaemonProcess> =>
     DaemonProcess.serving([...isolatingFlags(dirs), '--registries-conf', registries, '--registries-conf-dir', registriesDropIns], true, nodeFlags);
   return { name: 'podvisor', daemon: await launch(), socket: dirs.socket, relaunch: launch, dir: dirs.dir, network };

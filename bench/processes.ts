@@ -54,6 +54,16 @@ export function processesUnder(all: readonly ProcessInfo[], marker: string): num
   return [...descendantsOf(all, all.filter((info) => info.cmdline.includes(marker)).map((info) => info.pid))];
 }
 
+/**
+ * Every process a daemon keeps, besides itself: all it started (its descendants), and what left
+ * its tree but runs from under `marker` (a monitor that daemonized, and what runs below it).
+ */
+export function runtimeProcesses(all: readonly ProcessInfo[], daemonPid: number, marker: string): ProcessInfo[] {
+  const kept = new Set([...descendantsOf(all, [daemonPid]), ...processesUnder(all, marker)]);
+  kept.delete(daemonPid);
+  return all.filter((info) => kept.has(info.pid));
+}
+
 async function kibField(pid: number, file: string, field: string): Promise<number> {
   const text = (await readProcessFile(pid, file)) ?? '';
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);

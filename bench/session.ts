@@ -28,6 +28,11 @@ function start(name: RuntimeName, images: BenchImages, network: BenchNetwork, op
   return name === 'podvisor' ? startPodvisord(images.registry.host, network, onDir, { cpuProfileDir: options.cpuProfileDir }) : startContainerd(images.registry.host, images.pause, network, onDir);
 }
 
+/** Where the pods of a session's runtime write their logs (CriCalls' log directory). */
+export function podLogDirectory(runtime: RuntimeUnderTest): string {
+  return join(runtime.dir, 'logs');
+}
+
 /** How a session starts its runtime: which one, on which network, and how (`onDir` as for startPodvisord). */
 export interface SessionRuntime {
   name: RuntimeName;
@@ -125,26 +130,26 @@ async function cleanUp(name: RuntimeName, runtime: RuntimeUnderTest | undefined,
 }
 
 /**
- * Starts one runtime, hands it and a CRI client on it to `use`, and removes everything it made,
- * whether `use` succeeded, failed or was aborted. A failure to clean up is reported, and does
- * not hide the failure that came before it.
+ * Starts one runtime, hands it and a CRI client on it to `use`, answers what `use` answers, and
+ * removes everything it made, whether `use` succeeded, failed or was aborted. A failure to
+ * clean up is reported, and does not hide the failure that came before it.
  */
-export async function withRuntime(
+export async function withRuntime<T>(
   session: SessionRuntime,
   parallel: number,
   progress: (message: string) => void,
-  use: (runtime: RuntimeUnderTest, cri: CriCalls) => Promise<void>,
-): Promise<void> {
+  use: (runtime: RuntimeUnderTest, cri: CriCalls) => Promise<T>,
+): Promise<T> {
   let dir: string | undefined;
   let runtime: RuntimeUnderTest | undefined;
   let failed = false;
   try {
     progress('starting');
     runtime = await session.start((made) => (dir = made));
-    await mkdir(join(runtime.dir, 'logs'), { recursive: true });
+    await mkdir(podLogDirectory(runtime), { recursive: true });
     const client = criClient(runtime.socket);
     try {
-      await use(runtime, new CriCalls(client, join(runtime.dir, 'logs')));
+      return await use(runtime, new CriCalls(client, podLogDirectory(runtime)));
     } finally {
       client.close();
     }

@@ -50,7 +50,11 @@ function cpuStats(key: string, cpu: CgroupUsage['cpu'], now: bigint): CpuUsage |
     return undefined;
   }
   const previous = lastCpu.get(key);
-  const nanoCores = previous && now > previous.at ? ((cpu.usageNanos - previous.usage) * 1_000_000_000n) / (now - previous.at) : undefined;
+  // A counter below its last reading was reset (a VM container's cgroup, removed by runc in the
+  // guest as its process exits, reads as zero until the host hears of the exit): no rate then;
+  // a negative one is no uint64, and would fail the whole answer.
+  const rated = previous !== undefined && now > previous.at && cpu.usageNanos >= previous.usage;
+  const nanoCores = rated ? ((cpu.usageNanos - previous.usage) * 1_000_000_000n) / (now - previous.at) : undefined;
   lastCpu.set(key, { usage: cpu.usageNanos, at: now });
   return { timestamp: now, usageCoreNanoSeconds: value(cpu.usageNanos), usageNanoCores: nanoCores === undefined ? undefined : value(nanoCores), psi: psiStats(cpu.psi) };
 }

@@ -6,9 +6,13 @@ import { conflist } from '../bench/cni-network';
 import { containerdConfig, containerdPaths } from '../bench/containerd';
 import { parseBenchArgs, UsageError } from '../bench/options';
 import { IDLE_PSS, podModesConfig, POD_MODES } from '../bench/pod-modes';
-import { inCgroup, perPodProcesses, type ProcessInfo } from '../bench/processes';
+import { fdKind } from '../bench/daemon-footprint';
+import { inCgroup, perPodProcesses, runtimeProcesses, type ProcessInfo } from '../bench/processes';
 import { QEMU_FLOOR } from '../bench/qemu-floor';
+import type { CallRecord } from '../bench/call-log';
 import { updatedReadme, type RunRecord } from '../bench/readme';
+import { soakResultText } from '../bench/soak-report';
+import { HEAP_TOLERANCE_MIB, OBJECT_TOLERANCE, RSS_TOLERANCE_MIB, soakFindings, windowSummaries, type Checkpoint, type SoakResult } from '../bench/soak-summary';
 import { figureTable, floorTable, formatTable, latencyTable, ratio, type Measured, type RuntimeResult } from '../bench/report';
 import { quantile, summarize } from '../bench/stats';
 import { DAEMON_CPU, EXEC_ANSWERING, POPULATION_PSS_PER_POD } from '../bench/vm-population';
@@ -96,6 +100,17 @@ describe('flags', () => {
     expect(parseBenchArgs([])).toMatchObject({ vm: false, vmPods: 5, vmScalePods: 20 });
     expect(parseBenchArgs(['--vm', '--vm-pods', '2', '--vm-scale-pods', '4', '--only', 'podvisor'])).toMatchObject({ vm: true, vmPods: 2, vmScalePods: 4, runtimes: ['podvisor'] });
     expect(() => parseBenchArgs(['--vm-pods', '0'])).toThrow(new UsageError('--vm-pods expects a positive integer, got "0"'));
+  });
+
+  test('the soak runs only with --soak: 10 minutes of 4 clients, one of them on VM pods, in windows of a minute unless told', () => {
+    expect(parseBenchArgs([])).toMatchObject({ soak: false, soakMs: 600_000, windowMs: 60_000, clients: 4, vmClients: 1 });
+    expect(parseBenchArgs(['--soak', '--duration', '90s', '--window', '30', '--clients', '2', '--vm-clients', '0'])).toMatchObject({ soak: true, soakMs: 90_000, windowMs: 30_000, clients: 2, vmClients: 0 });
+    expect(parseBenchArgs(['--duration', '1h']).soakMs).toBe(3_600_000);
+    expect(() => parseBenchArgs(['--duration', '10 min'])).toThrow(new UsageError('--duration expects a time such as 90s, 10m or 1h, got "10 min"'));
+    expect(() => parseBenchArgs(['--window', '0s'])).toThrow(UsageError);
+    expect(() => parseBenchArgs(['--clients', '0'])).toThrow(UsageError);
+    expect(() => parseBenchArgs(['--clients', '2', '--vm-clients', '3'])).toThrow(UsageError);
+    expect(() => parseBenchArgs(['--soak', '--vm'])).toThrow(UsageError);
   });
 
   test('bad values are usage errors that name the flag', () => {
@@ -224,5 +239,97 @@ describe('generated configs', () => {
     expect(podvisor).not.toEqual(containerd);
     expect(strip(podvisor)).toEqual(strip(containerd));
     expect(JSON.parse(podvisor)).toMatchObject({ plugins: [{ type: 'bridge', bridge: 'pvb1', ipam: { ranges: [[{ subnet: '10.240.0.0/16' }]] } }, { type: 'portmap' }] });
+  });
+});
+
+describe('soak', () => {
+  const rows = (table: string): string[][] => table.split('\n').map((line) => line.split('|').map((cell) => cell.trim()).filter((cell) => cell !== ''));
+  const call = (at: number, label: string, ms: number, outcome = 'OK', source: CallRecord['source'] = 'runc'): CallRecord => ({ at, label, ms, outcome, source, cycle: false });
+  const cycle = (at: number, ms: number, source: 'runc' | 'vm' = 'runc'): CallRecord => ({ at, label: `${source} pod cycle`, ms, outcome: 'OK', source, cycle: true });
+  const reading = (name: string, at: number, heapUsedMib: number, rssMib: number, fds: number, processes: [string, number][] = [], sets = 50): Checkpoint => ({
+    name,
+    at,
+    heap: { heapUsedMib, codeMib: 1, externalMib: 2, objects: new Map([['Object', 50_000], ['Set', sets]]) },
+    footprint: { rssMib, fds, fdKinds: new Map([['socket', fds]]), processes: new Map(processes) },
+  });
+  const flat: SoakResult = {
+    settings: { durationMs: 120_000, warmupMs: 60_000, windowMs: 60_000, runcClients: 1, vmClients: 1 },
+    records: [
+      call(1000, 'RunPodSandbox', 80),
+      cycle(1500, 400),
+      call(2000, 'ContainerStatus', 1, 'NOT_FOUND', 'poll'),
+      call(3000, 'ListContainers', 2, 'OK', 'poll'),
+      call(61_000, 'RunPodSandbox', 120),
+      cycle(62_000, 3000, 'vm'),
+    ],
+    samples: [{ at: 30_000, footprint: reading('', 0, 0, 90, 40).footprint }],
+    checkpoints: [reading('start', 0, 10, 60, 30), reading('after warm-up', 80_000, 14, 76, 29), reading('half-way', 100_000, 15, 79, 29), reading('end', 119_000, 14 + HEAP_TOLERANCE_MIB, 76 + RSS_TOLERANCE_MIB, 29)],
+    endAt: 120_000,
+    listed: { pods: 0, containers: 0 },
+    leftovers: [],
+  };
+
+  test('a window counts its calls, takes apart the races of the relist from failures, and spans its readings', () => {
+    const [first, second] = windowSummaries(flat);
+    expect(first).toMatchObject({ from: 0, to: 60_000, calls: 3, errors: [], goneSinceList: 1, rssMib: [60, 90], fds: [30, 40], processes: 0 });
+    expect(first.polls).toMatchObject({ count: 2, p50: 1.5 });
+    expect(first.cycles.runc).toMatchObject({ count: 1, p50: 400 });
+    expect(first.cycles.vm).toBeUndefined();
+    expect(second).toMatchObject({ from: 60_000, to: 120_000, calls: 1, rssMib: [76, 84] });
+    expect(second.cycles.vm?.p99).toBe(3000);
+  });
+
+  test('growth within the tolerances, no failure and nothing left is flat; anything else is named', () => {
+    expect(soakFindings(flat)).toEqual([]);
+    expect(soakResultText(flat)).toContain('Verdict: flat.');
+    const grown = { ...flat, checkpoints: [...flat.checkpoints.slice(0, 3), reading('end', 119_000, 16.5, 85, 31, [['conmon', 1]], 50 + OBJECT_TOLERANCE + 46)] };
+    expect(soakFindings(grown)).toEqual([
+      "what the daemon's objects hold (heap but code, and external) grew by 2.5 MiB from after warm-up to end (tolerance 2 MiB)",
+      `live objects grew by more than ${OBJECT_TOLERANCE} from after warm-up to end: Set +${OBJECT_TOLERANCE + 46}`,
+      'daemon RSS grew by 9.0 MiB from after warm-up to end (tolerance 8 MiB)',
+      'open descriptors grew from 29 to 31 (socket +2)',
+      'processes kept grew: conmon +1',
+    ]);
+    const failed = { ...flat, records: [...flat.records, call(5000, 'ListPodSandboxStats', 9, 'INTERNAL', 'poll')], listed: { pods: 1, containers: 0 }, leftovers: ['netns: /var/run/netns/x'] };
+    expect(soakFindings(failed)).toEqual(['1 failed calls or pod cycles', 'still listed at the end: 1 pods, 0 containers', 'left on the host: 1 things (below)']);
+    const text = soakResultText(failed);
+    expect(text).toContain('Verdict: NOT flat.');
+    const errors = text.split('\n\n').find((part) => part.includes('| first message'));
+    expect(rows(errors ?? '')[2]).toEqual(['0:00–1:00', 'ListPodSandboxStats', 'INTERNAL', '1']);
+    expect(text).toContain('- netns: /var/run/netns/x');
+  });
+
+  test('--write-readme with --soak rewrites only its section, and a runtime run keeps it', () => {
+    const run: RunRecord = { date: '2026-12-06', machine: 'a machine', command: 'npm run bench', results: [result('podvisor', [['ListImages', 1, 2]])], floor: new Map() };
+    const soaked = updatedReadme('# Benchmark\n\nold runtime results\n\n## VM pods\n\nold VM results\n\n## Soak\n\nold soak\n', { ...run, results: [], soak: flat });
+    expect(soaked).toMatch(/^# Benchmark\n\nold runtime results\n\n## VM pods\n\nold VM results\n\n## Soak\n/);
+    expect(soaked).not.toContain('old soak');
+    expect(soaked).toContain('Verdict: flat.');
+    const runtimes = updatedReadme(soaked, run);
+    expect(runtimes).toContain('| ListImages');
+    expect(runtimes.slice(runtimes.indexOf('\n## VM pods\n'))).toBe(soaked.slice(soaked.indexOf('\n## VM pods\n')));
+  });
+
+  test("a daemon's descriptors are told apart by kind", () => {
+    expect(['socket:[123]', 'pipe:[9]', 'anon_inode:[eventpoll]', 'anon_inode:inotify', '/dev/null', '/dev/pts/3', '/tmp/x/podvisor.log'].map(fdKind)).toEqual([
+      'socket',
+      'pipe',
+      'eventpoll',
+      'inotify',
+      '/dev/null',
+      '/dev/pts',
+      'file',
+    ]);
+  });
+
+  test("the processes a daemon keeps are its descendants and what runs from its directory, but not itself", () => {
+    const all: ProcessInfo[] = [
+      { pid: 10, ppid: 1, comm: 'node', cmdline: 'node podvisord.js --root /tmp/b/root', cpuTicks: 0 },
+      { pid: 11, ppid: 10, comm: 'qemu-system-x86', cmdline: 'qemu-system-x86_64 -name pod', cpuTicks: 0 },
+      { pid: 20, ppid: 1, comm: 'conmon', cmdline: 'conmon --bundle /tmp/b/run/containers/c', cpuTicks: 0 },
+      { pid: 21, ppid: 20, comm: 'sleep', cmdline: 'sleep 3600', cpuTicks: 0 },
+      { pid: 30, ppid: 1, comm: 'conmon', cmdline: 'conmon --bundle /tmp/other/run/containers/c', cpuTicks: 0 },
+    ];
+    expect(runtimeProcesses(all, 10, '/tmp/b/').map((info) => info.pid)).toEqual([11, 20, 21]);
   });
 });

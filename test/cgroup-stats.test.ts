@@ -14,6 +14,7 @@ import { containerCgroupsPath } from '../oci/spec/cgroups-path';
 import { slicePath } from '../oci/cgroups/systemd-slice';
 import { runToolChecked } from '../system/run-tool';
 import { waitUntil } from '../system/wait-until';
+import { CpuUsage } from '../proto/gen/cri-api-v1';
 import { criCgroupStats } from '../server/container-stats-view';
 
 // memory.stat of a v1 cgroup on this kind of host, as the kernel writes it.
@@ -240,6 +241,16 @@ describe('cgroup stats from fake trees', () => {
     expect(criCgroupStats('rate', { cpu: { usageNanos: 1_000_000_000n } }, at).cpu?.usageNanoCores).toBeUndefined();
     // Half a core's worth of CPU time over one second.
     expect(criCgroupStats('rate', { cpu: { usageNanos: 1_500_000_000n } }, at + 1_000_000_000n).cpu?.usageNanoCores).toEqual(v(500_000_000));
+  });
+
+  test('a reading below the one before (its cgroup gone, reading as nothing, or made anew) has no rate, rather than one no answer can carry', () => {
+    // A VM container whose process just exited: runc in the guest has removed its cgroup, the host has yet to hear of the exit.
+    const at = 1_700_000_000_000_000_000n;
+    criCgroupStats('reset', { cpu: { usageNanos: 2_500_000_000n } }, at);
+    const reset = criCgroupStats('reset', { cpu: { usageNanos: 0n } }, at + 1_000_000_000n).cpu;
+    expect(reset?.usageNanoCores).toBeUndefined();
+    expect(() => CpuUsage.encode(reset ?? CpuUsage.fromPartial({}))).not.toThrow();
+    expect(criCgroupStats('reset', { cpu: { usageNanos: 500_000_000n } }, at + 2_000_000_000n).cpu?.usageNanoCores).toEqual(v(500_000_000));
   });
 });
 

@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mountPointOf } from '../storage/fs-usage';
 import { mountRootfs, removeRootfs, unmountRootfs, writableLayerUsage, type ContainerRootfs } from '../storage/rootfs';
 import { readMountInfo } from '../system/mountinfo';
 import { makeBusyboxLayer } from './support/busybox-layer';
@@ -54,6 +55,14 @@ describe('overlay container rootfs', () => {
     await removeRootfs(rootfs);
     await expect(readFile(join(base, 'shared'), 'utf8')).resolves.toBe('from base');
     expect(await mountedUnder(scratch)).toEqual([]);
+  });
+
+  it('reads a container removed while its stats are taken as using nothing, on the filesystem its path names', async () => {
+    // ListContainerStats lists a container, then RemoveContainer takes its directory before its usage is read.
+    const rootfs = await mountRootfs(join(scratch, 'containers', 'gone'), []);
+    await removeRootfs(rootfs);
+    expect(await writableLayerUsage(rootfs)).toEqual({ bytes: 0, inodes: 0 });
+    expect(await mountPointOf(rootfs.dir)).toBe(await mountPointOf(scratch));
   });
 
   it('mounts an image without layers over an empty lower layer', async () => {

@@ -28,19 +28,23 @@ export interface TestDirs {
   configFile: string;
 }
 
-/** A scratch directory with the paths one daemon uses; the config file is not created. */
-export async function testDirs(prefix = 'podvisor-test-'): Promise<TestDirs> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  const cniDir = join(dir, 'cni');
-  await mkdir(cniDir);
+/** The paths one daemon uses in the scratch directory `dir`. */
+export function dirsIn(dir: string): TestDirs {
   return {
     dir,
     socket: join(dir, 'run', 'podvisor.sock'),
     root: join(dir, 'root'),
     runroot: join(dir, 'run'),
-    cniDir,
+    cniDir: join(dir, 'cni'),
     configFile: join(dir, 'podvisor.conf'),
   };
+}
+
+/** A scratch directory with the paths one daemon uses; the config file is not created. */
+export async function testDirs(prefix = 'podvisor-test-'): Promise<TestDirs> {
+  const dirs = dirsIn(await mkdtemp(join(tmpdir(), prefix)));
+  await mkdir(dirs.cniDir);
+  return dirs;
 }
 
 export function removeDirs(dirs: TestDirs): Promise<void> {

@@ -188,7 +188,10 @@ export class VmContainers {
       if (!['created', 'running'].includes((await this.state(id)).status)) return true;
       return await Promise.race([exited, until.then(() => false)]);
     } finally {
-      if (waiter) this.exitWaiters.get(id)?.delete(waiter);
+      const waiters = this.exitWaiters.get(id);
+      if (waiter) waiters?.delete(waiter);
+      // The last waiter takes the container's entry with it, or every container stopped would keep one.
+      if (waiters?.size === 0) this.exitWaiters.delete(id);
     }
   }
 
