@@ -161,11 +161,13 @@ describe('RuntimeHandler contract through the CRI', () => {
         const podStatus = (await cri(Runtime.podSandboxStatus, { podSandboxId: podId, verbose: false })).status;
         expect([podStatus?.runtimeHandler, podStatus?.state]).toEqual([handler, PodSandboxState.SANDBOX_READY]);
 
-        // Exits with 5 only if the stop signal reaches the container's own process.
-        const id = await daemon.createContainer(podId, 'app', ['sh', '-c', 'trap "exit 5" TERM; sleep 300 & wait']);
+        // Exits with 5 only if the stop signal reaches the container's own process. As PID 1 it
+        // ignores a TERM that comes before its trap is set, so the stop waits for the trap.
+        const id = await daemon.createContainer(podId, 'app', ['sh', '-c', 'trap "exit 5" TERM; touch /trapped; sleep 300 & wait']);
         expect([await containerState(id), await listedContainers(podId)]).toEqual(['CONTAINER_CREATED', { [id]: 'CONTAINER_CREATED' }]);
         await cri(Runtime.startContainer, { containerId: id });
         expect([await containerState(id), await listedContainers(podId)]).toEqual(['CONTAINER_RUNNING', { [id]: 'CONTAINER_RUNNING' }]);
+        expect(await waitUntil(async () => (await execSync(id, ['test', '-e', '/trapped'])).exitCode === 0, WAIT_MS, POLL_MS)).toBe(true);
 
         await cri(Runtime.stopContainer, { containerId: id, timeout: 30n });
         expect(await daemon.status(id)).toMatchObject({ state: ContainerState.CONTAINER_EXITED, exitCode: 5, reason: 'Error' });
