@@ -135,6 +135,15 @@ async function readPid(pidFile: string): Promise<number | undefined> {
  * exec`): runc stays the agent's child and exits with the process's status, which is how the
  * agent learns every exit code (a detached `runc create` would hand the container to PID 1).
  */
+/** Signals `pid`; one that is gone already has nothing to receive it. */
+function signalProcess(pid: number, signal: number): void {
+  try {
+    process.kill(pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
 export class Containers {
   private readonly containers = new Map<string, Container>();
 
@@ -315,19 +324,18 @@ export class Containers {
     if (proc.status !== 'running') return;
     if (execId === '') {
       const caught = await catches(proc.pid, number);
-      await runProgram(this.paths.runc, ['--root', this.paths.runcRoot, 'kill', containerId, String(number)]).catch(async (error: unknown) => {
+      await runProgram(this.paths.runc, ['--root', this.paths.runcRoot, 'kill', containerId, String(number)]).catch(async () => {
         // It may have ended between the check and the kill: its runc deletes the container as
         // it ends, a moment before the agent learns of the end.
-        if (!(await waitUntil(async () => proc.status !== 'running', END_WAIT_MS, END_POLL_MS))) throw error;
+        if (await waitUntil(async () => proc.status !== 'running', END_WAIT_MS, END_POLL_MS)) return;
+        // runc lost it while it runs on (its state cut short as the host died mid-create): the
+        // process itself gets the signal; one that is gone has ended.
+        signalProcess(proc.pid, number);
       });
       if (!caught) void this.resendWhenCaught(proc, number);
       return;
     }
-    try {
-      process.kill(proc.pid, number);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-    }
+    signalProcess(proc.pid, number);
   }
 
   /**
