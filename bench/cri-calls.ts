@@ -20,14 +20,13 @@ const PULL_DEADLINE_MS = 120_000;
 const POD_START_DEADLINE_MS = 120_000;
 const CALL_DEADLINE_MS = 30_000;
 
-/** The gRPC status name a call ended with: OK, or the failure's code (UNKNOWN for an error that carries none). */
+/** The gRPC status name of a failed call's code (UNKNOWN for an error that carries none). */
 export function callOutcome(error: unknown): string {
-  if (error === undefined) return 'OK';
   const code: unknown = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
   return typeof code === 'number' && grpcStatus[code] !== undefined ? grpcStatus[code] : 'UNKNOWN';
 }
 
-/** Hears of every call a CriCalls makes, once it has ended: the CRI method, how long it took, its outcome (callOutcome), and a failure's message. */
+/** Hears of every call a CriCalls makes, once it has ended: the CRI method, how long it took, its outcome (OK, or callOutcome), and a failure's message. */
 export type CallObserver = (method: string, ms: number, outcome: string, message?: string) => void;
 
 /**
@@ -48,7 +47,7 @@ export class CriCalls {
     const started = performance.now();
     try {
       const response = await unary(this.client, method, request, deadlineMs);
-      this.observer(name, performance.now() - started, callOutcome(undefined));
+      this.observer(name, performance.now() - started, 'OK');
       return response;
     } catch (error) {
       this.observer(name, performance.now() - started, callOutcome(error), errorMessage(error));

@@ -202,11 +202,11 @@ checkpoint, beside the one after the warm-up, the daemon kept no more processes 
 and had at most ${OBJECT_TOLERANCE} more live objects of any kind, at most ${HEAP_TOLERANCE_MIB} MiB more held in its heap (but code)
 and outside it, and at most ${RSS_TOLERANCE_MIB} MiB more RSS. The object counts are the fine measure: between
 idle checkpoints of one run they moved by 20 at most (closures and arrays of the pollers' calls
-then in flight), and a leak of one object per VM container (the soak's 10 minutes make about
-40; a runc pod's, about 1000) is above the tolerance. The memory figures catch few but large
+then in flight), and a leak of one object per VM container (the soak's 10 minutes make 40 to
+50; of runc pods, over a thousand) is above the tolerance. The memory figures catch few but large
 leaks: V8's heap still grows slowly after the warm-up as it compiles and optimizes more of the
 daemon (machine code, and bytecode and type feedback in its other spaces: heap snapshots of
-these runs showed no JavaScript object growing beside it), 0.5 to 1.2 MiB over a 10-minute soak
+these runs showed no JavaScript object growing beside it), 0.6 to 1.3 MiB over a 10-minute soak
 here; and two idle RSS readings of the same daemon differed by up to 3.3 MiB (pages V8 and the C
 allocator keep for reuse).
 
