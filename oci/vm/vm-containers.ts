@@ -18,6 +18,10 @@ import type { ContainerDemand } from './vm-size';
 import { shareIntoGuest, unshareFromGuest } from './shared-dir';
 import type { VmPods } from './vm-pods';
 
+// runc starting a container under TCG on a busy host takes seconds, at times over ten; the agent
+// gives it 60 s and says why when it fails, so the host waits a little longer than that.
+const START_TIMEOUT_MS = 65_000;
+
 /** What the handler keeps of a container on disk, to find it again after a restart. */
 interface ContainerFile {
   podId: string;
@@ -158,7 +162,7 @@ export class VmContainers {
   }
 
   async start(id: string): Promise<void> {
-    await this.agentOf(id).startContainer(id, AGENT_CALL_TIMEOUT_MS);
+    await this.agentOf(id).startContainer(id, START_TIMEOUT_MS);
   }
 
   async state(id: string): Promise<ContainerRuntimeState> {
