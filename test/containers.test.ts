@@ -17,7 +17,7 @@ import {
 import { pathExists } from '../system/path-exists';
 import { unary } from '../testbed/cri-client';
 import type { DaemonProcess, TestDirs } from '../testbed/daemon-process';
-import { ContainerDaemon } from './support/container-daemon';
+import { CLOSE_MS, ContainerDaemon } from './support/container-daemon';
 import { grpcFailure } from './support/grpc-failure';
 import { CGROUP_ROOT } from './support/runc-containers';
 
@@ -57,7 +57,7 @@ describe('containers', () => {
     podId = await fixture.runPod('ctr', '');
   });
 
-  afterAll(() => fixture?.close());
+  afterAll(() => fixture?.close(), CLOSE_MS);
 
   test('a container runs, logs in CRI format, answers exec, stops, and is removed', async () => {
     const id = await create('web', ['sh', '-c', 'echo hello; echo oops >&2; exec sleep 300']);

@@ -7,7 +7,7 @@ import { ContainerState, RuntimeServiceService } from '../proto/gen/cri-api-v1';
 import { pathExists } from '../system/path-exists';
 import { isProcessRunning } from '../system/process-stat';
 import { unary } from '../testbed/cri-client';
-import { ContainerDaemon } from './support/container-daemon';
+import { CLOSE_MS, ContainerDaemon } from './support/container-daemon';
 import { command, mountPoints } from './support/net-tools';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -46,7 +46,7 @@ describe('crun and runc handlers', () => {
     daemon = await ContainerDaemon.start('10.219.21.0/24');
   });
 
-  afterAll(() => daemon?.close());
+  afterAll(() => daemon?.close(), CLOSE_MS);
 
   test('a pod on crun and a pod on runc run at once, each container by its own runtime, and leave nothing', async () => {
     const pods = { crun: await daemon.runPod('on-crun', 'crun'), runc: await daemon.runPod('on-runc', 'runc') };

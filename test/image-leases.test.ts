@@ -10,7 +10,7 @@ import { listProcesses } from '../bench/processes';
 import { ContainerState, ImageServiceService, ImageSpec, RuntimeServiceService } from '../proto/gen/cri-api-v1';
 import { unary } from '../testbed/cri-client';
 import { busyboxLayer, pushImage, type LayerSpec } from '../testbed/test-images';
-import { ContainerDaemon } from './support/container-daemon';
+import { CLOSE_MS, ContainerDaemon } from './support/container-daemon';
 import { grpcFailure } from './support/grpc-failure';
 
 // Big enough that its going shows in ImageFsInfo beyond any noise of metadata.
@@ -81,7 +81,7 @@ describe('images in use by containers', () => {
     podId = await fixture.runPod('leases', '');
   });
 
-  afterAll(() => fixture?.close());
+  afterAll(() => fixture?.close(), CLOSE_MS);
 
   test('a running container keeps its whole root after its image is removed, across a daemon crash, and the layers go with the container', async () => {
     await pull(first);

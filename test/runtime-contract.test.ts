@@ -24,7 +24,7 @@ import { newId } from '../system/ids';
 import { isProcessRunning } from '../system/process-stat';
 import { waitUntil } from '../system/wait-until';
 import { unary, type MethodDefinition } from '../testbed/cri-client';
-import { ContainerDaemon, type ContainerOptions, type PodOptions } from './support/container-daemon';
+import { CLOSE_MS, ContainerDaemon, type ContainerOptions, type PodOptions } from './support/container-daemon';
 import { grpcFailure } from './support/grpc-failure';
 import { mountPoints } from './support/net-tools';
 import { openExecStreams, readAll, upgradeOrFail } from './support/spdy-client';
@@ -106,7 +106,7 @@ describe('RuntimeHandler contract through the CRI', () => {
     daemon = await ContainerDaemon.start('10.219.26.0/24');
   }, 120_000);
 
-  afterAll(() => daemon?.close());
+  afterAll(() => daemon?.close(), CLOSE_MS);
 
   describe.each(HANDLERS)('$handler handler ($type)', (fixture) => {
     const { handler } = fixture;

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ContainerConfig, ContainerState, RuntimeServiceService } from '../proto/gen/cri-api-v1';
 import { unary } from '../testbed/cri-client';
 import { grpcFailure } from './support/grpc-failure';
-import { ContainerDaemon } from './support/container-daemon';
+import { CLOSE_MS, ContainerDaemon } from './support/container-daemon';
 import { openExecStreams, readAll, upgradeOrFail, upgradeSpdy } from './support/spdy-client';
 
 const V4 = ['v4.channel.k8s.io'];
@@ -36,7 +36,7 @@ describe('streaming verbs', () => {
     podId = await fixture.runPod('streams', '');
   });
 
-  afterAll(() => fixture?.close());
+  afterAll(() => fixture?.close(), CLOSE_MS);
 
   test('Exec runs the command with the client\'s streams and reports its exit code; the URL works once', async () => {
     const id = await create('exec', ['sleep', '300']);

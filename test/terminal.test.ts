@@ -7,7 +7,7 @@ import { relayAttachSocket } from '../oci/conmon/attach-socket';
 import { waitUntil } from '../system/wait-until';
 import { ContainerState, RuntimeServiceService } from '../proto/gen/cri-api-v1';
 import { unary } from '../testbed/cri-client';
-import { ContainerDaemon, type ContainerOptions } from './support/container-daemon';
+import { CLOSE_MS, ContainerDaemon, type ContainerOptions } from './support/container-daemon';
 import { completeLines } from './support/cri-log';
 
 const LOG_WAIT_MS = 5_000;
@@ -23,7 +23,7 @@ describe.each(['runc', 'crun'])('terminal and stdin on %s', (handler) => {
     podId = await daemon.runPod(pod, handler);
   });
 
-  afterAll(() => daemon?.close());
+  afterAll(() => daemon?.close(), CLOSE_MS);
 
   async function run(name: string, command: string[], extra: ContainerOptions): Promise<string> {
     const id = await daemon.createContainer(podId, name, command, extra);

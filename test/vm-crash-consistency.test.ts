@@ -12,7 +12,7 @@ import { unary } from '../testbed/cri-client';
 import { ContainerDaemon } from './support/container-daemon';
 import { auditNetwork, countByKind, describeLeftover, findLeftovers, removeLeftovers, type AuditNetwork, type AuditTarget } from './support/host-audit';
 
-const SUBNET = '10.219.29.0/24';
+const SUBNET = '10.219.28.0/24';
 // After the round's calls begin: before QEMU starts, while the guest boots, while the agent
 // makes the sandbox and the container, and once the pods run.
 const KILL_AFTER_MS = [150, 1_500, 4_000, 9_000, 30_000];

@@ -9,7 +9,7 @@ import { RuntimeServiceService as Runtime } from '../proto/gen/cri-api-v1';
 import { commandLine, processIds } from '../system/process-list';
 import { waitUntil } from '../system/wait-until';
 import { unary } from '../testbed/cri-client';
-import { ContainerDaemon } from './support/container-daemon';
+import { CLOSE_MS, ContainerDaemon } from './support/container-daemon';
 import { command } from './support/net-tools';
 
 const BOOT_MS = 240_000;
@@ -62,7 +62,7 @@ describe('VM pods cloned from a template', () => {
     daemon = await ContainerDaemon.start('10.219.29.0/24', { config: CONFIG, gateway: true });
   }, 120_000);
 
-  afterAll(() => daemon?.close());
+  afterAll(() => daemon?.close(), CLOSE_MS);
 
   test(
     'the first pod VM makes the template and later ones are clones, each with its own address and MAC on the pod network and the clock of now; a restart finds the template again; a bigger pod boots cold; another default size makes another template',
@@ -152,7 +152,7 @@ describe('VM pods taken from the warm cache', () => {
     daemon = await ContainerDaemon.start('10.219.30.0/24', { config: `${CONFIG}warm_clones = 1\n`, gateway: true });
   }, 120_000);
 
-  afterAll(() => daemon?.close());
+  afterAll(() => daemon?.close(), CLOSE_MS);
 
   test(
     'a clone waits ready from the start; a pod takes it over, with its own address, and another takes its place; a crashed daemon\'s waiting clone is ended at the next start, the pod\'s runs on; a stopped daemon leaves none, not even one still starting',

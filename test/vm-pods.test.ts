@@ -12,7 +12,7 @@ import { ContainerState, NamespaceMode, PodSandboxState, Protocol, RuntimeServic
 import { commandLine, processIds } from '../system/process-list';
 import { waitUntil } from '../system/wait-until';
 import { unary } from '../testbed/cri-client';
-import { ContainerDaemon } from './support/container-daemon';
+import { CLOSE_MS, ContainerDaemon } from './support/container-daemon';
 import { completeLines } from './support/cri-log';
 import { grpcFailure } from './support/grpc-failure';
 import { command, freePort, mountPoints, netnsNames } from './support/net-tools';
@@ -54,7 +54,7 @@ describe('VM pods through the CRI', () => {
     daemon = await ContainerDaemon.start('10.219.27.0/24', { config: CONFIG, gateway: true, portmap: true });
   }, 120_000);
 
-  afterAll(() => daemon?.close());
+  afterAll(() => daemon?.close(), CLOSE_MS);
 
   // What a failed case left; a passing one removed its pods already.
   afterEach(async () => {

@@ -11,7 +11,11 @@ import { criClient, unary } from '../../testbed/cri-client';
 import { DaemonProcess, isolatingFlags, removeDirs, testDirs, type TestDirs } from '../../testbed/daemon-process';
 import { busyboxLayer, pushImage } from '../../testbed/test-images';
 import { startRegistry, type TestRegistry } from '../../testbed/test-registry';
-import { command } from './net-tools';
+import { clearSubnet, command } from './net-tools';
+
+const BRIDGE_PREFIX = 'pvd';
+/** For an afterAll that closes a daemon: removing the VM pods a failed case left takes a while. */
+export const CLOSE_MS = 120_000;
 
 export type ContainerOptions = Parameters<typeof ContainerConfig.fromPartial>[0];
 export type PodOptions = Parameters<typeof PodSandboxConfig.fromPartial>[0];
@@ -47,7 +51,8 @@ export class ContainerDaemon {
     options: { portmap?: boolean; config?: string; gateway?: boolean; prepare?: (dirs: TestDirs) => Promise<() => Promise<void>> } = {},
   ): Promise<ContainerDaemon> {
     const suffix = randomBytes(3).toString('hex');
-    const bridge = `pvd${suffix}`;
+    const bridge = `${BRIDGE_PREFIX}${suffix}`;
+    await clearSubnet(subnet, BRIDGE_PREFIX);
     const registry = await startRegistry();
     const dirs = await testDirs();
     let undoPrepare = async (): Promise<void> => undefined;

@@ -61,3 +61,17 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * Deletes the test bridges (named `prefix`...) that hold an address in the /24 `subnet`: a run
+ * killed before its clean-up leaves its bridge with the subnet's gateway address, and the host
+ * would route the next run's traffic to it. Any other interface there is an error naming it.
+ */
+export async function clearSubnet(subnet: string, prefix: string): Promise<void> {
+  const net = subnet.replace(/\.0\/24$/, '.');
+  const links = JSON.parse(await command('ip', ['-j', '-4', 'addr', 'show'])) as { ifname: string; addr_info: { local: string }[] }[];
+  for (const link of links.filter((entry) => entry.addr_info.some((info) => info.local.startsWith(net)))) {
+    if (!link.ifname.startsWith(prefix)) throw new Error(`${link.ifname} already holds an address in ${subnet}`);
+    await command('ip', ['link', 'delete', link.ifname]);
+  }
+}
