@@ -44,6 +44,8 @@ import { removeImage } from './remove-image';
 import { runtimeConfig } from './runtime-config';
 import { status } from './status';
 import { version } from './version';
+import { updateRuntimeConfig } from './update-runtime-config';
+import { checkpointContainer } from './checkpoint-container';
 
 type RequestOf<M> = M extends { requestDeserialize(value: Buffer): infer R } ? R : never;
 type ResponseOf<M> = M extends { responseSerialize(value: infer R): Buffer } ? R : never;
@@ -81,6 +83,8 @@ const RUNTIME_VERBS: Verbs<typeof RuntimeServiceService> = {
   podSandboxStats,
   listPodSandboxStats,
   getContainerEvents,
+  updateRuntimeConfig,
+  checkpointContainer,
 };
 const IMAGE_VERBS: Verbs<typeof ImageServiceService> = { pullImage, listImages, imageStatus, removeImage, imageFsInfo };
 

@@ -31,6 +31,8 @@ export async function status(ctx: ServerContext, request: StatusRequest): Promis
     const handlers: Record<string, unknown> = {};
     for (const handler of ctx.handlers.list()) handlers[handler.name] = { type: handler.type, ...(await handler.readiness()) };
     info.runtimeHandlers = JSON.stringify(handlers);
+    // Shaped as UpdateRuntimeConfig's runtime_config, which is where it came from.
+    info.runtimeConfig = JSON.stringify({ networkConfig: { podCidr: ctx.state.runtimeConfig.current.podCidr } });
   }
   // The empty name stands for the default handler, which pods without a RuntimeClass get.
   const listed = [{ name: '', handler: ctx.handlers.default }, ...ctx.handlers.list().map((handler) => ({ name: handler.name, handler }))];

@@ -4,6 +4,7 @@ import type { Logger } from '../system/logger';
 import { isContainerRecord, type ContainerRecord } from './container-record';
 import { ObjectStore } from './object-store';
 import { isPodRecord, type PodRecord } from './pod-record';
+import { RuntimeConfigStore } from './runtime-config-store';
 import { UnfinishedRecords } from './unfinished-records';
 
 /** Everything the daemon persists about pods and containers, loaded at start. */
@@ -13,6 +14,8 @@ export class DaemonState {
   /** Pods and containers being created: what each is about to make, for a crash to be undone. */
   readonly unfinishedPods: UnfinishedRecords<PodRecord>;
   readonly unfinishedContainers: UnfinishedRecords<ContainerRecord>;
+  /** What the kubelet sent with UpdateRuntimeConfig (the node's pod CIDR). */
+  readonly runtimeConfig: RuntimeConfigStore;
   /** Orders the calls that change one pod or container (see server/object-order.ts). */
   readonly locks = new KeyedLock();
 
@@ -21,9 +24,10 @@ export class DaemonState {
     this.containers = new ObjectStore('container', join(root, 'containers'), isContainerRecord, logger);
     this.unfinishedPods = new UnfinishedRecords(join(root, 'unfinished', 'pods'), isPodRecord, logger);
     this.unfinishedContainers = new UnfinishedRecords(join(root, 'unfinished', 'containers'), isContainerRecord, logger);
+    this.runtimeConfig = new RuntimeConfigStore(join(root, 'runtime-config'), logger);
   }
 
   async load(): Promise<void> {
-    await Promise.all([this.pods.load(), this.containers.load(), this.unfinishedPods.load(), this.unfinishedContainers.load()]);
+    await Promise.all([this.pods.load(), this.containers.load(), this.unfinishedPods.load(), this.unfinishedContainers.load(), this.runtimeConfig.load()]);
   }
 }
