@@ -31,9 +31,9 @@ function fieldOneBytes<T extends object>(type: MessageType<T>): (view: T) => Uin
   return cachedPerObject((view: T) => type.encode(view, new BinaryWriter().uint32(VIEW_TAG).fork()).join().finish());
 }
 
-const containerBytes = fieldOneBytes(Container);
-const podBytes = fieldOneBytes(PodSandbox);
-const imageBytes = fieldOneBytes(Image);
+export const containerBytes = fieldOneBytes(Container);
+export const podBytes = fieldOneBytes(PodSandbox);
+export const imageBytes = fieldOneBytes(Image);
 const containerStatusBytes = fieldOneBytes(ContainerStatus);
 
 /** An answer: field 1 (`view`, if there is one), then `rest`, the answer encoded without it. */

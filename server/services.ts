@@ -1,7 +1,7 @@
 // Registers both CRI services whole: every method of the contract gets a handler, the verbs
 // built so far their own (one file each in server/), the rest an UNIMPLEMENTED that names them.
 import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { ImageServiceService, RuntimeServiceService } from '../proto/gen/cri-api-v1';
+import { ImageServiceService, RuntimeServiceService, type StreamPodSandboxesResponse } from '../proto/gen/cri-api-v1';
 import { UnimplementedError } from '../system/errors';
 import { serverStreamingCall, unaryCall, type StreamingVerb, type Verb } from './call';
 import type { ServerContext } from './context';
@@ -46,6 +46,11 @@ import { status } from './status';
 import { version } from './version';
 import { updateRuntimeConfig } from './update-runtime-config';
 import { checkpointContainer } from './checkpoint-container';
+import { streamPodSandboxes } from './stream-pod-sandboxes';
+import { streamContainers } from './stream-containers';
+import { streamContainerStats } from './stream-container-stats';
+import { streamPodSandboxStats } from './stream-pod-sandbox-stats';
+import { streamImages } from './stream-images';
 
 type RequestOf<M> = M extends { requestDeserialize(value: Buffer): infer R } ? R : never;
 type ResponseOf<M> = M extends { responseSerialize(value: infer R): Buffer } ? R : never;
@@ -85,8 +90,12 @@ const RUNTIME_VERBS: Verbs<typeof RuntimeServiceService> = {
   getContainerEvents,
   updateRuntimeConfig,
   checkpointContainer,
+  streamPodSandboxes,
+  streamContainers,
+  streamContainerStats,
+  streamPodSandboxStats,
 };
-const IMAGE_VERBS: Verbs<typeof ImageServiceService> = { pullImage, listImages, imageStatus, removeImage, imageFsInfo };
+const IMAGE_VERBS: Verbs<typeof ImageServiceService> = { pullImage, listImages, imageStatus, removeImage, imageFsInfo, streamImages };
 
 interface MethodDefinition {
   path: string;
@@ -124,11 +133,17 @@ const RUNTIME_SERVICE = withCheckedRequests({
   listContainers: { ...RuntimeServiceService.listContainers, responseSerialize: encodeListContainersResponse },
   listPodSandbox: { ...RuntimeServiceService.listPodSandbox, responseSerialize: encodeListPodSandboxResponse },
   containerStatus: { ...RuntimeServiceService.containerStatus, responseSerialize: encodeContainerStatusResponse },
+  streamContainers: { ...RuntimeServiceService.streamContainers, responseSerialize: encodeListContainersResponse },
+  streamPodSandboxes: {
+    ...RuntimeServiceService.streamPodSandboxes,
+    responseSerialize: (response: StreamPodSandboxesResponse) => encodeListPodSandboxResponse({ items: response.podSandboxes }),
+  },
 });
 const IMAGE_SERVICE = withCheckedRequests({
   ...ImageServiceService,
   listImages: { ...ImageServiceService.listImages, responseSerialize: encodeListImagesResponse },
   imageStatus: { ...ImageServiceService.imageStatus, responseSerialize: encodeImageStatusResponse },
+  streamImages: { ...ImageServiceService.streamImages, responseSerialize: encodeListImagesResponse },
 });
 
 export function criServices(ctx: ServerContext, metrics: CallMetrics): [ServiceDefinition, UntypedServiceImplementation][] {

@@ -29,18 +29,19 @@ export function unary<Request, Response>(client: Client, method: MethodDefinitio
   });
 }
 
-/** Opens a server-streaming method and resolves with its first error (or its end). */
-export function streamError<Request, Response>(client: Client, method: MethodDefinition<Request, Response>, request: Request): Promise<ServiceError | undefined> {
-  return new Promise((resolve) => {
+/** Calls a server-streaming method; resolves with every response, in order, once the stream ends. */
+export function streamed<Request, Response>(client: Client, method: MethodDefinition<Request, Response>, request: Request, deadlineMs = DEFAULT_DEADLINE_MS): Promise<Response[]> {
+  return new Promise((resolve, reject) => {
+    const responses: Response[] = [];
     const call = client.makeServerStreamRequest(
       method.path,
       (value: Request) => method.requestSerialize(value),
       (value: Buffer) => method.responseDeserialize(value),
       request,
-      { deadline: Date.now() + 10000 },
+      { deadline: Date.now() + deadlineMs },
     );
-    call.on('data', () => undefined);
-    call.on('error', (error: ServiceError) => resolve(error));
-    call.on('end', () => resolve(undefined));
+    call.on('data', (response: Response) => responses.push(response));
+    call.on('error', reject);
+    call.on('end', () => resolve(responses));
   });
 }
