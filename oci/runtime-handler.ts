@@ -1,10 +1,16 @@
 import type { CgroupManager, HandlerType } from '../config/config';
-import type { PodSandboxConfig } from '../proto/gen/cri-api-v1';
+import type { LinuxPodSandboxConfig, PodSandboxConfig } from '../proto/gen/cri-api-v1';
 import type { Logger } from '../system/logger';
 import type { CgroupUsage } from './cgroups/cgroup-usage';
 import type { PodMountFiles } from './spec/mounts';
 import type { OciResources } from './spec/oci-types';
 import type { ForwardedConnection, StreamIO } from './stream-io';
+
+/**
+ * The pod-level resources of a sandbox, as its config holds them and UpdatePodSandboxResources
+ * changes them: what its containers are limited to together, and the pod's overhead.
+ */
+export type PodResources = Pick<LinuxPodSandboxConfig, 'resources' | 'overhead'>;
 
 /** The cgroup limits of a container, as OCI writes them (devices are fixed at create). */
 export type ContainerLimits = Omit<OciResources, 'devices'>;
@@ -150,6 +156,11 @@ export interface RuntimeHandler {
   podContainerContext(podId: string): PodContainerContext;
   /** CPU, memory and process figures of the whole pod. */
   podUsage(podId: string): Promise<CgroupUsage>;
+  /**
+   * Pod-level resize of a running pod: the handler fits what it runs the pod in to the new
+   * resources (conmon: the pod cgroup's limits; a VM: its vCPUs and memory).
+   */
+  updatePodResources(podId: string, resources: PodResources): Promise<void>;
   /** Idempotent: the kubelet stops a pod many times. */
   stopPod(podId: string): Promise<void>;
   /**

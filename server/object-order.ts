@@ -1,11 +1,12 @@
 // Calls that change the same pod or container run one after another, so every answer is one
-// some serial order would give: a pod's stop or removal holds the pod alone; a container's
+// some serial order would give: a pod's stop, removal or resize holds the pod alone; a container's
 // verbs hold the container alone and its pod shared, so a pod is never stopped halfway through
 // making or starting one of its containers. Calls on different objects never wait for each
 // other. Reads take no lock: they answer from the records, which change whole.
 import type { ContainerRecord } from '../state/container-record';
 import type { PodRecord } from '../state/pod-record';
 import { NotFoundError } from '../system/errors';
+import type { LockMode } from '../system/keyed-lock';
 import type { ServerContext } from './context';
 
 const podKey = (id: string): string => `pod/${id}`;
@@ -34,13 +35,30 @@ export async function withContainerIfAny(ctx: ServerContext, idOrPrefix: string,
   if (found) await lockContainer(ctx, found, async (current) => current && work(current));
 }
 
+function lockPod<T>(ctx: ServerContext, found: PodRecord, mode: LockMode, work: (current: PodRecord | undefined) => Promise<T>): Promise<T> {
+  return ctx.state.locks.run(podKey(found.id), mode, () => work(ctx.state.pods.find(found.id)));
+}
+
+/** `work` on the pod as it is once the calls before are done; NotFound if one of them removed it. */
+function onPod<T>(ctx: ServerContext, idOrPrefix: string, mode: LockMode, work: (pod: PodRecord) => Promise<T>): Promise<T> {
+  return lockPod(ctx, ctx.state.pods.get(idOrPrefix), mode, (current) => {
+    if (!current) throw new NotFoundError(`pod sandbox ${idOrPrefix} was removed`);
+    return work(current);
+  });
+}
+
 /** Runs `work` on the pod alone (its stop or removal), if the pod exists once the calls before are done. */
 export async function withPodIfAny(ctx: ServerContext, idOrPrefix: string, work: (pod: PodRecord) => Promise<void>): Promise<void> {
   const found = ctx.state.pods.find(idOrPrefix);
-  if (found) await ctx.state.locks.run(podKey(found.id), 'exclusive', async () => {
-    const current = ctx.state.pods.find(found.id);
-    if (current) await work(current);
-  });
+  if (found) await lockPod(ctx, found, 'exclusive', async (current) => current && work(current));
+}
+
+/**
+ * Runs `work` on the pod alone, with none of its containers' calls beside it (a pod-level
+ * resize). NotFound if there is no such pod, or a call before removed it.
+ */
+export function withPod<T>(ctx: ServerContext, idOrPrefix: string, work: (pod: PodRecord) => Promise<T>): Promise<T> {
+  return onPod(ctx, idOrPrefix, 'exclusive', work);
 }
 
 /**
@@ -48,10 +66,5 @@ export async function withPodIfAny(ctx: ServerContext, idOrPrefix: string, work:
  * NotFound if there is no such pod, or a call before removed it.
  */
 export function inPod<T>(ctx: ServerContext, idOrPrefix: string, work: (pod: PodRecord) => Promise<T>): Promise<T> {
-  const found = ctx.state.pods.get(idOrPrefix);
-  return ctx.state.locks.run(podKey(found.id), 'shared', () => {
-    const current = ctx.state.pods.find(found.id);
-    if (!current) throw new NotFoundError(`pod sandbox ${idOrPrefix} was removed`);
-    return work(current);
-  });
+  return onPod(ctx, idOrPrefix, 'shared', work);
 }

@@ -45,6 +45,7 @@ import { runtimeConfig } from './runtime-config';
 import { status } from './status';
 import { version } from './version';
 import { updateRuntimeConfig } from './update-runtime-config';
+import { updatePodSandboxResources } from './update-pod-sandbox-resources';
 import { checkpointContainer } from './checkpoint-container';
 import { streamPodSandboxes } from './stream-pod-sandboxes';
 import { streamContainers } from './stream-containers';
@@ -89,6 +90,7 @@ const RUNTIME_VERBS: Verbs<typeof RuntimeServiceService> = {
   listPodSandboxStats,
   getContainerEvents,
   updateRuntimeConfig,
+  updatePodSandboxResources,
   checkpointContainer,
   streamPodSandboxes,
   streamContainers,

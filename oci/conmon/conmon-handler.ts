@@ -4,6 +4,7 @@ import { errorMessage } from '../../system/errors';
 import { ConmonRuntime } from './conmon-runtime';
 import { hostStatsReader } from '../cgroups/cgroup-stats';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
+import { podCgroupLimits, setPodCgroupLimits } from '../cgroups/pod-cgroup-limits';
 import { checkRequiredFiles } from '../handler-readiness';
 import { runcCgroupDir } from './runc-cgroup-dir';
 import { forwardPort } from './port-forward';
@@ -21,6 +22,7 @@ import type {
   HandlerReadiness,
   PodContainerContext,
   PodHandlerState,
+  PodResources,
   PodSandbox,
   RestoredPod,
   RuntimeHandler,
@@ -101,6 +103,10 @@ export class ConmonHandler implements RuntimeHandler {
 
   podUsage(podId: string): Promise<CgroupUsage> {
     return this.pods.usage(podId);
+  }
+
+  async updatePodResources(podId: string, resources: PodResources): Promise<void> {
+    await setPodCgroupLimits(this.pods.cgroupPath(podId), podCgroupLimits(resources));
   }
 
   stopPod(podId: string): Promise<void> {

@@ -105,6 +105,10 @@ export class ConmonPods {
     return running ? (await hostStatsReader()).usage(running.pod.cgroupPath) : {};
   }
 
+  cgroupPath(podId: string): string {
+    return this.get(podId).pod.cgroupPath;
+  }
+
   namespaces(podId: string): PodSandbox['namespaces'] {
     return this.get(podId).pod.namespaces;
   }

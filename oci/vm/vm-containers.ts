@@ -377,7 +377,7 @@ export class VmContainers {
   }
 
   /** The limits of the pod's containers, as the VM is to be sized for them. */
-  private limitsIn(podId: string, except?: string): ContainerDemand[] {
+  limitsIn(podId: string, except?: string): ContainerDemand[] {
     return [...this.containers.entries()].filter(([id, container]) => container.podId === podId && id !== except).map(([, container]) => container.limits ?? {});
   }
 

@@ -17,6 +17,7 @@ import type {
   HandlerReadiness,
   PodContainerContext,
   PodHandlerState,
+  PodResources,
   PodSandbox,
   RestoredPod,
   RuntimeHandler,
@@ -124,6 +125,12 @@ export class VmHandler implements RuntimeHandler {
 
   shutdown(): Promise<void> {
     return this.pods.shutdown();
+  }
+
+  // The VM is the pod's limit: its cgroup on the host holds QEMU, whose own memory the pod's
+  // resources do not count, so only the VM's size follows them.
+  updatePodResources(podId: string, resources: PodResources): Promise<void> {
+    return this.pods.updatePodResources(podId, resources, this.containers.limitsIn(podId));
   }
 
   stopPod(podId: string): Promise<void> {

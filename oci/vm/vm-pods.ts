@@ -6,7 +6,8 @@ import { unmountAll } from '../../system/mount-cleanup';
 import { stopTrackedProcess } from '../../system/tracked-process';
 import { hostStatsReader } from '../cgroups/cgroup-stats';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
-import type { PodContainerContext, PodHandlerState, PodSandbox, RestoredPod } from '../runtime-handler';
+import { LinuxPodSandboxConfig } from '../../proto/gen/cri-api-v1';
+import type { PodContainerContext, PodHandlerState, PodResources, PodSandbox, RestoredPod } from '../runtime-handler';
 import { AgentClient, type AgentListeners } from './agent-client';
 import { GUEST_POD_FILES, GUEST_POD_PID_NS, GUEST_POD_SHM } from './guest-paths';
 import { type PodVmPaths, type PodVmState, type VmFactory, bootPodVm, podVmPaths, podVmRunning, sharesPidNamespace, shutdownPodVm } from './pod-vm';
@@ -120,13 +121,29 @@ export class VmPods {
     // A VM recorded before it had a size was booted without room to grow.
     if (!vm || !boot) return;
     const settings = await this.settings();
-    const wanted = wantedVmSize(boot, settings, vm.pod.config.linux?.overhead, containers);
+    const wanted = wantedVmSize(boot, settings, vm.pod.config.linux, containers);
     if (vm.wanted?.vcpus === wanted.vcpus && vm.wanted.memoryMiB === wanted.memoryMiB) return;
     vm.wanted = wanted;
     const resized = vm.resizing.then(() => resizePodVm(vm.paths.qmpSocket, agent, boot, wanted, this.logger, podId));
     // After a failure the VM's size is unknown: the next call asks QEMU again rather than trust it.
     vm.resizing = resized.catch(() => (vm.wanted = undefined));
     await resized;
+  }
+
+  /** Pod-level resize: the pod's resources and overhead become `resources`, and the VM is fitted to them and its containers. */
+  async updatePodResources(podId: string, resources: PodResources, containers: ContainerDemand[]): Promise<void> {
+    const vm = this.running.get(podId);
+    if (!vm) throw new NotFoundError(`pod sandbox ${podId} does not run here`);
+    const before = vm.pod;
+    const linux = LinuxPodSandboxConfig.fromPartial({ ...before.config.linux, resources: resources.resources, overhead: resources.overhead });
+    vm.pod = { ...before, config: { ...before.config, linux } };
+    try {
+      await this.resize(podId, containers);
+    } catch (error) {
+      // The resize failed as a whole: the record keeps the old resources, and so does the VM's pod.
+      vm.pod = before;
+      throw error;
+    }
   }
 
   /** The pod's agent, for a verb that needs the running VM. */

@@ -1,7 +1,7 @@
 import { availableParallelism, totalmem } from 'node:os';
 import type { LinuxContainerResources, PodSandboxConfig } from '../../proto/gen/cri-api-v1';
 import { InvalidArgumentError } from '../../system/errors';
-import type { ContainerLimits } from '../runtime-handler';
+import type { ContainerLimits, PodResources } from '../runtime-handler';
 
 /** What a container's limits ask of its pod's VM. */
 export type ContainerDemand = Pick<ContainerLimits, 'cpu' | 'memory'>;
@@ -57,19 +57,24 @@ export function podVmSize(config: PodSandboxConfig, base: VmSize, hostCpus = ava
 }
 
 /**
- * The size a running pod VM should have for its containers: what it booted with at least (the
- * pod's own reserve), grown where the containers' limits and the pod's overhead together ask for
- * more. Hot-plugged vCPUs and memory are given back as limits shrink or containers go, down to
- * the boot size.
+ * The size a running pod VM should have: what it booted with at least (the pod's own reserve),
+ * grown where the containers' limits and the pod's overhead together ask for more, or where the
+ * pod's resources as last resized (UpdatePodSandboxResources) do. Hot-plugged vCPUs and memory
+ * are given back as limits shrink or containers go, down to the boot size.
  */
 export function wantedVmSize(
   boot: VmSize,
   base: VmSize,
-  overhead: LinuxContainerResources | undefined,
+  pod: PodResources | undefined,
   containers: ContainerDemand[],
   hostCpus = availableParallelism(),
   hostMiB = hostMemoryMiB(),
 ): VmSize {
-  const wanted = sized(base, [demandOf(overhead), ...containers], hostCpus, hostMiB);
-  return { vcpus: Math.max(boot.vcpus, wanted.vcpus), memoryMiB: Math.max(boot.memoryMiB, wanted.memoryMiB) };
+  const overhead = demandOf(pod?.overhead);
+  const forContainers = sized(base, [overhead, ...containers], hostCpus, hostMiB);
+  const forPod = sized(base, [overhead, demandOf(pod?.resources)], hostCpus, hostMiB);
+  return {
+    vcpus: Math.max(boot.vcpus, forContainers.vcpus, forPod.vcpus),
+    memoryMiB: Math.max(boot.memoryMiB, forContainers.memoryMiB, forPod.memoryMiB),
+  };
 }
