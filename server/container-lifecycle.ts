@@ -72,13 +72,12 @@ export async function removeContainerRecord(ctx: ServerContext, container: Conta
   // Without its pod's record no handler is known to stop it; the removal from each ends it.
   if (ctx.state.pods.find(container.podId)) await stopContainerRecord(ctx, container, 0);
   await removeContainerParts(ctx, handlersOfPodId(ctx, container.podId), container);
-  // The last state it had (exited, after the stop above) goes with the deletion event.
-  const last = ctx.state.containers.find(container.id) ?? container;
   await ctx.state.containers.remove(container.id);
   // Last: its image's layers may go now, and a crash before this is swept at start.
   await ctx.images.release(container.id);
   forgetCpuReading(container.id);
-  ctx.events.publish(ctx, last, ContainerEventType.CONTAINER_DELETED_EVENT);
+  // Its pod's remaining containers go with the event, as after the removal a relist sees them.
+  ctx.events.publish(ctx, container, ContainerEventType.CONTAINER_DELETED_EVENT);
   ctx.logger.info('container removed', { container_id: container.id, pod_id: container.podId });
 }
 

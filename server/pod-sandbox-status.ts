@@ -1,7 +1,7 @@
 import type { PodSandboxStatusRequest, PodSandboxStatusResponse } from '../proto/gen/cri-api-v1';
 import type { ServerContext } from './context';
 import { observedPod } from './pod-sandbox';
-import { criPodSandboxStatus } from './pod-view';
+import { podStatusSnapshot } from './pod-status-snapshot';
 
 export async function podSandboxStatus(ctx: ServerContext, request: PodSandboxStatusRequest): Promise<PodSandboxStatusResponse> {
   const pod = await observedPod(ctx, ctx.state.pods.get(request.podSandboxId));
@@ -17,5 +17,7 @@ export async function podSandboxStatus(ctx: ServerContext, request: PodSandboxSt
       handlerState: pod.handlerState,
     });
   }
-  return { status: criPodSandboxStatus(pod), info, containersStatuses: [], timestamp: BigInt(Date.now()) * 1_000_000n };
+  // With a timestamp the kubelet's evented PLEG takes the containers from here, not ContainerStatus.
+  const { status, containersStatuses, timestamp } = podStatusSnapshot(ctx, pod);
+  return { status, info, containersStatuses, timestamp };
 }

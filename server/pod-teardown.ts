@@ -3,16 +3,16 @@
 // these calls and a daemon may die halfway.
 import { isPinned, releasePodNamespaces } from '../network/namespaces';
 import type { PodNetworkRequest, PortMapping } from '../network/network-manager';
-import type { PodSandboxMetadata } from '../proto/gen/cri-api-v1';
+import { ContainerEventType, type PodSandboxMetadata } from '../proto/gen/cri-api-v1';
 import { removePodCgroup } from '../oci/cgroups/pod-cgroup';
 import { settle } from '../system/settle';
-import type { ContainerRecord } from '../state/container-record';
 import type { PodRecord } from '../state/pod-record';
 import { removeContainerRecord, stopContainerRecord } from './container-lifecycle';
 import { forgetCpuReading } from './container-stats-view';
 import type { ServerContext } from './context';
 import { loadedConfig } from './pod-config';
 import { handlerOfPod } from './pod-sandbox';
+import { podContainers } from './pod-status-snapshot';
 
 /** What CNI is told about a pod: the same at ADD (before the record exists) and at DEL. */
 export function podNetworkRequest(podId: string, metadata: PodSandboxMetadata | undefined, netns: string, portMappings: PortMapping[]): PodNetworkRequest {
@@ -21,10 +21,6 @@ export function podNetworkRequest(podId: string, metadata: PodSandboxMetadata | 
 
 export function networkRequest(pod: PodRecord): PodNetworkRequest {
   return podNetworkRequest(pod.id, loadedConfig(pod.config).metadata, pod.namespaces.network ?? '', pod.portMappings);
-}
-
-function podContainers(ctx: ServerContext, pod: PodRecord): ContainerRecord[] {
-  return ctx.state.containers.list().filter((container) => container.podId === pod.id);
 }
 
 /**
@@ -53,21 +49,27 @@ async function removeSandbox(ctx: ServerContext, pod: PodRecord): Promise<void> 
 /** Everything that runs or is held stops; namespaces, files and the record stay for status. */
 export async function stopPod(ctx: ServerContext, pod: PodRecord): Promise<void> {
   // CRI: containers still running when their pod stops are killed outright, each on its own.
-  await settle(podContainers(ctx, pod).map((container) => stopContainerRecord(ctx, container, 0)));
+  await settle(podContainers(ctx, pod.id).map((container) => stopContainerRecord(ctx, container, 0)));
   // The state is saved last, so a pod recorded as stopped went through every step below already.
   if (pod.state === 'notready') return;
   await stopSandbox(ctx, pod);
-  await ctx.state.pods.save({ ...pod, state: 'notready' });
+  const stopped: PodRecord = { ...pod, state: 'notready' };
+  await ctx.state.pods.save(stopped);
+  ctx.events.publishSandbox(ctx, stopped, ContainerEventType.CONTAINER_STOPPED_EVENT);
   ctx.logger.info('pod sandbox stopped', { pod_id: pod.id, pod_name: pod.name });
 }
 
 /** Stops the pod if needed, then removes all of it and frees its name. */
 export async function removePod(ctx: ServerContext, pod: PodRecord): Promise<void> {
   await stopPod(ctx, pod);
-  await settle(podContainers(ctx, pod).map((container) => removeContainerRecord(ctx, container)));
+  await settle(podContainers(ctx, pod.id).map((container) => removeContainerRecord(ctx, container)));
   await removeSandbox(ctx, pod);
+  // Stopped above, so its record now reads NOTREADY: the last status, which the deletion event carries.
+  const last = ctx.state.pods.find(pod.id) ?? pod;
   await ctx.state.pods.remove(pod.id);
   forgetCpuReading(pod.id);
+  // The kubelet drops the pod from its cache when the deletion event names the sandbox's own ID.
+  ctx.events.publishSandbox(ctx, last, ContainerEventType.CONTAINER_DELETED_EVENT);
   ctx.logger.info('pod sandbox removed', { pod_id: pod.id, pod_name: pod.name });
 }
 

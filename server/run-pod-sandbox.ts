@@ -3,7 +3,7 @@ import { pinPodNamespaces, plannedPodNamespaces, releasePodNamespaces } from '..
 import type { PodNetworkAttachment, PodNetworkRequest } from '../network/network-manager';
 import { validateSysctls } from '../network/sysctls';
 import { createPodCgroup, plannedPodCgroup, removePodCgroup } from '../oci/cgroups/pod-cgroup';
-import { NamespaceMode, RunPodSandboxRequest, type PodSandboxConfig, type RunPodSandboxResponse } from '../proto/gen/cri-api-v1';
+import { ContainerEventType, NamespaceMode, RunPodSandboxRequest, type PodSandboxConfig, type RunPodSandboxResponse } from '../proto/gen/cri-api-v1';
 import { newId } from '../system/ids';
 import type { PodRecord } from '../state/pod-record';
 import { CleanupStack } from '../system/cleanup-stack';
@@ -100,6 +100,9 @@ async function createPod(ctx: ServerContext, request: RunPodSandboxRequest, conf
     made.handlerState = await cleanup.track('handler', handler.startPod(podSandboxOf(made)), () => handler.removePod(id));
     await ctx.state.pods.save(made);
     await ctx.state.unfinishedPods.finish(id);
+    // As containerd announces a sandbox: created, then started, both under the pod's ID.
+    ctx.events.publishSandbox(ctx, made, ContainerEventType.CONTAINER_CREATED_EVENT);
+    ctx.events.publishSandbox(ctx, made, ContainerEventType.CONTAINER_STARTED_EVENT);
     ctx.logger.info('pod sandbox running', { pod_id: id, pod_name: name, handler: handler.name, ips: network?.ips.join(',') ?? '' });
     return id;
   } catch (error) {
