@@ -48,7 +48,7 @@ export interface NetworkManagerOptions {
 const DEFAULT_PLUGIN_TIMEOUT_MS = 60_000;
 
 // The pod's interface name, as every Kubernetes runtime names it.
-const POD_INTERFACE = 'eth0';
+export const POD_INTERFACE = 'eth0';
 
 /** CNI_ARGS as the kubelet's other runtimes set it, so plugins that read K8S_* find them. */
 function cniArgs(request: PodNetworkRequest): string {
