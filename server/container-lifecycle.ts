@@ -8,7 +8,7 @@ import type { ContainerRecord } from '../state/container-record';
 import { removeRootfs, rootfsPaths } from '../storage/rootfs';
 import { settle } from '../system/settle';
 import { containerBundle, nowNanos } from './container-config';
-import { forgetCpuReading } from './container-stats-view';
+import { forgetCpuReading } from './cpu-rates';
 import type { ServerContext } from './context';
 import { handlerOfPod } from './pod-sandbox';
 

@@ -9,7 +9,7 @@ import { settle } from '../system/settle';
 import type { ContainerRecord } from '../state/container-record';
 import type { PodRecord } from '../state/pod-record';
 import { removeContainerRecord, stopContainerRecord } from './container-lifecycle';
-import { forgetCpuReading } from './container-stats-view';
+import { forgetCpuReading } from './cpu-rates';
 import type { ServerContext } from './context';
 import { loadedConfig } from './pod-config';
 import { handlerOfPod } from './pod-sandbox';
