@@ -1,29 +1,17 @@
 // The kubelet's cAdvisor-free figures through the CRI socket: pod network counters in the pod
 // stats, usage_nano_cores over the daemon's own sampling window, and ListMetricDescriptors with
 // ListPodSandboxMetrics (and its streamed form), for a runc pod and a VM pod.
-import { connect } from 'node:net';
 import { type Metric, type PodSandboxMetrics, RuntimeServiceService as Runtime } from '../proto/gen/cri-api-v1';
 import { waitUntil } from '../system/wait-until';
 import { streamAll, unary } from '../testbed/cri-client';
 import { CLOSE_MS, ContainerDaemon } from './support/container-daemon';
+import { receiveFrom } from './support/net-tools';
 
 const BOOT_MS = 180_000;
 const WAIT_MS = 30_000;
 const POLL_MS = 200;
 const SAMPLE_SECONDS = 3;
 const SERVED_BYTES = 64 * 1024;
-
-/** How many bytes a TCP server sends before it closes; 0 when nothing answers. */
-function bytesFrom(host: string, port: number): Promise<number> {
-  return new Promise((resolve) => {
-    let received = 0;
-    const socket = connect(port, host);
-    socket.setTimeout(5_000, () => socket.destroy());
-    socket.on('data', (chunk: Buffer) => (received += chunk.length));
-    socket.on('error', () => resolve(0));
-    socket.on('close', () => resolve(received));
-  });
-}
 
 // The runc and vm handlers as by default; the daemon samples CPU time every few seconds.
 const CONFIG = `
@@ -49,17 +37,8 @@ describe('pod metrics through the CRI', () => {
 
   afterAll(() => daemon?.close(), CLOSE_MS);
 
-  afterEach(async () => {
-    const { items } = await unary(daemon.client, Runtime.listPodSandbox, { filter: undefined });
-    for (const pod of items) await unary(daemon.client, Runtime.removePodSandbox, { podSandboxId: pod.id }).catch(() => undefined);
-  }, BOOT_MS);
+  afterEach(() => daemon.removePods(), BOOT_MS);
 
-  const podIp = async (podSandboxId: string): Promise<string> => {
-    const { status } = await unary(daemon.client, Runtime.podSandboxStatus, { podSandboxId, verbose: false });
-    const ip = status?.network?.ip;
-    if (!ip) throw new Error(`pod ${podSandboxId} has no IP`);
-    return ip;
-  };
   const podNetwork = async (podSandboxId: string) => (await unary(daemon.client, Runtime.podSandboxStats, { podSandboxId })).stats?.linux?.network;
   const runningContainer = async (podSandboxId: string, name: string, command: string[]): Promise<string> => {
     const id = await daemon.createContainer(podSandboxId, name, command);
@@ -76,8 +55,8 @@ describe('pod metrics through the CRI', () => {
     const before = await podNetwork(podId);
     expect(before?.defaultInterface?.name).toBe('eth0');
     // What the host fetches from the pod leaves by eth0; the host's acknowledgements arrive on it.
-    const address = await podIp(podId);
-    expect(await waitUntil(async () => (await bytesFrom(address, 8080)) === SERVED_BYTES, WAIT_MS, POLL_MS)).toBe(true);
+    const address = await daemon.podIp(podId);
+    expect(await waitUntil(async () => (await receiveFrom(address, 8080)).length === SERVED_BYTES, WAIT_MS, POLL_MS)).toBe(true);
     const after = await podNetwork(podId);
     expect(after?.timestamp).toBeGreaterThan(0n);
     expect(after?.defaultInterface?.txBytes?.value).toBeGreaterThanOrEqual((before?.defaultInterface?.txBytes?.value ?? 0n) + BigInt(SERVED_BYTES));

@@ -38,10 +38,7 @@ address = "127.0.0.1:${port}"
 
   afterAll(() => daemon?.close(), CLOSE_MS);
 
-  afterEach(async () => {
-    const { items } = await unary(daemon.client, Runtime.listPodSandbox, { filter: undefined });
-    for (const pod of items) await unary(daemon.client, Runtime.removePodSandbox, { podSandboxId: pod.id }).catch(() => undefined);
-  }, BOOT_MS);
+  afterEach(() => daemon.removePods(), BOOT_MS);
 
   const scrape = async (): Promise<string> => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 
