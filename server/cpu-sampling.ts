@@ -8,7 +8,9 @@ import { podUsage } from './pod-stats-view';
 async function sample(ctx: ServerContext, key: string, read: () => Promise<{ cpu?: { usageNanos: bigint } }>): Promise<void> {
   try {
     const { cpu } = await read();
-    if (cpu) recordCpuReading(key, cpu.usageNanos, timestampNow());
+    // One removed while it was read stays forgotten.
+    const present = ctx.state.containers.find(key) ?? ctx.state.pods.find(key);
+    if (cpu && present) recordCpuReading(key, cpu.usageNanos, timestampNow());
   } catch (error) {
     // A container or pod stopping as it is read; its next reading, if it runs on, comes a window later.
     ctx.logger.debug('CPU reading skipped', { id: key, error: errorMessage(error) });
