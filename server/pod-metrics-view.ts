@@ -39,7 +39,6 @@ async function containerMetrics(ctx: ServerContext, container: ContainerRecord):
       ...metric('container_spec_memory_limit_bytes', MetricType.GAUGE, memory && (memory.limitBytes ?? 0)),
       ...metric('container_processes', MetricType.GAUGE, processCount),
       ...metric('container_fs_usage_bytes', MetricType.GAUGE, layer.bytes, device),
-      ...metric('container_fs_inodes_total', MetricType.GAUGE, layer.inodes, device),
     ],
   };
 }
