@@ -94,6 +94,8 @@ export interface Config {
   };
   metrics: {
     address: string;
+    /** How often the daemon reads every container's and pod's CPU counter; usage_nano_cores is the rate between its last two readings. */
+    stats_sample_interval_seconds: number;
   };
 }
 
@@ -166,6 +168,6 @@ export function defaultConfig(): Config {
       },
     },
     streaming: { address: '127.0.0.1:0', tls_cert_file: '', tls_key_file: '' },
-    metrics: { address: '' },
+    metrics: { address: '', stats_sample_interval_seconds: 10 },
   };
 }

@@ -296,7 +296,10 @@ export function validateConfig(raw: Table): Config {
       tls_cert_file: streaming.string('tls_cert_file', defaults.streaming.tls_cert_file, optionalPathProblem),
       tls_key_file: streaming.string('tls_key_file', defaults.streaming.tls_key_file, optionalPathProblem),
     },
-    metrics: { address: metrics.string('address', defaults.metrics.address, optionalAddressProblem) },
+    metrics: {
+      address: metrics.string('address', defaults.metrics.address, optionalAddressProblem),
+      stats_sample_interval_seconds: metrics.integer('stats_sample_interval_seconds', defaults.metrics.stats_sample_interval_seconds, 1, 3600),
+    },
   };
   for (const reader of [top, log, network, image, pod, container, runtime, streaming, metrics]) reader.finish();
 

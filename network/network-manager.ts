@@ -1,6 +1,7 @@
 import { FailedPreconditionError, InternalError, InvalidArgumentError, errorMessage } from '../system/errors';
 import type { Logger } from '../system/logger';
 import { type CniConfList, type CniPluginConfig, findCniNetwork, isObject, parseConfList } from './cni-config';
+import { counter, histogram } from '../system/metrics-registry';
 import { type CniCommand, type PluginInvocation, invokePlugin, parseCniResult } from './cni-plugins';
 import { type PortMapping, publishedMappings } from './port-mapping';
 
@@ -48,7 +49,7 @@ export interface NetworkManagerOptions {
 const DEFAULT_PLUGIN_TIMEOUT_MS = 60_000;
 
 // The pod's interface name, as every Kubernetes runtime names it.
-const POD_INTERFACE = 'eth0';
+export const POD_INTERFACE = 'eth0';
 
 /** CNI_ARGS as the kubelet's other runtimes set it, so plugins that read K8S_* find them. */
 function cniArgs(request: PodNetworkRequest): string {
@@ -97,6 +98,19 @@ function savedConfig(request: PodNetworkRequest, attachment: PodNetworkAttachmen
 }
 
 /** Connects pods to the configured CNI network by running its plugins ourselves. */
+const cniDuration = histogram('podvisor_cni_operation_duration_seconds', 'Duration of CNI ADD and DEL through a network\'s plugin chain.');
+const cniFailures = counter('podvisor_cni_operation_failures_total', 'CNI ADD and DEL that failed.');
+
+/** Runs one ADD or DEL through the chain, timed, and counted when it fails. */
+async function measuredCni(operation: CniCommand, work: () => Promise<void>): Promise<void> {
+  try {
+    await cniDuration.time({ operation }, work);
+  } catch (error) {
+    cniFailures.inc({ operation });
+    throw error;
+  }
+}
+
 export class NetworkManager {
   private readonly timeoutMs: number;
 
@@ -125,9 +139,11 @@ export class NetworkManager {
     const invocation = this.invocation('ADD', request);
     let result: unknown;
     try {
-      for (const plugin of config.plugins) {
-        result = await invokePlugin(pluginInput(config, plugin, request, result), invocation);
-      }
+      await measuredCni('ADD', async () => {
+        for (const plugin of config.plugins) {
+          result = await invokePlugin(pluginInput(config, plugin, request, result), invocation);
+        }
+      });
     } catch (error) {
       this.options.logger.warn('pod network setup failed; undoing it', { pod_id: request.podId, network: network.network, error: errorMessage(error) });
       // The undo's own failures are logged one by one; the caller needs the reason ADD failed.
@@ -166,15 +182,17 @@ export class NetworkManager {
    */
   private async deleteChain(config: CniConfList, request: PodNetworkRequest, result: unknown): Promise<void> {
     const invocation = this.invocation('DEL', request);
-    const failures: unknown[] = [];
-    for (const plugin of [...config.plugins].reverse()) {
-      try {
-        await invokePlugin(pluginInput(config, plugin, request, result), invocation);
-      } catch (error) {
-        failures.push(error);
-        this.options.logger.warn('CNI plugin DEL failed', { pod_id: request.podId, network: config.name, plugin: plugin.type, error: errorMessage(error) });
+    await measuredCni('DEL', async () => {
+      const failures: unknown[] = [];
+      for (const plugin of [...config.plugins].reverse()) {
+        try {
+          await invokePlugin(pluginInput(config, plugin, request, result), invocation);
+        } catch (error) {
+          failures.push(error);
+          this.options.logger.warn('CNI plugin DEL failed', { pod_id: request.podId, network: config.name, plugin: plugin.type, error: errorMessage(error) });
+        }
       }
-    }
-    if (failures.length > 0) throw failures[0];
+      if (failures.length > 0) throw failures[0];
+    });
   }
 }

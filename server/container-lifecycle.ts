@@ -6,9 +6,10 @@ import type { RuntimeHandler } from '../oci/runtime-handler';
 import { ContainerEventType } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';
 import { removeRootfs, rootfsPaths } from '../storage/rootfs';
+import { counter } from '../system/metrics-registry';
 import { settle } from '../system/settle';
 import { containerBundle, nowNanos } from './container-config';
-import { forgetCpuReading } from './container-stats-view';
+import { forgetCpuReading } from './cpu-rates';
 import type { ServerContext } from './context';
 import { handlerOfPod } from './pod-sandbox';
 
@@ -27,6 +28,8 @@ export function handlersOfPodId(ctx: ServerContext, podId: string): RuntimeHandl
   return pod ? [handlerOfPod(ctx, pod)] : ctx.handlers.list();
 }
 
+const oomKills = counter('podvisor_container_oom_kills_total', 'Containers whose exit was an out-of-memory kill, by runtime handler.');
+
 /**
  * Records an exit reported by conmon or the agent (now, or found after a restart), once: the
  * stop that caused it and the exit watcher may both report it; a container removed meanwhile
@@ -41,6 +44,7 @@ export async function recordExit(ctx: ServerContext, id: string, exitCode: numbe
     return { ...container, state: 'exited', exitCode, reason, finishedAt: (BigInt(at.getTime()) * 1_000_000n).toString() };
   });
   if (!exited || !recorded) return;
+  if (oomKilled) oomKills.inc({ runtime_handler: ctx.state.pods.find(exited.podId)?.runtimeHandler ?? '' });
   ctx.events.publish(ctx, exited, ContainerEventType.CONTAINER_STOPPED_EVENT);
   ctx.logger.info('container exited', { container_id: id, pod_id: exited.podId, exit_code: exitCode, reason });
 }

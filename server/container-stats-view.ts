@@ -5,23 +5,16 @@ import type { ContainerRecord } from '../state/container-record';
 import { rootfsPaths, writableLayerUsage } from '../storage/rootfs';
 import { mountPointOf } from '../storage/fs-usage';
 import { loadedContainerConfig } from './container-config';
+import { nanoCores } from './cpu-rates';
 import { handlerOf } from './container-lifecycle';
 import type { ServerContext } from './context';
 
-// The previous CPU reading per container: usage_nano_cores is the rate between two readings.
-const lastCpu = new Map<string, { usage: bigint; at: bigint }>();
-
 /** The running container's usage, as the handler that runs it reads it; nothing once it stopped. */
-async function containerUsage(ctx: ServerContext, container: ContainerRecord): Promise<CgroupUsage> {
+export async function containerUsage(ctx: ServerContext, container: ContainerRecord): Promise<CgroupUsage> {
   const pod = ctx.state.pods.find(container.podId);
   // Nor when its pod's record was set aside, damaged: nothing says which handler runs it.
   if (container.state !== 'running' || !pod) return {};
   return handlerOf(ctx, container).containerUsage(container.id, containerCgroupsPath(pod.cgroup.path, ctx.config.cgroup_manager, container.id));
-}
-
-/** Drops the remembered reading of a removed container or pod, so the map does not grow forever. */
-export function forgetCpuReading(key: string): void {
-  lastCpu.delete(key);
 }
 
 /** Now, in nanoseconds since the epoch, as CRI timestamps are. */
@@ -45,18 +38,9 @@ export interface CriCgroupStats {
 }
 
 function cpuStats(key: string, cpu: CgroupUsage['cpu'], now: bigint): CpuUsage | undefined {
-  if (!cpu) {
-    lastCpu.delete(key);
-    return undefined;
-  }
-  const previous = lastCpu.get(key);
-  // A counter below its last reading was reset (a VM container's cgroup, removed by runc in the
-  // guest as its process exits, reads as zero until the host hears of the exit): no rate then;
-  // a negative one is no uint64, and would fail the whole answer.
-  const rated = previous !== undefined && now > previous.at && cpu.usageNanos >= previous.usage;
-  const nanoCores = rated ? ((cpu.usageNanos - previous.usage) * 1_000_000_000n) / (now - previous.at) : undefined;
-  lastCpu.set(key, { usage: cpu.usageNanos, at: now });
-  return { timestamp: now, usageCoreNanoSeconds: value(cpu.usageNanos), usageNanoCores: nanoCores === undefined ? undefined : value(nanoCores), psi: psiStats(cpu.psi) };
+  if (!cpu) return undefined;
+  const rate = nanoCores(key);
+  return { timestamp: now, usageCoreNanoSeconds: value(cpu.usageNanos), usageNanoCores: rate === undefined ? undefined : value(rate), psi: psiStats(cpu.psi) };
 }
 
 function memoryStats(memory: CgroupUsage['memory'], now: bigint): MemoryUsage | undefined {
@@ -76,7 +60,7 @@ function memoryStats(memory: CgroupUsage['memory'], now: bigint): MemoryUsage | 
 
 /**
  * A cgroup reading (a container's or a pod's) as CRI reports it, taken at `now` (nanoseconds);
- * `key` names the cgroup for the nano-cores rate, which needs the previous reading.
+ * `key` names the cgroup whose nano-cores rate the daemon's sampler keeps.
  */
 export function criCgroupStats(key: string, usage: CgroupUsage, now: bigint): CriCgroupStats {
   return {

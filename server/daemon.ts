@@ -20,6 +20,7 @@ import { handOffConnection } from './connection-handoff';
 import type { ServerContext } from './context';
 import { keptCreates } from './kept-creates';
 import { CallMetrics } from './metrics';
+import { startCpuSampling } from './cpu-sampling';
 import { ContainerEvents } from './container-events';
 import { followContainerExits } from './container-exits';
 import { recordedLeases, recoverFromCrash } from './crash-recovery';
@@ -106,6 +107,7 @@ export class Daemon {
     private readonly listener: NetServer,
     private readonly lock: InstanceLock,
     private readonly stopFollowingExits: () => void,
+    private readonly stopCpuSampling: () => Promise<void>,
   ) {}
 
   static async start(options: DaemonOptions): Promise<Daemon> {
@@ -170,7 +172,7 @@ export class Daemon {
       }
       await chmod(config.socket, SOCKET_MODE);
 
-      const daemon = new Daemon(options, ctx, server, listener, lock, stopFollowingExits);
+      const daemon = new Daemon(options, ctx, server, listener, lock, stopFollowingExits, startCpuSampling(ctx));
       if (config.metrics.address !== '') {
         const served = await metrics.serve(config.metrics.address);
         daemon.metricsServer = served.server;
@@ -217,6 +219,7 @@ export class Daemon {
       });
     });
     this.stopFollowingExits();
+    await this.stopCpuSampling();
     await Promise.all(this.ctx.handlers.list().map((handler) => handler.shutdown()));
     await this.ctx.streams.stop();
     if (this.metricsServer) await new Promise((resolve) => this.metricsServer?.close(resolve));

@@ -1,45 +1,41 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { counter, histogram, renderMetrics } from '../system/metrics-registry';
 
-// Upper bounds in seconds, spanning a cached ListContainers to a slow image pull.
-const BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60];
+const callDuration = histogram('podvisor_cri_request_duration_seconds', 'Duration of CRI calls by method and status code.');
 
-interface Series {
-  count: number;
-  sum: number;
-  buckets: number[];
-}
+// The calls that change a container's or a pod's life, by the operation an operator knows them as.
+const CONTAINER_OPERATIONS: Record<string, string> = {
+  CreateContainer: 'create',
+  StartContainer: 'start',
+  StopContainer: 'stop',
+  RemoveContainer: 'remove',
+  UpdateContainerResources: 'update',
+};
+const POD_OPERATIONS: Record<string, string> = { RunPodSandbox: 'run', StopPodSandbox: 'stop', RemovePodSandbox: 'remove' };
 
-/** CRI call counts and latencies, served in the Prometheus text format. */
+const containerOperations = counter('podvisor_container_operations_total', 'Container operations (create, start, stop, remove, update) asked for.');
+const containerOperationErrors = counter('podvisor_container_operation_errors_total', 'Container operations that failed, by status code.');
+const podOperations = counter('podvisor_pod_operations_total', 'Pod sandbox operations (run, stop, remove) asked for.');
+const podOperationErrors = counter('podvisor_pod_operation_errors_total', 'Pod sandbox operations that failed, by status code.');
+
+/** CRI call counts and latencies, and the container and pod operations among them, served in the Prometheus text format. */
 export class CallMetrics {
-  private readonly series = new Map<string, Series>();
-
   record(method: string, code: string, seconds: number): void {
-    const key = `method="${method}",code="${code}"`;
-    let series = this.series.get(key);
-    if (!series) {
-      series = { count: 0, sum: 0, buckets: BUCKETS.map(() => 0) };
-      this.series.set(key, series);
+    callDuration.observe({ method, code }, seconds);
+    for (const [operations, total, errors] of [
+      [CONTAINER_OPERATIONS, containerOperations, containerOperationErrors],
+      [POD_OPERATIONS, podOperations, podOperationErrors],
+    ] as const) {
+      const operation = operations[method];
+      if (operation === undefined) continue;
+      total.inc({ operation });
+      if (code !== 'OK') errors.inc({ operation, code });
     }
-    series.count += 1;
-    series.sum += seconds;
-    BUCKETS.forEach((bound, i) => {
-      if (seconds <= bound) series.buckets[i] += 1;
-    });
   }
 
   render(): string {
-    const lines = [
-      '# HELP podvisor_cri_request_duration_seconds Duration of CRI calls by method and status code.',
-      '# TYPE podvisor_cri_request_duration_seconds histogram',
-    ];
-    for (const [labels, series] of this.series) {
-      BUCKETS.forEach((bound, i) => lines.push(`podvisor_cri_request_duration_seconds_bucket{${labels},le="${bound}"} ${series.buckets[i]}`));
-      lines.push(`podvisor_cri_request_duration_seconds_bucket{${labels},le="+Inf"} ${series.count}`);
-      lines.push(`podvisor_cri_request_duration_seconds_sum{${labels}} ${series.sum}`);
-      lines.push(`podvisor_cri_request_duration_seconds_count{${labels}} ${series.count}`);
-    }
-    return lines.join('\n') + '\n';
+    return renderMetrics();
   }
 
   /** Serves /metrics on host:port; resolves with the bound address once listening. */

@@ -8,7 +8,7 @@ import { removePodCgroup } from '../oci/cgroups/pod-cgroup';
 import { settle } from '../system/settle';
 import type { PodRecord } from '../state/pod-record';
 import { removeContainerRecord, stopContainerRecord } from './container-lifecycle';
-import { forgetCpuReading } from './container-stats-view';
+import { forgetCpuReading } from './cpu-rates';
 import type { ServerContext } from './context';
 import { loadedConfig } from './pod-config';
 import { handlerOfPod } from './pod-sandbox';

@@ -34,6 +34,9 @@ import { imageStatus } from './image-status';
 import { listImages } from './list-images';
 import { listPodSandbox } from './list-pod-sandbox';
 import { listPodSandboxStats } from './list-pod-sandbox-stats';
+import { listMetricDescriptors } from './list-metric-descriptors';
+import { listPodSandboxMetrics } from './list-pod-sandbox-metrics';
+import { streamPodSandboxMetrics } from './stream-pod-sandbox-metrics';
 import { podSandboxStats } from './pod-sandbox-stats';
 import { podSandboxStatus } from './pod-sandbox-status';
 import { removePodSandbox } from './remove-pod-sandbox';
@@ -96,6 +99,9 @@ const RUNTIME_VERBS: Verbs<typeof RuntimeServiceService> = {
   streamContainers,
   streamContainerStats,
   streamPodSandboxStats,
+  listMetricDescriptors,
+  listPodSandboxMetrics,
+  streamPodSandboxMetrics,
 };
 const IMAGE_VERBS: Verbs<typeof ImageServiceService> = { pullImage, listImages, imageStatus, removeImage, imageFsInfo, streamImages };
 

@@ -11,6 +11,7 @@ import { parseImageReference, referenceString } from './image-reference';
 import { ImagePuller, type PullAuth } from './image-puller';
 import { ImageStore } from './image-store';
 import { LayerStore } from './layer-store';
+import { counter, histogram } from '../system/metrics-registry';
 import { loadRegistriesConf, type RegistriesConf } from './registries-conf';
 
 /** An image as a container holds it through its lease. */
@@ -34,6 +35,9 @@ export interface RecordedLease {
  * layers they run on, collection of what nothing references, pinning, and the image
  * filesystem's usage.
  */
+const pulls = counter('podvisor_image_pulls_total', 'Image pulls, by outcome (success, failure).');
+const pullDuration = histogram('podvisor_image_pull_duration_seconds', 'Duration of image pulls, failed ones included.');
+
 export class ImageManager {
   private readonly pinned: Set<string>;
   private usage: Promise<FsUsage> | undefined;
@@ -90,10 +94,12 @@ export class ImageManager {
     // Read afresh for every pull, so edits to mirrors take effect without a restart.
     this.registries = await loadRegistriesConf(this.imageConfig.registries_conf, this.imageConfig.registries_conf_dir);
     try {
-      const pulled = await this.puller.pull(image, auth);
+      const pulled = await pullDuration.time({}, () => this.puller.pull(image, auth));
+      pulls.inc({ outcome: 'success' });
       this.usage = undefined;
       return pulled;
     } catch (error) {
+      pulls.inc({ outcome: 'failure' });
       // What the failed pull left: everything a successful one brought, its image now holds.
       await this.collect();
       throw error;

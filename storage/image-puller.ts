@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { DeadlineExceededError, InvalidArgumentError, errorMessage } from '../system/errors';
 import { Limiter } from '../system/limiter';
+import { counter } from '../system/metrics-registry';
 import type { Logger } from '../system/logger';
 import { SingleFlight } from '../system/single-flight';
 import type { ContentStore } from './content-store';
@@ -10,6 +11,9 @@ import { parseImageReference, referenceString, repositoryOf, type ImageReference
 import { compressionOfMediaType, unpackLayer } from './layer-unpack';
 import type { LayerStore } from './layer-store';
 import { pullSources, type PullSource, type RegistriesConf } from './registries-conf';
+
+// Blobs downloaded whole; what was already held, or a download cut short, counts nothing.
+const pulledBytes = counter('podvisor_image_pull_bytes_total', 'Bytes of image blobs downloaded from registries.');
 import { RegistryClient, type Descriptor, type RegistryCredentials, type ResolvedImage } from './registry-client';
 
 // How often a running pull logs how far it has got.
@@ -175,6 +179,7 @@ export class ImagePuller {
             lastProgress = Date.now();
           },
         });
+        pulledBytes.inc({}, descriptor.size);
       } catch (error) {
         throw abort.signal.aborted ? abort.signal.reason : error;
       } finally {

@@ -16,6 +16,7 @@ import { runToolChecked } from '../system/run-tool';
 import { waitUntil } from '../system/wait-until';
 import { CpuUsage } from '../proto/gen/cri-api-v1';
 import { criCgroupStats } from '../server/container-stats-view';
+import { recordCpuReading } from '../server/cpu-rates';
 
 // memory.stat of a v1 cgroup on this kind of host, as the kernel writes it.
 const V1_MEMORY_STAT = `cache 123539456
@@ -236,20 +237,29 @@ describe('cgroup stats from fake trees', () => {
     expect(await cgroupVersion(join(root, 'v1'))).toBe('v1');
   });
 
-  test('usage_nano_cores is the rate between two readings', () => {
+  test('usage_nano_cores is the rate between the sampler\'s last two readings, however often the stats are asked for', () => {
     const at = 1_700_000_000_000_000_000n;
-    expect(criCgroupStats('rate', { cpu: { usageNanos: 1_000_000_000n } }, at).cpu?.usageNanoCores).toBeUndefined();
+    recordCpuReading('rate', 1_000_000_000n, at);
+    expect(criCgroupStats('rate', { cpu: { usageNanos: 1_200_000_000n } }, at + 100_000_000n).cpu?.usageNanoCores).toBeUndefined();
     // Half a core's worth of CPU time over one second.
-    expect(criCgroupStats('rate', { cpu: { usageNanos: 1_500_000_000n } }, at + 1_000_000_000n).cpu?.usageNanoCores).toEqual(v(500_000_000));
+    recordCpuReading('rate', 1_500_000_000n, at + 1_000_000_000n);
+    const first = criCgroupStats('rate', { cpu: { usageNanos: 1_600_000_000n } }, at + 1_100_000_000n).cpu;
+    // Another client asking in between changes nothing: the window is the sampler's.
+    const second = criCgroupStats('rate', { cpu: { usageNanos: 1_700_000_000n } }, at + 1_200_000_000n).cpu;
+    expect(first?.usageNanoCores).toEqual(v(500_000_000));
+    expect(second?.usageNanoCores).toEqual(v(500_000_000));
+    expect(second?.usageCoreNanoSeconds).toEqual(v(1_700_000_000));
   });
 
   test('a reading below the one before (its cgroup gone, reading as nothing, or made anew) has no rate, rather than one no answer can carry', () => {
     // A VM container whose process just exited: runc in the guest has removed its cgroup, the host has yet to hear of the exit.
     const at = 1_700_000_000_000_000_000n;
-    criCgroupStats('reset', { cpu: { usageNanos: 2_500_000_000n } }, at);
+    recordCpuReading('reset', 2_500_000_000n, at);
+    recordCpuReading('reset', 0n, at + 1_000_000_000n);
     const reset = criCgroupStats('reset', { cpu: { usageNanos: 0n } }, at + 1_000_000_000n).cpu;
     expect(reset?.usageNanoCores).toBeUndefined();
     expect(() => CpuUsage.encode(reset ?? CpuUsage.fromPartial({}))).not.toThrow();
+    recordCpuReading('reset', 500_000_000n, at + 2_000_000_000n);
     expect(criCgroupStats('reset', { cpu: { usageNanos: 500_000_000n } }, at + 2_000_000_000n).cpu?.usageNanoCores).toEqual(v(500_000_000));
   });
 });

@@ -126,8 +126,6 @@ describe('containers', () => {
     await sleep(300);
     const listed = await unary(client, RuntimeServiceService.listContainerStats, { filter: { id: '', podSandboxId: podId, labelSelector: { name: 'busy' } } });
     expect(listed.stats.map((stats) => stats.attributes?.id)).toEqual([id]);
-    // A busy loop uses a good part of a core between the two readings.
-    expect(listed.stats[0].cpu?.usageNanoCores?.value).toBeGreaterThan(100_000_000n);
 
     // The pod's own cgroup holds the busy container, so the pod is at least as busy.
     const pod = (await unary(client, RuntimeServiceService.podSandboxStats, { podSandboxId: podId })).stats;

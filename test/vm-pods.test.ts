@@ -5,7 +5,6 @@
 import { status as Code } from '@grpc/grpc-js';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { availableParallelism, release } from 'node:os';
 import { join } from 'node:path';
 import { ContainerState, NamespaceMode, PodSandboxState, Protocol, RuntimeServiceService as Runtime } from '../proto/gen/cri-api-v1';
@@ -15,23 +14,11 @@ import { unary } from '../testbed/cri-client';
 import { CLOSE_MS, ContainerDaemon } from './support/container-daemon';
 import { completeLines } from './support/cri-log';
 import { grpcFailure } from './support/grpc-failure';
-import { command, freePort, mountPoints, netnsNames } from './support/net-tools';
+import { command, freePort, mountPoints, netnsNames, receiveFrom } from './support/net-tools';
 
 const BOOT_MS = 180_000;
 const WAIT_MS = 30_000;
 const POLL_MS = 200;
-
-/** What a TCP server sends before it closes; '' when nothing answers. */
-function readFrom(host: string, port: number): Promise<string> {
-  return new Promise((resolve) => {
-    let text = '';
-    const socket = connect(port, host);
-    socket.setTimeout(5_000, () => socket.destroy());
-    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    socket.on('error', () => resolve(''));
-    socket.on('close', () => resolve(text));
-  });
-}
 
 // The vm handler as configured by default, plus one whose kernel is not a kernel at all.
 const CONFIG = `
@@ -57,17 +44,8 @@ describe('VM pods through the CRI', () => {
   afterAll(() => daemon?.close(), CLOSE_MS);
 
   // What a failed case left; a passing one removed its pods already.
-  afterEach(async () => {
-    const { items } = await unary(daemon.client, Runtime.listPodSandbox, { filter: undefined });
-    for (const pod of items) await unary(daemon.client, Runtime.removePodSandbox, { podSandboxId: pod.id }).catch(() => undefined);
-  }, BOOT_MS);
+  afterEach(() => daemon.removePods(), BOOT_MS);
 
-  const podIp = async (podSandboxId: string): Promise<string> => {
-    const { status } = await unary(daemon.client, Runtime.podSandboxStatus, { podSandboxId, verbose: false });
-    const ip = status?.network?.ip;
-    if (!ip) throw new Error(`pod ${podSandboxId} has no IP`);
-    return ip;
-  };
   const start = (containerId: string) => unary(daemon.client, Runtime.startContainer, { containerId });
   const execSync = (containerId: string, cmd: string[], timeout = 30n) => unary(daemon.client, Runtime.execSync, { containerId, cmd, timeout });
   const logText = (pod: string, container: string) => readFile(daemon.logFile(pod, container), 'utf8').catch(() => '');
@@ -135,14 +113,14 @@ describe('VM pods through the CRI', () => {
       const failing = await execSync(vmApp, ['sh', '-c', 'echo out; echo err >&2; exit 4']);
       expect([failing.stdout.toString(), failing.stderr.toString(), failing.exitCode]).toEqual(['out\n', 'err\n', 4]);
 
-      const [vmIp, runcIp] = await Promise.all([podIp(vmPod), podIp(runcPod)]);
+      const [vmIp, runcIp] = await Promise.all([daemon.podIp(vmPod), daemon.podIp(runcPod)]);
       // busybox-static is one of the test packages; the host may have no other ping.
       await command('busybox', ['ping', '-c', '1', '-W', '10', vmIp]);
       expect((await execSync(runcApp, ['busybox', 'ping', '-c', '1', '-W', '10', vmIp])).exitCode).toBe(0);
       expect((await execSync(vmApp, ['busybox', 'ping', '-c', '1', '-W', '10', runcIp])).exitCode).toBe(0);
       // The pod's host port, through the node's address on the pod network (the bridge's).
       const gateway = vmIp.replace(/\.\d+$/, '.1');
-      expect(await waitUntil(async () => (await readFrom(gateway, hostPort)).includes('served-from-the-vm'), WAIT_MS, POLL_MS)).toBe(true);
+      expect(await waitUntil(async () => (await receiveFrom(gateway, hostPort)).toString().includes('served-from-the-vm'), WAIT_MS, POLL_MS)).toBe(true);
 
       // sh as the container's PID 1 ignores SIGTERM, so the stop ends in SIGKILL after the timeout.
       await unary(daemon.client, Runtime.stopContainer, { containerId: vmApp, timeout: 1n });

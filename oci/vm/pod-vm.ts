@@ -1,6 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../system/logger';
+import { counter, histogram } from '../../system/metrics-registry';
 import { InternalError, errorMessage } from '../../system/errors';
 import { type TrackedProcess, isTrackedRunning, stopTrackedProcess } from '../../system/tracked-process';
 import { withTimeout } from '../../system/with-timeout';
@@ -78,6 +79,11 @@ export interface VmFactory {
 /** How the pod's VM came to run, for the log. */
 type VmOrigin = 'booted' | 'cloned' | 'taken warm';
 
+// The factory's hits as an operator counts them: a warm clone ready, a clone of the template started, or a cold boot.
+const FACTORY_SOURCE: Record<VmOrigin, string> = { 'taken warm': 'warm', cloned: 'template', booted: 'cold' };
+const vmBoots = counter('podvisor_vm_boots_total', 'Pod VMs started, by where they came from (warm, template, cold).');
+const vmBootDuration = histogram('podvisor_vm_boot_duration_seconds', 'Time from asking for a pod VM to its guest being ready for containers, by source.');
+
 /**
  * Starts the pod's VM: its shared directory with the pod's files, a TAP joined to the pod's CNI
  * interface, QEMU in the pod's network namespace and cgroup, then the agent configures the
@@ -129,6 +135,9 @@ export async function bootPodVm(
     throw error;
   }
   const origin: VmOrigin = warm ? 'taken warm' : template ? 'cloned' : 'booted';
+  const source = FACTORY_SOURCE[origin];
+  vmBoots.inc({ source });
+  vmBootDuration.observe({ source }, (Date.now() - started) / 1000);
   logger.info(`pod VM ${origin}`, {
     pod_id: pod.id,
     pid: qemu.pid,

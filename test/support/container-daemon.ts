@@ -132,10 +132,23 @@ export class ContainerDaemon {
     return join(this.dirs.dir, 'logs', podName, `${containerName}.log`);
   }
 
-  /** Removes pods a failed test left, then stops everything this fixture started. */
-  async close(): Promise<void> {
+  /** The pod's IP as PodSandboxStatus reports it; throws when it has none. */
+  async podIp(podSandboxId: string): Promise<string> {
+    const { status } = await unary(this.client, RuntimeServiceService.podSandboxStatus, { podSandboxId, verbose: false });
+    const ip = status?.network?.ip;
+    if (!ip) throw new Error(`pod ${podSandboxId} has no IP`);
+    return ip;
+  }
+
+  /** Removes every pod, as after a failed case; a removal that fails is left to the next try. */
+  async removePods(): Promise<void> {
     const left = await unary(this.client, RuntimeServiceService.listPodSandbox, { filter: undefined }).catch(() => ({ items: [] }));
     for (const pod of left.items) await unary(this.client, RuntimeServiceService.removePodSandbox, { podSandboxId: pod.id }).catch(() => undefined);
+  }
+
+  /** Removes pods a failed test left, then stops everything this fixture started. */
+  async close(): Promise<void> {
+    await this.removePods();
     this.client.close();
     await this.daemon.stop();
     await this.registry.stop();

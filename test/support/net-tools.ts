@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -74,4 +74,16 @@ export async function clearSubnet(subnet: string, prefix: string): Promise<void>
     if (!link.ifname.startsWith(prefix)) throw new Error(`${link.ifname} already holds an address in ${subnet}`);
     await command('ip', ['link', 'delete', link.ifname]);
   }
+}
+
+/** What a TCP server sends before it closes; nothing when nothing answers. */
+export function receiveFrom(host: string, port: number): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(port, host);
+    socket.setTimeout(5_000, () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', () => resolve(Buffer.alloc(0)));
+    socket.on('close', () => resolve(Buffer.concat(chunks)));
+  });
 }
