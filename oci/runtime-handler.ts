@@ -123,7 +123,8 @@ export interface PodContainerContext {
 export interface RuntimeHandler {
   readonly name: string;
   readonly type: HandlerType;
-  readonly features: HandlerFeatures;
+  /** What the kubelet may ask of it, as found on this host (its kernel and runtime). */
+  features(): Promise<HandlerFeatures>;
   /** Whether pods can run on it now: its programs and files are present and usable. */
   readiness(): Promise<HandlerReadiness>;
   /**

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { generateSpec, prepareMountSources } from '../oci/spec/generate-spec';
 import { hostCapabilities, oomScoreAdjFloor } from '../oci/spec/host-capabilities';
 import type { ImageConfigJson } from '../oci/spec/image-config';
+import type { RuntimeHandler } from '../oci/runtime-handler';
 import type { OciSpec } from '../oci/spec/oci-types';
 import { ContainerEventType, CreateContainerRequest, type ContainerConfig, type CreateContainerResponse, type PodSandboxConfig } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';
@@ -46,6 +47,7 @@ async function createInPod(ctx: ServerContext, recorded: PodRecord, name: string
   if (pod.state !== 'ready') throw new FailedPreconditionError(`pod sandbox ${pod.id} is not ready`);
   const podConfig = loadedConfig(pod.config);
   const handler = handlerOfPod(ctx, pod);
+  await refuseUnsupportedMounts(handler, config);
   const logPath = await containerLogPath(ctx, pod, podConfig, config);
 
   const id = newId();
@@ -119,6 +121,15 @@ async function createInPod(ctx: ServerContext, recorded: PodRecord, name: string
     if (await cleanup.unwind()) await ctx.state.unfinishedContainers.finish(id);
     throw failure;
   }
+}
+
+/** A recursive read-only mount the pod's handler cannot make is refused, not made writable below. */
+async function refuseUnsupportedMounts(handler: RuntimeHandler, config: ContainerConfig): Promise<void> {
+  const recursive = config.mounts.find((mount) => mount.recursiveReadOnly);
+  if (recursive === undefined || (await handler.features()).recursiveReadOnlyMounts) return;
+  throw new InvalidArgumentError(
+    `mount ${recursive.containerPath}: recursive_read_only is not supported by runtime handler "${handler.name}" on this host (it needs Linux 5.12 and an OCI runtime whose features list rro)`,
+  );
 }
 
 /**
