@@ -34,6 +34,7 @@ export type RuntimeStatus = 'created' | 'running' | 'stopped' | 'unknown';
 
 export interface ContainerRuntimeState {
   status: RuntimeStatus;
+  /** The main process, as the OCI runtime sees it (in a VM pod, the guest's pid). */
   pid: number;
   exitCode?: number;
   finishedAt?: Date;

@@ -23,6 +23,7 @@ import type { CallerState } from './kept-creates';
 import { loadedConfig } from './pod-config';
 import { inPod } from './object-order';
 import { handlerOfPod, observedPod } from './pod-sandbox';
+import { targetPidNamespace } from './pid-target';
 import { checkPath, quoted } from './request-validation';
 
 const CREATE_TIMEOUT_MS = 60_000;
@@ -48,6 +49,8 @@ async function createInPod(ctx: ServerContext, recorded: PodRecord, name: string
   const podConfig = loadedConfig(pod.config);
   const handler = handlerOfPod(ctx, pod);
   await refuseUnsupportedMounts(handler, config);
+  // Before anything is made: a debug container whose target is not there fails at once.
+  const targetPid = await targetPidNamespace(ctx, pod.id, handler, config);
   const logPath = await containerLogPath(ctx, pod, podConfig, config);
 
   const id = newId();
@@ -87,7 +90,7 @@ async function createInPod(ctx: ServerContext, recorded: PodRecord, name: string
     // Both removals are idempotent, so they are armed before the steps below run side by side.
     cleanup.push('rootfs', () => removeRootfs(rootfsPaths(dir)));
     cleanup.push('bundle', () => rm(bundle, { recursive: true, force: true }));
-    const bundleWritten = writeBundle(ctx, { id, config, pod, podConfig, image, imageName, dir, bundle, logPath });
+    const bundleWritten = writeBundle(ctx, { id, config, pod, podConfig, image, imageName, dir, bundle, logPath, targetPid });
     // The handler prepares its side (conmon, its cgroup) meanwhile and reads the bundle once written.
     const created = handler.createContainer({
       id,
@@ -160,6 +163,8 @@ interface BundleSource {
   dir: string;
   bundle: string;
   logPath: string;
+  /** For pid mode TARGET: the target's PID namespace file. */
+  targetPid: string | undefined;
 }
 
 /** Mounts the root filesystem and writes the OCI spec into the bundle; makes the log directory. */
@@ -182,6 +187,7 @@ async function writeBundle(ctx: ServerContext, source: BundleSource): Promise<{ 
       config: podConfig,
       namespaces: pod.namespaces,
       ...handlerOfPod(ctx, pod).podContainerContext(pod.id),
+      targetPidNamespace: source.targetPid,
       cgroupPath: pod.cgroup.path,
       cgroupManager: ctx.config.cgroup_manager,
     },
