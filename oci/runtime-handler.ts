@@ -94,6 +94,8 @@ export interface PodSandbox {
   hostname: string;
   /** Size of the pod's own /dev/shm; 0 when the pod shares the host's IPC namespace. */
   shmSizeBytes: number;
+  /** The sysctls of the pod's namespaces: the runtime's defaults for its own network namespace, then the pod's. */
+  sysctls: Record<string, string>;
 }
 
 /**
