@@ -224,6 +224,7 @@ describe('capabilities', () => {
     expect(mountAt(result, '/sys')?.options).toContain('rw');
     expect(mountAt(result, '/sys/fs/cgroup')?.options).toContain('rw');
     expect(result.linux.resources.devices).toEqual([{ allow: true, access: 'rwm' }]);
+    expect(result.linux.devices).toEqual(expect.arrayContaining([expect.objectContaining({ path: '/dev/null', type: 'c', major: 1, minor: 3 })]));
     expect(result.linux.seccomp).toBeUndefined();
   });
 
