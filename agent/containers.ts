@@ -15,6 +15,7 @@ import {
   type ProcessExit,
 } from '../proto/gen/agent';
 import { AgentError, failedPrecondition, invalid, messageOf, notFound } from './agent-error';
+import { deviceNodesBelow } from '../system/device-nodes';
 import { waitUntil } from '../system/wait-until';
 import { runProgram } from './run-program';
 
@@ -188,7 +189,8 @@ export class Containers {
     const cgroupsPath = join(cgroupParent, 'container');
     const bundle = join(this.paths.bundles, id);
     await mkdir(bundle, { recursive: true, mode: 0o700 });
-    await writeFile(join(bundle, 'config.json'), JSON.stringify({ ...spec, linux: { ...spec.linux, cgroupsPath } }), { mode: 0o600 });
+    const devices = request.guestDevices ? { devices: await deviceNodesBelow('/dev') } : {};
+    await writeFile(join(bundle, 'config.json'), JSON.stringify({ ...spec, linux: { ...spec.linux, ...devices, cgroupsPath } }), { mode: 0o600 });
     this.containers.set(id, {
       id,
       bundle,

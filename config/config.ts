@@ -77,6 +77,10 @@ export interface Config {
   };
   pod: {
     shm_size_bytes: number;
+    /** net.ipv4.ip_unprivileged_port_start=0 in each pod network namespace: any user may bind any port there. */
+    unprivileged_ports: boolean;
+    /** net.ipv4.ping_group_range="0 2147483647" in each pod network namespace: any user may send ICMP echo. */
+    unprivileged_icmp: boolean;
   };
   container: {
     default_capabilities: string[];
@@ -151,7 +155,9 @@ export function defaultConfig(): Config {
       max_parallel_downloads: 3,
       pull_progress_timeout_seconds: 60,
     },
-    pod: { shm_size_bytes: 64 * 1024 * 1024 },
+    // As containerd's enable_unprivileged_ports and enable_unprivileged_icmp, on by default: a
+    // pod's network namespace is its own, so these open nothing of the node's.
+    pod: { shm_size_bytes: 64 * 1024 * 1024, unprivileged_ports: true, unprivileged_icmp: true },
     container: {
       // containerd's and Docker's default set.
       default_capabilities: [

@@ -282,7 +282,11 @@ export function validateConfig(raw: Table): Config {
       max_parallel_downloads: image.integer('max_parallel_downloads', defaults.image.max_parallel_downloads, 1, 64),
       pull_progress_timeout_seconds: image.integer('pull_progress_timeout_seconds', defaults.image.pull_progress_timeout_seconds, 0, 86400),
     },
-    pod: { shm_size_bytes: pod.integer('shm_size_bytes', defaults.pod.shm_size_bytes, 1024 * 1024, 64 * 1024 * 1024 * 1024) },
+    pod: {
+      shm_size_bytes: pod.integer('shm_size_bytes', defaults.pod.shm_size_bytes, 1024 * 1024, 64 * 1024 * 1024 * 1024),
+      unprivileged_ports: pod.boolean('unprivileged_ports', defaults.pod.unprivileged_ports),
+      unprivileged_icmp: pod.boolean('unprivileged_icmp', defaults.pod.unprivileged_icmp),
+    },
     container: {
       default_capabilities: container.stringList('default_capabilities', defaults.container.default_capabilities, capabilityProblem),
       apparmor_profile: container.string('apparmor_profile', defaults.container.apparmor_profile, profileNameProblem),

@@ -40,6 +40,7 @@ export type RuntimeStatus = 'created' | 'running' | 'stopped' | 'unknown';
 
 export interface ContainerRuntimeState {
   status: RuntimeStatus;
+  /** The main process, as the OCI runtime sees it (in a VM pod, the guest's pid). */
   pid: number;
   exitCode?: number;
   finishedAt?: Date;
@@ -99,6 +100,8 @@ export interface PodSandbox {
   hostname: string;
   /** Size of the pod's own /dev/shm; 0 when the pod shares the host's IPC namespace. */
   shmSizeBytes: number;
+  /** The sysctls of the pod's namespaces: the runtime's defaults for its own network namespace, then the pod's. */
+  sysctls: Record<string, string>;
 }
 
 /**
@@ -129,7 +132,8 @@ export interface PodContainerContext {
 export interface RuntimeHandler {
   readonly name: string;
   readonly type: HandlerType;
-  readonly features: HandlerFeatures;
+  /** What the kubelet may ask of it, as found on this host (its kernel and runtime). */
+  features(): Promise<HandlerFeatures>;
   /** Whether pods can run on it now: its programs and files are present and usable. */
   readiness(): Promise<HandlerReadiness>;
   /**

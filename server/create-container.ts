@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { generateSpec, prepareMountSources } from '../oci/spec/generate-spec';
 import { hostCapabilities, oomScoreAdjFloor } from '../oci/spec/host-capabilities';
 import type { ImageConfigJson } from '../oci/spec/image-config';
+import type { RuntimeHandler } from '../oci/runtime-handler';
 import type { OciSpec } from '../oci/spec/oci-types';
 import { ContainerEventType, CreateContainerRequest, type ContainerConfig, type CreateContainerResponse, type PodSandboxConfig } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';
@@ -22,6 +23,7 @@ import type { CallerState } from './kept-creates';
 import { loadedConfig } from './pod-config';
 import { inPod } from './object-order';
 import { handlerOfPod, observedPod } from './pod-sandbox';
+import { targetPidNamespace } from './pid-target';
 import { checkPath, quoted } from './request-validation';
 
 const CREATE_TIMEOUT_MS = 60_000;
@@ -46,6 +48,9 @@ async function createInPod(ctx: ServerContext, recorded: PodRecord, name: string
   if (pod.state !== 'ready') throw new FailedPreconditionError(`pod sandbox ${pod.id} is not ready`);
   const podConfig = loadedConfig(pod.config);
   const handler = handlerOfPod(ctx, pod);
+  await refuseUnsupportedMounts(handler, config);
+  // Before anything is made: a debug container whose target is not there fails at once.
+  const targetPid = await targetPidNamespace(ctx, pod.id, handler, config);
   const logPath = await containerLogPath(ctx, pod, podConfig, config);
 
   const id = newId();
@@ -85,7 +90,7 @@ async function createInPod(ctx: ServerContext, recorded: PodRecord, name: string
     // Both removals are idempotent, so they are armed before the steps below run side by side.
     cleanup.push('rootfs', () => removeRootfs(rootfsPaths(dir)));
     cleanup.push('bundle', () => rm(bundle, { recursive: true, force: true }));
-    const bundleWritten = writeBundle(ctx, { id, config, pod, podConfig, image, imageName, dir, bundle, logPath });
+    const bundleWritten = writeBundle(ctx, { id, config, pod, podConfig, image, imageName, dir, bundle, logPath, targetPid });
     // The handler prepares its side (conmon, its cgroup) meanwhile and reads the bundle once written.
     const created = handler.createContainer({
       id,
@@ -121,6 +126,15 @@ async function createInPod(ctx: ServerContext, recorded: PodRecord, name: string
   }
 }
 
+/** A recursive read-only mount the pod's handler cannot make is refused, not made writable below. */
+async function refuseUnsupportedMounts(handler: RuntimeHandler, config: ContainerConfig): Promise<void> {
+  const recursive = config.mounts.find((mount) => mount.recursiveReadOnly);
+  if (recursive === undefined || (await handler.features()).recursiveReadOnlyMounts) return;
+  throw new InvalidArgumentError(
+    `mount ${recursive.containerPath}: recursive_read_only is not supported by runtime handler "${handler.name}" on this host (it needs Linux 5.12 and an OCI runtime whose features list rro)`,
+  );
+}
+
 /**
  * Where the container's log goes: log_path below the pod's log_directory, its directories made.
  * Refused when a symbolic link (or anything but a directory) on the way could lead it elsewhere.
@@ -149,6 +163,8 @@ interface BundleSource {
   dir: string;
   bundle: string;
   logPath: string;
+  /** For pid mode TARGET: the target's PID namespace file. */
+  targetPid: string | undefined;
 }
 
 /** Mounts the root filesystem and writes the OCI spec into the bundle; makes the log directory. */
@@ -171,6 +187,7 @@ async function writeBundle(ctx: ServerContext, source: BundleSource): Promise<{ 
       config: podConfig,
       namespaces: pod.namespaces,
       ...handlerOfPod(ctx, pod).podContainerContext(pod.id),
+      targetPidNamespace: source.targetPid,
       cgroupPath: pod.cgroup.path,
       cgroupManager: ctx.config.cgroup_manager,
     },

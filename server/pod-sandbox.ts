@@ -20,6 +20,7 @@ export function podSandboxOf(pod: PodRecord): PodSandbox {
     cgroupPath: pod.cgroup.path,
     hostname: pod.hostname ?? config.hostname,
     shmSizeBytes: pod.shmSizeBytes ?? 0,
+    sysctls: pod.sysctls ?? { ...config.linux?.sysctls },
   };
 }
 

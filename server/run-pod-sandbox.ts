@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { pinPodNamespaces, plannedPodNamespaces, releasePodNamespaces } from '../network/namespaces';
 import type { PodNetworkAttachment, PodNetworkRequest } from '../network/network-manager';
+import { podSysctls } from '../network/pod-sysctls';
 import { validateSysctls } from '../network/sysctls';
 import { createPodCgroup, plannedPodCgroup, removePodCgroup } from '../oci/cgroups/pod-cgroup';
 import { ContainerEventType, NamespaceMode, RunPodSandboxRequest, type PodSandboxConfig, type RunPodSandboxResponse } from '../proto/gen/cri-api-v1';
@@ -45,8 +46,8 @@ async function createPod(ctx: ServerContext, request: RunPodSandboxRequest, conf
   const options = namespaceOptions(config);
   const hostNetwork = options.network === NamespaceMode.NODE;
   const hostIpc = options.ipc === NamespaceMode.NODE;
-  const sysctls = config.linux?.sysctls ?? {};
-  validateSysctls(sysctls, { hostNetwork, hostIpc });
+  validateSysctls(config.linux?.sysctls ?? {}, { hostNetwork, hostIpc });
+  const sysctls = podSysctls(config.linux?.sysctls ?? {}, ctx.config.pod, !hostNetwork);
   const mappings = portMappings(config);
   const cgroupParent = config.linux?.cgroupParent ?? '';
   // A pod that names no hostname gets the node's, as containerd gives it.
@@ -73,6 +74,7 @@ async function createPod(ctx: ServerContext, request: RunPodSandboxRequest, conf
       cgroup: cgroupPlan,
       hostname: podHostname,
       shmSizeBytes: hostIpc ? 0 : ctx.config.pod.shm_size_bytes,
+      sysctls,
       portMappings: networkPlan === undefined ? [] : mappings,
       network: networkPlan,
     };

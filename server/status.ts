@@ -39,7 +39,7 @@ export async function status(ctx: ServerContext, request: StatusRequest): Promis
   return {
     status: { conditions },
     info,
-    runtimeHandlers: listed.map(({ name, handler }) => ({ name, features: handler.features })),
+    runtimeHandlers: await Promise.all(listed.map(async ({ name, handler }) => ({ name, features: await handler.features() }))),
     features: { supplementalGroupsPolicy: false, userNamespacesHostNetwork: false },
   };
 }

@@ -19,6 +19,8 @@ export interface PodRecord extends StoredObject {
   /** The hostname and /dev/shm size the handler was given; absent in older records. */
   hostname?: string;
   shmSizeBytes?: number;
+  /** The sysctls set in its namespaces (the runtime's defaults, then its own); absent in older records. */
+  sysctls?: Record<string, string>;
   portMappings: PortMapping[];
   network: PodNetworkAttachment | undefined;
   /** What the runtime handler returned from startPod; absent until it has. */

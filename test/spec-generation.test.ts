@@ -224,6 +224,7 @@ describe('capabilities', () => {
     expect(mountAt(result, '/sys')?.options).toContain('rw');
     expect(mountAt(result, '/sys/fs/cgroup')?.options).toContain('rw');
     expect(result.linux.resources.devices).toEqual([{ allow: true, access: 'rwm' }]);
+    expect(result.linux.devices).toEqual(expect.arrayContaining([expect.objectContaining({ path: '/dev/null', type: 'c', major: 1, minor: 3 })]));
     expect(result.linux.seccomp).toBeUndefined();
   });
 
@@ -387,10 +388,13 @@ describe('namespaces', () => {
   });
 
   test('PID per mode', async () => {
-    expect((await namespaces({ pid: NamespaceMode.POD })).find((ns) => ns.type === 'pid')).toEqual({ type: 'pid', path: '/proc/4242/ns/pid' });
-    expect((await namespaces({ pid: NamespaceMode.NODE })).find((ns) => ns.type === 'pid')).toBeUndefined();
-    await expect(namespaces({ pid: NamespaceMode.TARGET, targetId: 'other' })).rejects.toThrow(InvalidArgumentError);
-    await expect(namespaces({ pid: NamespaceMode.POD }, { pidNamespace: undefined })).rejects.toThrow(FailedPreconditionError);
+    const pid = async (options: ContextPartial['namespaceOptions'], pod: Partial<SpecInput['pod']> = {}) => (await namespaces(options, pod)).find((ns) => ns.type === 'pid');
+    expect(await pid({ pid: NamespaceMode.POD })).toEqual({ type: 'pid', path: '/proc/4242/ns/pid' });
+    expect(await pid({ pid: NamespaceMode.NODE })).toBeUndefined();
+    expect(await pid({ pid: NamespaceMode.TARGET, targetId: 'other' }, { targetPidNamespace: '/proc/77/ns/pid' })).toEqual({ type: 'pid', path: '/proc/77/ns/pid' });
+    await expect(namespaces({ pid: NamespaceMode.TARGET, targetId: 'other' })).rejects.toThrow(FailedPreconditionError);
+    // POD, the CRI's zero value, in a pod that shares no PID namespace: one of the container's own.
+    expect(await pid({ pid: NamespaceMode.POD }, { pidNamespace: undefined })).toEqual({ type: 'pid' });
   });
 
   test('host network, IPC and UTS: no entries and the host name', async () => {

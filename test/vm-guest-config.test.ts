@@ -70,4 +70,14 @@ describe('a container spec rewritten for the guest', () => {
     expect(guest.linux.mountLabel).toBeUndefined();
     expect(guest.hostname).toBeUndefined();
   });
+
+  test("a privileged container's host device nodes are dropped: the agent gives it the guest's", () => {
+    const privileged = {
+      ...spec,
+      linux: { ...spec.linux, devices: [{ path: '/dev/kvm', type: 'c', major: 10, minor: 232 }], resources: { devices: [{ allow: true, access: 'rwm' }], hugepageLimits: [] } },
+    } as OciSpec;
+    const forPrivileged = guestSpec(privileged, 'c1', sources);
+    expect([forPrivileged.guestDevices, forPrivileged.spec.linux.devices]).toEqual([true, []]);
+    expect(guestSpec(spec, 'c1', sources).guestDevices).toBe(false);
+  });
 });

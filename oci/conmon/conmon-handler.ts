@@ -6,6 +6,7 @@ import { hostStatsReader } from '../cgroups/cgroup-stats';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
 import { podCgroupLimits, setPodCgroupLimits } from '../cgroups/pod-cgroup-limits';
 import { checkRequiredFiles } from '../handler-readiness';
+import { recursiveReadOnlySupported } from '../recursive-read-only';
 import { runcCgroupDir } from './runc-cgroup-dir';
 import { forwardPort } from './port-forward';
 import { STREAM_RELAY_PATH } from './stream-relay';
@@ -33,11 +34,11 @@ import { PAUSE_PATH } from './infra-process';
 /** Containers run by an OCI runtime (runc, crun), each watched by its own conmon. */
 export class ConmonHandler implements RuntimeHandler {
   readonly type = 'oci';
-  readonly features: HandlerFeatures = { recursiveReadOnlyMounts: false, userNamespaces: false };
 
   private readonly runtime: ConmonRuntime;
   private readonly pods: ConmonPods;
   private runtimeName: Promise<string> | undefined;
+  private recursiveReadOnly: Promise<boolean> | undefined;
 
   constructor(
     readonly name: string,
@@ -77,6 +78,19 @@ export class ConmonHandler implements RuntimeHandler {
     }
     const problem = await runtimeCgroupProblem(name);
     return problem === undefined ? files : { ready: false, message: `handler ${this.name}: ${problem}` };
+  }
+
+  // Neither the kernel nor the runtime binary changes while we run, so the answer is kept, unless
+  // the runtime could not be run: it may be installed later. ID-mapped mounts, which user
+  // namespaces need, are not made.
+  async features(): Promise<HandlerFeatures> {
+    let recursiveReadOnlyMounts = false;
+    try {
+      recursiveReadOnlyMounts = await (this.recursiveReadOnly ??= recursiveReadOnlySupported(this.config.runtime_path));
+    } catch {
+      this.recursiveReadOnly = undefined;
+    }
+    return { recursiveReadOnlyMounts, userNamespaces: false };
   }
 
   // Containers share whatever host namespaces the pod asks for.

@@ -25,7 +25,7 @@ import { execInContainer } from './container-exec';
 import { listExitFiles, readExitFile, waitForExitFile, watchExitFiles } from './exit-files';
 import { startFailure } from './start-failure';
 import { enterHelperCgroup, makeHelperCgroup } from '../cgroups/pod-cgroup';
-import { runcDelete, runcGlobalArgs, runcKill, runcStart, runcState, runcUpdate, runtimeCall, type RuncTarget } from './runc';
+import { runcDelete, runcGlobalArgs, runcKill, runcKillAll, runcStart, runcState, runcUpdate, runtimeCall, type RuncTarget } from './runc';
 import type { StreamIO } from '../stream-io';
 import type { ContainerExit, ContainerLimits, ContainerRuntimeState, CreateOptions, ExecResult, RuntimeStatus } from '../runtime-handler';
 
@@ -314,7 +314,20 @@ export class ConmonRuntime {
   /** Exit files already present: containers that ended while no one was watching. */
   async pendingExits(): Promise<ContainerExit[]> {
     await mkdir(this.options.exitsDir, { recursive: true });
-    return listExitFiles(this.options.exitsDir);
+    const exits = await listExitFiles(this.options.exitsDir);
+    await Promise.all(exits.map((exit) => this.killRemaining(exit.id)));
+    return exits;
+  }
+
+  /**
+   * What the main process started dies with it, as with the peers: in a PID namespace of its
+   * own the kernel sees to that, but in the host's or the pod's the rest of the cgroup would
+   * run on until removal. Failing here leaves them to the removal, so it is logged, not thrown.
+   */
+  private async killRemaining(id: string): Promise<void> {
+    await runcKillAll(this.target, id).catch((error: unknown) =>
+      this.options.logger.warn('killing what an exited container left failed', { container_id: id, error: errorMessage(error) }),
+    );
   }
 
   /**
@@ -322,9 +335,10 @@ export class ConmonRuntime {
    * stops watching. Call pendingExits after this: an exit in between may be reported by both.
    */
   watchExits(onExit: (exit: ContainerExit) => void): () => void {
+    // Reported once the processes are gone, so an exited container has nothing left running.
     return watchExitFiles(
       this.options.exitsDir,
-      onExit,
+      (exit) => void this.killRemaining(exit.id).then(() => onExit(exit)),
       (error) => this.options.logger.warn('watching exit files failed', { dir: this.options.exitsDir, error: errorMessage(error) }),
     );
   }

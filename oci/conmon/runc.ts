@@ -96,6 +96,16 @@ export async function runcKill(target: RuncTarget, id: string, signal: string): 
   throw failure(target, ['kill', id, signal], outcome.stderr);
 }
 
+/**
+ * SIGKILLs every process left in the container's cgroup, as `runc kill --all` does, also after
+ * its main process has ended; an unknown container is fine.
+ */
+export async function runcKillAll(target: RuncTarget, id: string): Promise<void> {
+  const outcome = await runc(target, ['kill', '--all', id, 'KILL']);
+  if (outcome.ok || (await runcState(target, id)) === undefined) return;
+  throw failure(target, ['kill', '--all', id, 'KILL'], outcome.stderr);
+}
+
 /** Removes the container's runtime state, killing it first if need be; unknown ids are fine. */
 export async function runcDelete(target: RuncTarget, id: string): Promise<void> {
   const outcome = await runc(target, ['delete', '--force', id]);

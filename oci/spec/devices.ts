@@ -2,16 +2,8 @@ import { stat } from 'node:fs/promises';
 import type { Device } from '../../proto/gen/cri-api-v1';
 import { errorCode } from '../../system/error-code';
 import { InvalidArgumentError } from '../../system/errors';
+import { deviceNodeOf, deviceNodesBelow } from '../../system/device-nodes';
 import type { OciDevice, OciDeviceRule } from './oci-types';
-
-// Linux's dev_t: minor in bits 0-7 and 20-31, major in bits 8-19 and 32-43.
-function major(rdev: number): number {
-  return Number(((BigInt(rdev) >> 8n) & 0xfffn) | ((BigInt(rdev) >> 32n) & ~0xfffn));
-}
-
-function minor(rdev: number): number {
-  return Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & ~0xffn));
-}
 
 export interface ContainerDevices {
   devices: OciDevice[];
@@ -28,20 +20,26 @@ async function hostDevice(device: Device): Promise<{ node: OciDevice; rule: OciD
     if (['ENOENT', 'ENOTDIR'].includes(errorCode(error) ?? '')) throw new InvalidArgumentError(`${where} does not exist`);
     throw error;
   });
-  if (!stats.isCharacterDevice() && !stats.isBlockDevice()) throw new InvalidArgumentError(`${where} is not a device node`);
-  const type = stats.isCharacterDevice() ? 'c' : 'b';
-  const node: OciDevice = { path: device.containerPath, type, major: major(stats.rdev), minor: minor(stats.rdev), fileMode: stats.mode & 0o777, uid: stats.uid, gid: stats.gid };
-  return { node, rule: { allow: true, type, major: node.major, minor: node.minor, access: permissions } };
+  const node = deviceNodeOf(device.containerPath, stats);
+  if (node === undefined) throw new InvalidArgumentError(`${where} is not a device node`);
+  return { node, rule: { allow: true, type: node.type, major: node.major, minor: node.minor, access: permissions } };
 }
 
 /**
  * Device nodes the CRI asked for and the cgroup rules that let the container use them. Everything
  * else is denied first; runc adds its own short list of harmless devices (null, zero, tty...).
- * A privileged container may use every device; its /dev is still the private tmpfs, with only
- * the nodes asked for: we do not copy the host's /dev in.
+ * A privileged container may use every device and, as with containerd and CRI-O, finds every
+ * device node of the host's /dev in its own (a node asked for at the same path wins).
  */
 export async function containerDevices(devices: Device[], privileged: boolean): Promise<ContainerDevices> {
-  const found = await Promise.all(devices.map(hostDevice));
+  const [found, host] = await Promise.all([Promise.all(devices.map(hostDevice)), privileged ? deviceNodesBelow() : []]);
+  const asked = new Set(found.map((device) => device.node.path));
+  const hostNodes = host.filter((node) => !asked.has(node.path));
   const base: OciDeviceRule = { allow: privileged, access: 'rwm' };
-  return { devices: found.map((device) => device.node), rules: [base, ...(privileged ? [] : found.map((device) => device.rule))] };
+  return { devices: [...found.map((device) => device.node), ...hostNodes], rules: [base, ...(privileged ? [] : found.map((device) => device.rule))] };
+}
+
+/** Whether the cgroup rules let the container use every device: a privileged container's. */
+export function allowsEveryDevice(rules: readonly OciDeviceRule[]): boolean {
+  return rules.some((rule) => rule.allow && rule.type === undefined && rule.major === undefined && rule.minor === undefined && rule.access === 'rwm');
 }

@@ -1,6 +1,6 @@
 import { hostname as hostHostname } from 'node:os';
 import type { CgroupManager } from '../../config/config';
-import type { ContainerConfig, PodSandboxConfig } from '../../proto/gen/cri-api-v1';
+import { NamespaceMode, type ContainerConfig, type PodSandboxConfig } from '../../proto/gen/cri-api-v1';
 import { seccompFor } from '../../seccomp/profile';
 import { InvalidArgumentError } from '../../system/errors';
 import { containerCapabilities } from './capabilities';
@@ -27,6 +27,8 @@ export interface SpecInput {
     namespaces: { network?: string; ipc?: string; uts?: string };
     /** /proc/<infra pid>/ns/pid when the pod shares one PID namespace */
     pidNamespace?: string;
+    /** For pid mode TARGET: the target container's PID namespace file, as the OCI runtime sees it. */
+    targetPidNamespace?: string;
     files: PodMountFiles;
     /** the pod cgroup path, e.g. /podvisor/pod-<id> or /kubepods.slice/kubepods-podX.slice */
     cgroupPath: string;
@@ -134,7 +136,12 @@ export async function generateSpec(input: SpecInput): Promise<OciSpec> {
     mounts: containerMounts(config, pod.files, privileged, readonlyRootfs),
     annotations: annotations(input),
     linux: {
-      namespaces: containerNamespaces(context?.namespaceOptions, { ...pod.namespaces, pid: pod.pidNamespace }),
+      namespaces: containerNamespaces(context?.namespaceOptions, {
+        ...pod.namespaces,
+        pid: pod.pidNamespace,
+        hostPid: pod.config.linux?.securityContext?.namespaceOptions?.pid === NamespaceMode.NODE,
+        targetPid: pod.targetPidNamespace,
+      }),
       resources: { devices: devices.rules, ...containerResources(resources) },
       cgroupsPath: containerCgroupsPath(pod.cgroupPath, pod.cgroupManager, input.containerId),
       devices: devices.devices,

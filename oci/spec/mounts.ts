@@ -68,6 +68,10 @@ function criMount(mount: Mount): OciMount {
   if (mount.image !== undefined && mount.image.image !== '') throw new UnimplementedError(`${where}: image volumes are not supported`);
   if (mount.uidMappings.length > 0 || mount.gidMappings.length > 0) throw new UnimplementedError(`${where}: ID-mapped mounts are not supported`);
   if (mount.recursiveReadOnly && !mount.readonly) throw new InvalidArgumentError(`${where}: recursive_read_only needs readonly`);
+  // A mount propagated from the host could bring in mounts made later, which would not be read-only.
+  if (mount.recursiveReadOnly && mount.propagation !== MountPropagation.PROPAGATION_PRIVATE) {
+    throw new InvalidArgumentError(`${where}: recursive_read_only needs propagation PROPAGATION_PRIVATE`);
+  }
   const propagation = PROPAGATION[mount.propagation];
   if (propagation === undefined) throw new InvalidArgumentError(`${where}: unknown propagation ${mount.propagation}`);
   const access = mount.recursiveReadOnly ? 'rro' : mount.readonly ? 'ro' : 'rw';

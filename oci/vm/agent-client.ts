@@ -312,11 +312,14 @@ export class AgentClient {
     return this.empty({ destroySandbox: {} }, timeoutMs);
   }
 
-  createContainer(container: { id: string; spec: string; stdin: boolean; terminal: boolean; volumes?: GuestVolume[] }, timeoutMs: number): Promise<void> {
-    const { id, spec, stdin, terminal, volumes = [] } = container;
+  createContainer(
+    container: { id: string; spec: string; stdin: boolean; terminal: boolean; volumes?: GuestVolume[]; guestDevices?: boolean },
+    timeoutMs: number,
+  ): Promise<void> {
+    const { id, spec, stdin, terminal, volumes = [], guestDevices = false } = container;
     const kinds = { ephemeral: VolumeKind.VOLUME_KIND_EPHEMERAL, local: VolumeKind.VOLUME_KIND_LOCAL };
     const guestVolumes = volumes.map((volume) => ({ name: volume.name, kind: kinds[volume.kind] }));
-    return this.empty({ createContainer: { containerId: id, spec: Buffer.from(spec), stdin, terminal, volumes: guestVolumes } }, timeoutMs);
+    return this.empty({ createContainer: { containerId: id, spec: Buffer.from(spec), stdin, terminal, volumes: guestVolumes, guestDevices } }, timeoutMs);
   }
 
   startContainer(containerId: string, timeoutMs: number): Promise<void> {

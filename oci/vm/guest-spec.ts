@@ -1,4 +1,5 @@
 import { join, relative } from 'node:path';
+import { allowsEveryDevice } from '../spec/devices';
 import type { OciMount, OciNamespace, OciSpec } from '../spec/oci-types';
 import { GUEST_LOCAL_PATHS, GUEST_SHARED_DIR, GUEST_VOLUMES_DIR } from './guest-paths';
 
@@ -34,6 +35,8 @@ export interface GuestSpec {
   spec: OciSpec;
   binds: SharedBind[];
   volumes: GuestVolume[];
+  /** Privileged: the agent gives the container every device node of the guest's /dev. */
+  guestDevices: boolean;
 }
 
 // The kubelet makes each emptyDir volume at pods/UID/volumes/kubernetes.io~empty-dir/NAME.
@@ -57,7 +60,7 @@ function inside(dir: string, path: string): boolean {
  * root filesystem and every bind mount's source reach the guest through the pod's shared
  * directory (the host bind-mounts each `binds` entry there first), as Kata shares container
  * mounts; host-only parts (namespace files, AppArmor and SELinux labels, the host's cgroup
- * path, hooks) are dropped or replaced by the guest's own.
+ * path, hooks, a privileged container's host devices) are dropped or replaced by the guest's own.
  *
  * `sources` has what the host found of each bind mount's source; one missing is a directory.
  */
@@ -81,9 +84,12 @@ export function guestSpec(spec: OciSpec, containerId: string, sources: ReadonlyM
   });
   const { apparmorProfile: _apparmor, selinuxLabel: _selinux, ...process } = spec.process;
   const { mountLabel: _mountLabel, rootfsPropagation: _propagation, ...linux } = spec.linux;
+  // The host's device nodes a privileged container was given mean nothing in the guest: it gets the guest's.
+  const guestDevices = allowsEveryDevice(spec.linux.resources.devices);
   return {
     binds,
     volumes: [...volumes.values()],
+    guestDevices,
     spec: {
       ...spec,
       root: { ...spec.root, path: guestPath(binds[0].target) },
@@ -95,6 +101,7 @@ export function guestSpec(spec: OciSpec, containerId: string, sources: ReadonlyM
         namespaces: [...spec.linux.namespaces.filter((namespace) => !POD_WIDE_IN_GUEST.has(namespace.type) && namespace.type !== 'cgroup'), { type: 'cgroup' }],
         // The guest's cgroups are its own; the host's path means nothing there.
         cgroupsPath: `/podvisor/${containerId}`,
+        devices: guestDevices ? [] : spec.linux.devices,
         // The pod's sysctls are set on the guest (its namespaces are the pod's): runc refuses
         // namespaced ones for a container that shares those namespaces.
         sysctl: {},

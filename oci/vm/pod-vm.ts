@@ -52,7 +52,7 @@ async function prepareGuest(agent: AgentClient, pod: PodSandbox, netns: string, 
   ]);
   const sandbox = {
     hostname: pod.hostname,
-    sysctls: { ...pod.config.linux?.sysctls },
+    sysctls: pod.sysctls,
     sharePidNamespace: sharesPidNamespace(pod),
     shmSizeBytes: BigInt(pod.shmSizeBytes),
     podFiles: { hosts, 'resolv.conf': resolvConf, hostname },

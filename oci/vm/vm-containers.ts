@@ -151,7 +151,7 @@ export class VmContainers {
       await this.pods.resize(options.podId, [...this.limitsIn(options.podId), limits]);
       await shareIntoGuest(shared, guest.binds);
       await agent.createContainer(
-        { id: options.id, spec: JSON.stringify(guest.spec), stdin: options.stdin, terminal: options.terminal, volumes: guest.volumes },
+        { id: options.id, spec: JSON.stringify(guest.spec), stdin: options.stdin, terminal: options.terminal, volumes: guest.volumes, guestDevices: guest.guestDevices },
         options.timeoutMs,
       );
     } catch (error) {

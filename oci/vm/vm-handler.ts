@@ -39,7 +39,6 @@ const HOST_NAMESPACE_OPTIONS = [
 /** Each pod in a lightweight QEMU virtual machine with our guest agent, as Kata does. */
 export class VmHandler implements RuntimeHandler {
   readonly type = 'vm';
-  readonly features: HandlerFeatures = { recursiveReadOnlyMounts: false, userNamespaces: false };
 
   private readonly pods: VmPods;
   private readonly containers: VmContainers;
@@ -88,6 +87,12 @@ export class VmHandler implements RuntimeHandler {
     })();
     this.settings.catch(() => (this.settings = undefined));
     return this.settings;
+  }
+
+  // Recursive read-only binds would have to hold through the shared filesystem into the guest,
+  // which is not made or tested; user namespaces need ID-mapped mounts, which are not made either.
+  async features(): Promise<HandlerFeatures> {
+    return { recursiveReadOnlyMounts: false, userNamespaces: false };
   }
 
   // A VM is its own network, PID and IPC namespace: it cannot share the host's. And it must fit the host.
