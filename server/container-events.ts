@@ -23,7 +23,7 @@ export class ContainerEvents {
       containerEventType: type,
       createdAt: BigInt(Date.now()) * 1_000_000n,
       podSandboxStatus: pod ? criPodSandboxStatus(pod) : undefined,
-      containersStatuses: [criContainerStatus(container)],
+      containersStatuses: [criContainerStatus(ctx.images, container)],
     };
     this.emitter.emit(EVENT, event);
   }

@@ -18,5 +18,5 @@ export async function containerStatus(ctx: ServerContext, request: ContainerStat
     ]);
     info.info = JSON.stringify({ name: container.name, pid: state?.pid, rootfs: container.dir, stopSignal: container.stopSignal, runtimeSpec: spec });
   }
-  return { status: criContainerStatus(container), info };
+  return { status: criContainerStatus(ctx.images, container), info };
 }
