@@ -1,6 +1,6 @@
 import type { ImageSpec } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';
-import { parseImageReference, referenceString, repositoryOf } from '../storage/image-reference';
+import { parseImageReference, referenceString, repositoryOf, type ImageReference } from '../storage/image-reference';
 import type { ImageRecord } from '../storage/image-record';
 import { loadedContainerConfig } from './container-config';
 
@@ -11,22 +11,19 @@ export interface ContainerImageNames {
   imageRef: string;
 }
 
-/** The tag `name` normalises to, when it names one. */
-function tagOf(name: string): string | undefined {
+/** `name` parsed, or undefined for what is not an image reference (an image ID). */
+function parsed(name: string): ImageReference | undefined {
   try {
-    const reference = parseImageReference(name);
-    return reference.digest === undefined ? referenceString(reference) : undefined;
+    return parseImageReference(name);
   } catch {
     return undefined;
   }
 }
 
-function repositoryOfName(name: string): string | undefined {
-  try {
-    return repositoryOf(parseImageReference(name));
-  } catch {
-    return undefined;
-  }
+/** The tag `name` normalises to, when it names one. */
+function tagOf(name: string): string | undefined {
+  const reference = parsed(name);
+  return reference && reference.digest === undefined ? referenceString(reference) : undefined;
 }
 
 /**
@@ -41,7 +38,8 @@ export function containerImageNames(container: ContainerRecord, image: ImageReco
   const digests = image?.repoDigests ?? [];
   const wanted = [specified, container.image].map(tagOf).find((tag) => tag !== undefined && tags.includes(tag));
   const tag = wanted ?? tags[0];
-  const repository = tag === undefined ? undefined : repositoryOfName(tag);
+  const tagged = tag === undefined ? undefined : parsed(tag);
+  const repository = tagged === undefined ? undefined : repositoryOf(tagged);
   const digest = digests.find((candidate) => repository !== undefined && candidate.startsWith(`${repository}@`)) ?? digests[0];
   const imageRef = digest ?? container.imageId;
   return {
