@@ -3,6 +3,7 @@ import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { GuestDetails, OnlineCpusMemoryResult, Route } from '../proto/gen/agent';
 import { invalid, notFound } from './agent-error';
+import { isHostname } from '../system/hostname';
 import { waitUntil } from '../system/wait-until';
 import { runProgram } from './run-program';
 
@@ -17,7 +18,6 @@ const HOTPLUG_POLL_MS = 100;
 // busybox's applets, from the initramfs.
 const IP = '/bin/ip';
 const DATE = '/bin/date';
-const HOSTNAME = '/bin/hostname';
 
 async function readTrimmed(path: string): Promise<string | undefined> {
   return readFile(path, 'utf8').then(
@@ -140,11 +140,10 @@ export async function updateRoutes(mac: string, routes: Route[]): Promise<void> 
   }
 }
 
-const HOSTNAME_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})?$/;
-
 export async function setHostname(hostname: string): Promise<void> {
-  if (!HOSTNAME_PATTERN.test(hostname)) throw invalid(`hostname "${hostname}" is not a valid host name`);
-  await runProgram(HOSTNAME, [hostname]);
+  if (!isHostname(hostname)) throw invalid(`hostname ${JSON.stringify(hostname)} is not a hostname the kernel takes`);
+  // Written as the host does for runc pods: hostname(1) would read a leading '-' as an option.
+  await writeFile('/proc/sys/kernel/hostname', hostname);
   await writeFile('/etc/hostname', `${hostname}\n`);
 }
 

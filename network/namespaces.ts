@@ -7,6 +7,7 @@ import { AlreadyExistsError, InternalError, InvalidArgumentError, errorMessage }
 import { runTool, runToolChecked } from '../system/run-tool';
 import { settle } from '../system/settle';
 import { sysctlNamespace, sysctlPath, validateSysctls } from './sysctls';
+import { isHostname } from '../system/hostname';
 
 export interface NamespaceRequest {
   podId: string;
@@ -36,14 +37,6 @@ const TOOL_TIMEOUT_MS = 10_000;
 
 // unshare(1) and nsenter(1) spell each namespace the same way.
 const NAMESPACE_FLAG: Record<NamespaceKind, string> = { network: '--net', ipc: '--ipc', uts: '--uts' };
-
-// The kernel keeps at most 64 bytes of hostname.
-const HOSTNAME = /^(?=.{1,64}$)[A-Za-z0-9]([-.A-Za-z0-9]*[A-Za-z0-9])?$/;
-
-/** Whether a pod's own UTS namespace can take `hostname`. */
-export function isHostname(hostname: string): boolean {
-  return HOSTNAME.test(hostname);
-}
 
 /** The netns name `ip netns` shows for a pod. */
 export function netnsName(podId: string): string {

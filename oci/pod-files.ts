@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../system/atomic-file';
 import { errorCode } from '../system/error-code';
 import { InvalidArgumentError } from '../system/errors';
+import { isHostname } from '../system/hostname';
 import { runToolChecked } from '../system/run-tool';
 import { hostResolvConf } from './host-resolv-conf';
 import { unmountAll } from '../system/mount-cleanup';
@@ -78,7 +79,7 @@ function validateRequest(request: PodFilesRequest): void {
     if (isIP(alias.ip) === 0) throw new InvalidArgumentError(`host alias address "${alias.ip}" is not an IP address`);
     for (const name of alias.hostnames) requireWord(name, 'host alias name');
   }
-  if (request.hostname !== '') requireWord(request.hostname, 'hostname');
+  if (request.hostname !== '' && !isHostname(request.hostname)) throw new InvalidArgumentError(`hostname ${JSON.stringify(request.hostname)} is not one the kernel takes`);
   if (!Number.isSafeInteger(request.shmSizeBytes) || request.shmSizeBytes < 0) {
     throw new InvalidArgumentError(`shm size ${request.shmSizeBytes} is not a byte count`);
   }

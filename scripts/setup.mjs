@@ -22,8 +22,9 @@ const DAEMON_PACKAGES = [
 ];
 
 // What the tests run besides the daemon's own tools: a real registry to pull from, bcrypt
-// htpasswd files and certificates for it, and a static busybox to build test images from.
-const TEST_PACKAGES = ['docker-registry', 'apache2-utils', 'openssl', 'busybox-static'];
+// htpasswd files and certificates for it, a static busybox to build test images from, and
+// containers-common's seccomp.json (CRI-O's and Podman's default), a profile that must load.
+const TEST_PACKAGES = ['docker-registry', 'apache2-utils', 'openssl', 'busybox-static', 'golang-github-containers-common'];
 
 // What `npm run bench` runs besides the daemon's own tools: the peer runtime it compares
 // against, and a registry holding a busybox image for both.

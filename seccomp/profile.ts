@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { release } from 'node:os';
 import { isAbsolute, join, normalize } from 'node:path';
 import type { LinuxSeccomp } from './seccomp-types';
 import { SecurityProfile_ProfileType, type SecurityProfile } from '../proto/gen/cri-api-v1';
@@ -16,23 +17,26 @@ export interface SeccompOptions {
   privileged: boolean;
   /** Node's process.arch; the host's unless a test says otherwise. */
   arch?: string;
+  /** The kernel release rules' minKernel is compared with; the running one's unless a test says otherwise. */
+  kernelRelease?: string;
 }
 
-// The filter must list every ABI a process on this host can call the kernel with, or calls
-// through the others would skip it; an x86_64 kernel also runs i386 and x32 code.
-const ARCHITECTURES: Record<string, string[]> = {
-  x64: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
-  ia32: ['SCMP_ARCH_X86'],
-  arm64: ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'],
-  arm: ['SCMP_ARCH_ARM'],
-  ppc64: ['SCMP_ARCH_PPC64LE'],
-  s390x: ['SCMP_ARCH_S390X', 'SCMP_ARCH_S390'],
-  riscv64: ['SCMP_ARCH_RISCV64'],
+// Per Node arch: Go's name for it, which profiles' `arches` conditions use, and the ABIs the
+// filter must list, native first, or calls through the others would skip it (an x86_64 kernel
+// also runs i386 and x32 code).
+const HOST_ARCHES: Record<string, { goArch: string; abis: string[] }> = {
+  x64: { goArch: 'amd64', abis: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'] },
+  ia32: { goArch: '386', abis: ['SCMP_ARCH_X86'] },
+  arm64: { goArch: 'arm64', abis: ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'] },
+  arm: { goArch: 'arm', abis: ['SCMP_ARCH_ARM'] },
+  ppc64: { goArch: 'ppc64le', abis: ['SCMP_ARCH_PPC64LE'] },
+  s390x: { goArch: 's390x', abis: ['SCMP_ARCH_S390X', 'SCMP_ARCH_S390'] },
+  riscv64: { goArch: 'riscv64', abis: ['SCMP_ARCH_RISCV64'] },
 };
 
 /** The architectures a profile without its own list is applied to on a host of Node arch `arch`. */
 export function seccompArchitectures(arch: string = process.arch): string[] {
-  return ARCHITECTURES[arch] ?? [];
+  return HOST_ARCHES[arch]?.abis ?? [];
 }
 
 let runtimeDefault: SeccompProfileFile | undefined;
@@ -100,5 +104,11 @@ export async function seccompFor(profile: SecurityProfile | undefined, legacyPat
   const choice = profile === undefined ? legacyChoice(legacyPath) : profileChoice(profile);
   if (choice.kind === 'unconfined') return undefined;
   const file = choice.kind === 'runtime-default' ? runtimeDefaultProfile() : await readLocalhostProfile(localhostFile(choice.ref, options.seccompProfileRoot));
-  return toLinuxSeccomp(file, options.capabilities, seccompArchitectures(options.arch));
+  const arch = options.arch ?? process.arch;
+  return toLinuxSeccomp(file, {
+    capabilities: options.capabilities,
+    goArch: HOST_ARCHES[arch]?.goArch ?? arch,
+    architectures: seccompArchitectures(arch),
+    kernelRelease: options.kernelRelease ?? release(),
+  });
 }

@@ -1,23 +1,50 @@
 import type { LinuxSeccomp, SeccompAction, SeccompArg, SeccompOperator, SeccompSyscall } from './seccomp-types';
 import { InvalidArgumentError, errorMessage } from '../system/errors';
 
-/** Capabilities a rule depends on: `requires` keeps it only when all are held, `excludes` drops it when any is. */
-export interface CapabilityCondition {
-  capabilities: string[];
+/**
+ * When a rule applies, as Docker's and containers-common's profiles say it: `includes` keeps a
+ * rule only when the container holds every cap, the host is one of the arches (Go's names for
+ * them) and the kernel is at least minKernel; `excludes` drops it when any of those holds.
+ */
+export interface RuleCondition {
+  caps?: string[];
+  arches?: string[];
+  /** "major.minor". */
+  minKernel?: string;
 }
 
 export interface ProfileSyscall extends SeccompSyscall {
-  requires?: CapabilityCondition;
-  excludes?: CapabilityCondition;
+  includes?: RuleCondition;
+  excludes?: RuleCondition;
 }
 
-/** A seccomp profile as stored on disk: OCI's LinuxSeccomp, architectures optional, rules optionally conditional. */
+/** The ABIs a profile's archMap gives a host whose native one is `architecture`. */
+export interface ArchMapEntry {
+  architecture: string;
+  subArchitectures: string[];
+}
+
+/** A seccomp profile as stored on disk, in the format Docker, containers-common and containerd share. */
 export interface SeccompProfileFile {
   defaultAction: SeccompAction;
   defaultErrnoRet?: number;
   architectures?: string[];
+  archMap?: ArchMapEntry[];
   flags?: string[];
+  listenerPath?: string;
+  listenerMetadata?: string;
   syscalls: ProfileSyscall[];
+}
+
+/** What the rules of a profile are resolved against for one container. */
+export interface SeccompTarget {
+  capabilities: readonly string[];
+  /** The host's architecture in Go's spelling ("amd64"), as profiles' arches name it. */
+  goArch: string;
+  /** The ABIs to filter when the profile names none for this host: the native one first. */
+  architectures: string[];
+  /** The running kernel's release ("6.1.0-18-amd64"). */
+  kernelRelease: string;
 }
 
 const ACTIONS: ReadonlySet<string> = new Set<SeccompAction>([
@@ -44,6 +71,8 @@ const OPERATORS: ReadonlySet<string> = new Set<SeccompOperator>([
 
 // A syscall has at most six arguments.
 const MAX_ARG_INDEX = 5;
+
+const KERNEL_VERSION = /^(\d+)\.(\d+)/;
 
 type Json = Record<string, unknown>;
 
@@ -72,22 +101,44 @@ class ProfileReader {
     return value as SeccompAction;
   }
 
+  // Profiles written by Go programs spell an absent value null.
   optionalCount(value: unknown, where: string): number | undefined {
-    if (value === undefined) return undefined;
+    if (value === undefined || value === null) return undefined;
     if (!isCount(value)) this.fail(`${where} must be a non-negative integer`);
     return value;
   }
 
   optionalStrings(value: unknown, where: string): string[] | undefined {
-    if (value === undefined) return undefined;
+    if (value === undefined || value === null) return undefined;
     if (!isStringList(value)) this.fail(`${where} must be a list of strings`);
     return value;
   }
 
-  condition(value: unknown, where: string): CapabilityCondition | undefined {
-    if (value === undefined) return undefined;
-    if (!isObject(value) || !isStringList(value.capabilities)) this.fail(`${where} must be {"capabilities": [...]}`);
-    return { capabilities: value.capabilities };
+  optionalString(value: unknown, where: string): string | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'string') this.fail(`${where} must be a string`);
+    return value;
+  }
+
+  condition(value: unknown, where: string): RuleCondition | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (!isObject(value)) this.fail(`${where} must be an object`);
+    const condition: RuleCondition = {};
+    const caps = this.optionalStrings(value.caps, `${where}.caps`);
+    if (caps && caps.length > 0) condition.caps = caps;
+    const arches = this.optionalStrings(value.arches, `${where}.arches`);
+    if (arches && arches.length > 0) condition.arches = arches;
+    const minKernel = this.optionalString(value.minKernel, `${where}.minKernel`);
+    if (minKernel !== undefined && minKernel !== '') {
+      if (!KERNEL_VERSION.test(minKernel)) this.fail(`${where}.minKernel ${JSON.stringify(minKernel)} is not a kernel version like "4.8"`);
+      condition.minKernel = minKernel;
+    }
+    return condition;
+  }
+
+  archMapEntry(value: unknown, where: string): ArchMapEntry {
+    if (!isObject(value) || typeof value.architecture !== 'string' || value.architecture === '') this.fail(`${where}.architecture must be an architecture name`);
+    return { architecture: value.architecture, subArchitectures: this.optionalStrings(value.subArchitectures, `${where}.subArchitectures`) ?? [] };
   }
 
   arg(value: unknown, where: string): SeccompArg {
@@ -102,16 +153,18 @@ class ProfileReader {
 
   syscall(value: unknown, where: string): ProfileSyscall {
     if (!isObject(value)) this.fail(`${where} must be an object`);
-    if (!isStringList(value.names) || value.names.length === 0) this.fail(`${where}.names must be a non-empty list of syscall names`);
-    const rule: ProfileSyscall = { names: value.names, action: this.action(value.action, where) };
+    // Docker's older profiles name one syscall in `name`.
+    const names = [...(this.optionalStrings(value.names, `${where}.names`) ?? []), ...(typeof value.name === 'string' && value.name !== '' ? [value.name] : [])];
+    if (names.length === 0) this.fail(`${where} names no syscall`);
+    const rule: ProfileSyscall = { names, action: this.action(value.action, where) };
     const errnoRet = this.optionalCount(value.errnoRet, `${where}.errnoRet`);
     if (errnoRet !== undefined) rule.errnoRet = errnoRet;
-    if (value.args !== undefined) {
+    if (value.args !== undefined && value.args !== null) {
       if (!Array.isArray(value.args)) this.fail(`${where}.args must be a list`);
       rule.args = value.args.map((arg, index) => this.arg(arg, `${where}.args[${index}]`));
     }
-    const requires = this.condition(value.requires, `${where}.requires`);
-    if (requires) rule.requires = requires;
+    const includes = this.condition(value.includes, `${where}.includes`);
+    if (includes) rule.includes = includes;
     const excludes = this.condition(value.excludes, `${where}.excludes`);
     if (excludes) rule.excludes = excludes;
     return rule;
@@ -123,9 +176,18 @@ class ProfileReader {
     const defaultErrnoRet = this.optionalCount(value.defaultErrnoRet, 'defaultErrnoRet');
     if (defaultErrnoRet !== undefined) profile.defaultErrnoRet = defaultErrnoRet;
     const architectures = this.optionalStrings(value.architectures, 'architectures');
-    if (architectures) profile.architectures = architectures;
+    if (architectures && architectures.length > 0) profile.architectures = architectures;
+    if (value.archMap !== undefined && value.archMap !== null) {
+      if (!Array.isArray(value.archMap)) this.fail('archMap must be a list');
+      if (profile.architectures) this.fail('gives both architectures and archMap; use one');
+      profile.archMap = value.archMap.map((entry, index) => this.archMapEntry(entry, `archMap[${index}]`));
+    }
     const flags = this.optionalStrings(value.flags, 'flags');
-    if (flags) profile.flags = flags;
+    if (flags && flags.length > 0) profile.flags = flags;
+    const listenerPath = this.optionalString(value.listenerPath, 'listenerPath');
+    if (listenerPath) profile.listenerPath = listenerPath;
+    const listenerMetadata = this.optionalString(value.listenerMetadata, 'listenerMetadata');
+    if (listenerMetadata) profile.listenerMetadata = listenerMetadata;
     const syscalls = value.syscalls ?? [];
     if (!Array.isArray(syscalls)) this.fail('syscalls must be a list');
     profile.syscalls = syscalls.map((rule, index) => this.syscall(rule, `syscalls[${index}]`));
@@ -149,22 +211,47 @@ export function parseSeccompProfile(text: string, source: string): SeccompProfil
   return checkSeccompProfile(value, source);
 }
 
-function holdsAll(held: ReadonlySet<string>, condition: CapabilityCondition | undefined): boolean {
-  return condition === undefined || condition.capabilities.every((cap) => held.has(cap));
+/** Whether the running kernel is at least `version`; both as "major.minor...". */
+function kernelAtLeast(release: string, version: string): boolean {
+  const [have, want] = [KERNEL_VERSION.exec(release), KERNEL_VERSION.exec(version)];
+  if (!have || !want) return false;
+  const [haveMajor, haveMinor, wantMajor, wantMinor] = [have[1], have[2], want[1], want[2]].map(Number);
+  return haveMajor !== wantMajor ? haveMajor > wantMajor : haveMinor >= wantMinor;
 }
 
-function holdsAny(held: ReadonlySet<string>, condition: CapabilityCondition | undefined): boolean {
-  return condition !== undefined && condition.capabilities.some((cap) => held.has(cap));
+function includesHold(condition: RuleCondition | undefined, target: SeccompTarget, held: ReadonlySet<string>): boolean {
+  if (condition === undefined) return true;
+  return (
+    (condition.caps ?? []).every((cap) => held.has(cap)) &&
+    (condition.arches === undefined || condition.arches.includes(target.goArch)) &&
+    (condition.minKernel === undefined || kernelAtLeast(target.kernelRelease, condition.minKernel))
+  );
 }
 
-/** The OCI form for a container holding `capabilities`, on `architectures` unless the profile names its own. */
-export function toLinuxSeccomp(profile: SeccompProfileFile, capabilities: readonly string[], architectures: string[]): LinuxSeccomp {
-  const held = new Set(capabilities);
+function excludesHold(condition: RuleCondition | undefined, target: SeccompTarget, held: ReadonlySet<string>): boolean {
+  if (condition === undefined) return false;
+  return (
+    (condition.caps ?? []).some((cap) => held.has(cap)) ||
+    (condition.arches ?? []).includes(target.goArch) ||
+    (condition.minKernel !== undefined && kernelAtLeast(target.kernelRelease, condition.minKernel))
+  );
+}
+
+/** The ABIs filtered: the profile's list, else its archMap entry for this host, else the host's. */
+function filteredArchitectures(profile: SeccompProfileFile, target: SeccompTarget): string[] {
+  if (profile.architectures) return profile.architectures;
+  const entry = profile.archMap?.find((candidate) => candidate.architecture === target.architectures[0]);
+  return entry ? [entry.architecture, ...entry.subArchitectures] : target.architectures;
+}
+
+/** The OCI form of `profile` for one container, its conditional rules resolved against `target`. */
+export function toLinuxSeccomp(profile: SeccompProfileFile, target: SeccompTarget): LinuxSeccomp {
+  const held = new Set(target.capabilities);
   const seccomp: LinuxSeccomp = {
     defaultAction: profile.defaultAction,
-    architectures: profile.architectures ?? architectures,
+    architectures: filteredArchitectures(profile, target),
     syscalls: profile.syscalls
-      .filter((rule) => holdsAll(held, rule.requires) && !holdsAny(held, rule.excludes))
+      .filter((rule) => includesHold(rule.includes, target, held) && !excludesHold(rule.excludes, target, held))
       .map(({ names, action, errnoRet, args }) => ({
         names,
         action,
@@ -174,5 +261,7 @@ export function toLinuxSeccomp(profile: SeccompProfileFile, capabilities: readon
   };
   if (profile.defaultErrnoRet !== undefined) seccomp.defaultErrnoRet = profile.defaultErrnoRet;
   if (profile.flags) seccomp.flags = profile.flags;
+  if (profile.listenerPath) seccomp.listenerPath = profile.listenerPath;
+  if (profile.listenerMetadata) seccomp.listenerMetadata = profile.listenerMetadata;
   return seccomp;
 }

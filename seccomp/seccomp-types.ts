@@ -40,5 +40,7 @@ export interface LinuxSeccomp {
   defaultErrnoRet?: number;
   architectures: string[];
   flags?: string[];
+  listenerPath?: string;
+  listenerMetadata?: string;
   syscalls: SeccompSyscall[];
 }

@@ -10,13 +10,13 @@ export async function containerStatus(ctx: ServerContext, request: ContainerStat
   const container = ctx.state.containers.get(request.containerId);
   const info: Record<string, string> = {};
   if (request.verbose) {
-    // Either may be gone while the container is being removed (the record goes last): the
-    // answer is then the record's alone, as a status just before the removal would give.
+    // The runtime's state may be gone while the container is being removed (the record goes
+    // last), and the bundle may be gone at any time: the answer is then the record's alone.
     const [state, spec] = await Promise.all([
       container.state === 'running' ? handlerOf(ctx, container).containerState(container.id).catch(() => undefined) : undefined,
-      readFile(join(containerBundle(ctx, container.id), 'config.json'), 'utf8').then((text): unknown => JSON.parse(text), () => undefined),
+      container.runtimeSpec ?? readFile(join(containerBundle(ctx, container.id), 'config.json'), 'utf8').then((text): unknown => JSON.parse(text), () => undefined),
     ]);
     info.info = JSON.stringify({ name: container.name, pid: state?.pid, rootfs: container.dir, stopSignal: container.stopSignal, runtimeSpec: spec });
   }
-  return { status: criContainerStatus(container), info };
+  return { status: criContainerStatus(ctx.images, container), info };
 }

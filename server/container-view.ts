@@ -1,7 +1,10 @@
 import { ContainerState, type Container, type ContainerStatus } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';
 import { cachedPerObject } from '../system/per-object-cache';
+import type { ImageManager } from '../storage/image-manager';
+import type { ImageRecord } from '../storage/image-record';
 import { loadedContainerConfig } from './container-config';
+import { containerImageNames } from './container-image';
 
 export type ExitReason = 'Completed' | 'Error' | 'OOMKilled';
 
@@ -30,10 +33,10 @@ export const criContainer = cachedPerObject((container: ContainerRecord): Contai
   };
 });
 
-/** A container as ContainerStatus shows it, with the fields the kubelet reads. */
-export const criContainerStatus = cachedPerObject((container: ContainerRecord): ContainerStatus => {
+function statusView(container: ContainerRecord, image: ImageRecord | undefined): ContainerStatus {
   const config = loadedContainerConfig(container.config);
   const view = criContainer(container);
+  const names = containerImageNames(container, image);
   return {
     id: view.id,
     metadata: view.metadata,
@@ -42,8 +45,8 @@ export const criContainerStatus = cachedPerObject((container: ContainerRecord): 
     startedAt: BigInt(container.startedAt),
     finishedAt: BigInt(container.finishedAt),
     exitCode: container.exitCode,
-    image: view.image,
-    imageRef: view.imageRef,
+    image: names.spec,
+    imageRef: names.imageRef,
     imageId: view.imageId,
     reason: container.reason,
     message: '',
@@ -55,4 +58,17 @@ export const criContainerStatus = cachedPerObject((container: ContainerRecord): 
     user: { linux: { uid: BigInt(container.user.uid), gid: BigInt(container.user.gid), supplementalGroups: container.user.additionalGids.map(BigInt) } },
     stopSignal: 0,
   };
+}
+
+// The status names the image by its tags and digests now, so it is made once per container
+// record and image record (or once without one, when the image was removed).
+const statusViews = cachedPerObject((container: ContainerRecord) => {
+  let imageGone: ContainerStatus | undefined;
+  const withImage = cachedPerObject((image: ImageRecord) => statusView(container, image));
+  return (image: ImageRecord | undefined): ContainerStatus => (image ? withImage(image) : (imageGone ??= statusView(container, undefined)));
 });
+
+/** A container as ContainerStatus shows it, with the fields the kubelet reads. */
+export function criContainerStatus(images: ImageManager, container: ContainerRecord): ContainerStatus {
+  return statusViews(container)(images.find(container.imageId));
+}

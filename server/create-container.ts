@@ -111,6 +111,7 @@ async function createInPod(ctx: ServerContext, recorded: PodRecord, name: string
       ...record,
       stopSignal: imageConfig.config?.StopSignal || 'SIGTERM',
       user: { uid: spec.process.user.uid, gid: spec.process.user.gid, additionalGids: spec.process.user.additionalGids },
+      runtimeSpec: spec,
     };
     await ctx.state.containers.save(saved);
     await ctx.state.unfinishedContainers.finish(id);
@@ -205,8 +206,7 @@ async function writeBundle(ctx: ServerContext, source: BundleSource): Promise<{ 
   // Neither atomic nor synced: only the runtime's create reads it, after this write, and the
   // bundle lives under runroot, which does not outlive a reboot. A crash mid-write leaves the
   // same unused bundle a crash just before it would.
-  await writing(`the bundle ${bundle}`, () =>
-    writeFile(join(bundle, 'config.json'), JSON.stringify({ ...spec, root: { ...spec.root, path: rootfs.mountPoint } }), { mode: 0o600 }),
-  );
-  return { spec, imageConfig };
+  const written = { ...spec, root: { ...spec.root, path: rootfs.mountPoint } };
+  await writing(`the bundle ${bundle}`, () => writeFile(join(bundle, 'config.json'), JSON.stringify(written), { mode: 0o600 }));
+  return { spec: written, imageConfig };
 }

@@ -31,7 +31,7 @@ export function podContainers(ctx: ServerContext, podId: string): ContainerRecor
 export function podStatusSnapshot(ctx: ServerContext, pod: PodRecord): PodStatusSnapshot {
   return {
     status: criPodSandboxStatus(pod),
-    containersStatuses: podContainers(ctx, pod.id).map(criContainerStatus),
+    containersStatuses: podContainers(ctx, pod.id).map((container) => criContainerStatus(ctx.images, container)),
     timestamp: statusTimestamp(),
   };
 }

@@ -5,7 +5,7 @@
 // wrong with it.
 import { isIP } from 'node:net';
 import { posix } from 'node:path';
-import { isHostname } from '../network/namespaces';
+import { isHostname } from '../system/hostname';
 import { validateDns } from '../oci/pod-files';
 import {
   MountPropagation,

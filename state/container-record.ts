@@ -29,6 +29,11 @@ export interface ContainerRecord extends StoredObject {
   stopSignal: string;
   /** Who the process runs as, as the generated spec says. */
   user: { uid: number; gid: number; additionalGids: number[] };
+  /**
+   * The OCI spec as written to the bundle, for verbose ContainerStatus to answer from the record
+   * whatever becomes of the bundle; absent in records made before it was kept.
+   */
+  runtimeSpec?: unknown;
 }
 
 export function isContainerRecord(value: unknown): value is ContainerRecord {

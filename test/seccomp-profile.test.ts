@@ -131,6 +131,42 @@ describe('Localhost profiles', () => {
     expect(filter?.architectures).toEqual(['SCMP_ARCH_X86_64']);
   });
 
+  describe('in the format of Docker and containers-common', () => {
+    const CONTAINERS_COMMON = '/usr/share/containers/seccomp.json';
+    const localhost = (ref: string, overrides: Partial<SeccompOptions> = {}) => seccompFor(profile(SecurityProfile_ProfileType.Localhost, ref), '', { ...options, ...overrides });
+
+    test("containers-common's default profile loads, resolved for the container's capabilities and the host's architecture", async () => {
+      const filter = await localhost(CONTAINERS_COMMON);
+      if (filter === undefined) throw new Error('no filter');
+      expect(filter.architectures).toEqual(['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
+      expect(evaluateSeccomp(filter, 'arch_prctl').action).toBe('SCMP_ACT_ALLOW');
+      expect(evaluateSeccomp(filter, 's390_pci_mmio_read').action).toBe('SCMP_ACT_ERRNO');
+      expect(evaluateSeccomp(filter, 'bpf').action).toBe('SCMP_ACT_ERRNO');
+      const admin = await localhost(CONTAINERS_COMMON, { capabilities: [...DEFAULT_CAPS, 'CAP_SYS_ADMIN'] });
+      expect(admin && evaluateSeccomp(admin, 'bpf').action).toBe('SCMP_ACT_ALLOW');
+      const arm = await localhost(CONTAINERS_COMMON, { arch: 'arm64' });
+      expect(arm?.architectures).toEqual(['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM']);
+      expect(arm && evaluateSeccomp(arm, 'arch_prctl').action).toBe('SCMP_ACT_ERRNO');
+    });
+
+    test('minKernel includes a rule from that kernel on and excludes it from then on', async () => {
+      const rule = { action: 'SCMP_ACT_ERRNO', errnoRet: 1 };
+      await writeFile(
+        join(root, 'kernel.json'),
+        JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['reboot'], ...rule, includes: { minKernel: '5.10' } }, { names: ['sync'], ...rule, excludes: { minKernel: '5.10' } }] }),
+      );
+      const names = async (kernelRelease: string) => (await localhost('kernel.json', { kernelRelease }))?.syscalls.flatMap((syscall) => syscall.names);
+      expect(await names('5.4.0-100-generic')).toEqual(['sync']);
+      expect(await names('5.10.0-28-amd64')).toEqual(['reboot']);
+      expect(await names('6.1.0')).toEqual(['reboot']);
+    });
+
+    test('a profile giving both architectures and archMap is refused', async () => {
+      await writeFile(join(root, 'both.json'), JSON.stringify({ ...audit, architectures: ['SCMP_ARCH_X86_64'], archMap: [{ architecture: 'SCMP_ARCH_X86_64', subArchitectures: [] }] }));
+      await expect(localhost('both.json')).rejects.toThrow(/both architectures and archMap/);
+    });
+  });
+
   test('a missing file is refused naming it', async () => {
     const missing = join(root, 'missing.json');
     const result = seccompFor(profile(SecurityProfile_ProfileType.Localhost, missing), '', options);
