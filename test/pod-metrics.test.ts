@@ -3,7 +3,7 @@
 // ListPodSandboxMetrics (and its streamed form), for a runc pod and a VM pod.
 import { type Metric, type PodSandboxMetrics, RuntimeServiceService as Runtime } from '../proto/gen/cri-api-v1';
 import { waitUntil } from '../system/wait-until';
-import { streamAll, unary } from '../testbed/cri-client';
+import { streamed, unary } from '../testbed/cri-client';
 import { CLOSE_MS, ContainerDaemon } from './support/container-daemon';
 import { receiveFrom } from './support/net-tools';
 
@@ -13,15 +13,8 @@ const POLL_MS = 200;
 const SAMPLE_SECONDS = 3;
 const SERVED_BYTES = 64 * 1024;
 
-// The runc and vm handlers as by default; the daemon samples CPU time every few seconds.
+// The handlers as by default; the daemon samples CPU time every few seconds.
 const CONFIG = `
-[runtime]
-default_handler = "runc"
-[runtime.handlers.runc]
-type = "oci"
-runtime_path = "/usr/bin/runc"
-[runtime.handlers.vm]
-type = "vm"
 [metrics]
 stats_sample_interval_seconds = ${SAMPLE_SECONDS}
 `;
@@ -117,10 +110,10 @@ describe('pod metrics through the CRI', () => {
     expect(named(container?.metrics, 'container_fs_usage_bytes')).toHaveLength(1);
     expect(named(pod?.metrics, 'container_network_transmit_bytes_total').map((metric) => metric.labelValues[3])).toContain('eth0');
 
-    const streamed = (await streamAll(daemon.client, Runtime.streamPodSandboxMetrics, {})).flatMap((message) => message.podSandboxMetrics);
+    const fromStream = (await streamed(daemon.client, Runtime.streamPodSandboxMetrics, {})).flatMap((message) => message.podSandboxMetrics);
     const listed = (await unary(daemon.client, Runtime.listPodSandboxMetrics, {})).podMetrics;
-    expect(streamed.map((metrics) => metrics.podSandboxId).sort()).toEqual(listed.map((metrics) => metrics.podSandboxId).sort());
-    expect(streamed.find((metrics) => metrics.podSandboxId === podId)?.containerMetrics.map((metrics) => metrics.containerId)).toEqual([id]);
+    expect(fromStream.map((metrics) => metrics.podSandboxId).sort()).toEqual(listed.map((metrics) => metrics.podSandboxId).sort());
+    expect(fromStream.find((metrics) => metrics.podSandboxId === podId)?.containerMetrics.map((metrics) => metrics.containerId)).toEqual([id]);
     await daemon.stopAndRemovePod(podId);
   }, BOOT_MS);
 });

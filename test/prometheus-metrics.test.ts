@@ -23,13 +23,6 @@ describe('Prometheus metrics', () => {
   beforeAll(async () => {
     port = await freePort();
     const config = `
-[runtime]
-default_handler = "runc"
-[runtime.handlers.runc]
-type = "oci"
-runtime_path = "/usr/bin/runc"
-[runtime.handlers.vm]
-type = "vm"
 [metrics]
 address = "127.0.0.1:${port}"
 `;

@@ -45,20 +45,3 @@ export function streamed<Request, Response>(client: Client, method: MethodDefini
     call.on('end', () => resolve(responses));
   });
 }
-
-/** Calls a server-streaming method; resolves with every message once the server ends the stream. */
-export function streamAll<Request, Response>(client: Client, method: MethodDefinition<Request, Response>, request: Request, deadlineMs = DEFAULT_DEADLINE_MS): Promise<Response[]> {
-  return new Promise((resolve, reject) => {
-    const messages: Response[] = [];
-    const call = client.makeServerStreamRequest(
-      method.path,
-      (value: Request) => method.requestSerialize(value),
-      (value: Buffer) => method.responseDeserialize(value),
-      request,
-      { deadline: Date.now() + deadlineMs },
-    );
-    call.on('data', (message: Response) => messages.push(message));
-    call.on('error', reject);
-    call.on('end', () => resolve(messages));
-  });
-}
