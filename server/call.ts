@@ -102,11 +102,22 @@ export function serverStreamingCall(
   verb: StreamingVerb<unknown, unknown>,
 ): handleServerStreamingCall<unknown, unknown> {
   return (call) => {
-    const send = (response: unknown): Promise<void> =>
-      call.write(response) ? Promise.resolve() : new Promise((resolve) => call.once('drain', () => resolve()));
     const cancel = new AbortController();
     call.once('cancelled', () => cancel.abort());
     call.once('close', () => cancel.abort());
+    // A client that went away never drains: its going ends the wait (the verb sees `cancelled`).
+    const send = (response: unknown): Promise<void> =>
+      cancel.signal.aborted || call.write(response)
+        ? Promise.resolve()
+        : new Promise((resolve) => {
+            const done = (): void => {
+              call.off('drain', done);
+              cancel.signal.removeEventListener('abort', done);
+              resolve();
+            };
+            call.once('drain', done);
+            cancel.signal.addEventListener('abort', done, { once: true });
+          });
     observed(ctx, metrics, method, call.request, () => verb(ctx, call.request, send, cancel.signal)).then(
       () => call.end(),
       (error: ServerErrorResponse) => call.emit('error', error),
