@@ -49,7 +49,7 @@ describe('records damaged while the daemon was down', () => {
     repairPod = () => writeFile(damaged.pod, podRecord);
     await fixture.restart(0, 'SIGTERM', async () => {
       // Cut short, as by a disk that filled or a crash of the filesystem; and not JSON at all.
-      await truncate(damaged.pod, podRecord.length / 2);
+      await truncate(damaged.pod, Math.floor(podRecord.length / 2));
       await writeFile(damaged.container, 'not a record\n');
       await truncate(damaged.image, 0);
     });

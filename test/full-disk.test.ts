@@ -40,6 +40,7 @@ const LINE = /^line (\d+) of a container that keeps on writing$/;
 // Lines printed while the disk is full: together more than a page, so one of them is cut short
 // at a page's end, where the file needs room it does not get.
 const LINES_WHILE_FULL = 100;
+const COUNTER_READS = 100;
 
 describe('a full disk under the root or the runroot', () => {
   let fixture: ContainerDaemon;
@@ -162,7 +163,15 @@ describe('a full disk under the root or the runroot', () => {
       const id = await fixture.createContainer(podId, 'writer', ['sh', '-c', script], { mounts: [{ containerPath: '/counter', hostPath: counterDir }] });
       await unary(fixture.client, Runtime.startContainer, { containerId: id });
       const logPath = join(fixture.dirs.runroot, 'logs', name, 'writer.log');
-      const counter = async (): Promise<number> => Number.parseInt(await readFile(join(counterDir, 'now'), 'utf8').catch(() => '-1'), 10);
+      // The shell empties the file before it writes the next number: a read in between finds no
+      // number (a NaN taken as the count when the disk filled failed the case), so read again.
+      const counter = async (): Promise<number> => {
+        let count = Number.NaN;
+        for (let attempt = 0; attempt < COUNTER_READS && Number.isNaN(count); attempt++) {
+          count = Number.parseInt(await readFile(join(counterDir, 'now'), 'utf8').catch(() => '-1'), 10);
+        }
+        return count;
+      };
       // The numbers of the lines logged whole, and how many entries are not whole: the last one
       // may be being written as it is read, unless the container has stopped.
       const readLog = async (stopped = false): Promise<{ lines: number[]; cut: number }> => {
