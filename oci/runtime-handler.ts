@@ -194,4 +194,10 @@ export interface RuntimeHandler {
   /** Exits recorded while nobody watched (the daemon was down), then each new one as it happens. */
   pendingExits(): Promise<ContainerExit[]>;
   watchExits(onExit: (exit: ContainerExit) => void): () => void;
+  /**
+   * Calls `onDeath` once for each pod whose sandbox dies on its own from now on (its infra
+   * process or VM ended, its agent gone), never for one stopPod ends; returns the function that
+   * stops watching. Deaths while the daemon was down are those restorePods found.
+   */
+  watchPodDeaths(onDeath: (podId: string) => void): () => void;
 }

@@ -23,6 +23,7 @@ import { CallMetrics } from './metrics';
 import { startCpuSampling } from './cpu-sampling';
 import { ContainerEvents } from './container-events';
 import { followContainerExits } from './container-exits';
+import { followPodDeaths } from './pod-deaths';
 import { recordedLeases, recoverFromCrash } from './crash-recovery';
 import { restorePods } from './pod-sandbox';
 import { criServices } from './services';
@@ -106,7 +107,8 @@ export class Daemon {
     private readonly server: Server,
     private readonly listener: NetServer,
     private readonly lock: InstanceLock,
-    private readonly stopFollowingExits: () => void,
+    /** Stops following the handlers' container exits and sandbox deaths. */
+    private readonly stopFollowingHandlers: () => void,
     private readonly stopCpuSampling: () => Promise<void>,
   ) {}
 
@@ -155,6 +157,7 @@ export class Daemon {
       await recoverFromCrash(ctx);
       await holdRunningPodsPorts(ctx);
       const stopFollowingExits = await followContainerExits(ctx);
+      const stopFollowingDeaths = followPodDeaths(ctx);
       const metrics = new CallMetrics();
       const server = new Server({
         'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
@@ -172,7 +175,11 @@ export class Daemon {
       }
       await chmod(config.socket, SOCKET_MODE);
 
-      const daemon = new Daemon(options, ctx, server, listener, lock, stopFollowingExits, startCpuSampling(ctx));
+      const stopFollowingHandlers = (): void => {
+        stopFollowingExits();
+        stopFollowingDeaths();
+      };
+      const daemon = new Daemon(options, ctx, server, listener, lock, stopFollowingHandlers, startCpuSampling(ctx));
       if (config.metrics.address !== '') {
         const served = await metrics.serve(config.metrics.address);
         daemon.metricsServer = served.server;
@@ -218,7 +225,7 @@ export class Daemon {
         resolve();
       });
     });
-    this.stopFollowingExits();
+    this.stopFollowingHandlers();
     await this.stopCpuSampling();
     await Promise.all(this.ctx.handlers.list().map((handler) => handler.shutdown()));
     await this.ctx.streams.stop();

@@ -5,6 +5,7 @@ import type { PodRecord } from '../state/pod-record';
 import { cachedPerObject } from '../system/per-object-cache';
 import type { ServerContext } from './context';
 import { loadedConfig } from './pod-config';
+import { recordPodDeath } from './pod-deaths';
 
 export function handlerOfPod(ctx: ServerContext, pod: PodRecord): RuntimeHandler {
   return ctx.handlers.resolve(pod.runtimeHandler);
@@ -32,15 +33,13 @@ function recordedHandlerState(pod: PodRecord): PodHandlerState | undefined {
 
 /**
  * At start, before any call: every handler takes back its pods, and what it made for none of
- * them (a VM template a crash cut short); the pods it found dead are logged.
+ * them (a VM template a crash cut short); the deaths of those it found dead are recorded.
  */
 export async function restorePods(ctx: ServerContext): Promise<void> {
   for (const handler of ctx.handlers.list()) {
     const pods = ctx.state.pods.list().filter((pod) => pod.runtimeHandler === handler.name);
-    const dead = new Set(await handler.restorePods(pods.map((pod) => ({ pod: podSandboxOf(pod), state: recordedHandlerState(pod) }))));
-    for (const pod of pods) {
-      if (pod.state === 'ready' && dead.has(pod.id)) ctx.logger.warn('pod sandbox found dead at start', { pod_id: pod.id, pod_name: pod.name, handler: handler.name });
-    }
+    const dead = await handler.restorePods(pods.map((pod) => ({ pod: podSandboxOf(pod), state: recordedHandlerState(pod) })));
+    for (const podId of dead) await recordPodDeath(ctx, podId);
   }
 }
 
@@ -48,11 +47,11 @@ export async function restorePods(ctx: ServerContext): Promise<void> {
 const asDead = cachedPerObject((pod: PodRecord): PodRecord => ({ ...pod, state: 'notready' }));
 
 /**
- * The pod as it is now: a ready record whose sandbox died on its own, or whose handler is no
- * longer configured, reads NOTREADY until it is stopped.
+ * The pod as it is now: a ready record whose sandbox died on its own (recorded so or not yet),
+ * or whose handler is no longer configured, reads NOTREADY until it is stopped.
  */
 export async function observedPod(ctx: ServerContext, pod: PodRecord): Promise<PodRecord> {
   if (pod.state !== 'ready') return pod;
-  const alive = await ctx.handlers.find(pod.runtimeHandler)?.podAlive(pod.id);
+  const alive = pod.diedAt === undefined && (await ctx.handlers.find(pod.runtimeHandler)?.podAlive(pod.id));
   return alive ? pod : asDead(pod);
 }

@@ -55,7 +55,8 @@ export async function stopPod(ctx: ServerContext, pod: PodRecord): Promise<void>
   await stopSandbox(ctx, pod);
   const stopped: PodRecord = { ...pod, state: 'notready' };
   await ctx.state.pods.save(stopped);
-  ctx.events.publishSandbox(ctx, stopped, ContainerEventType.CONTAINER_STOPPED_EVENT);
+  // A sandbox that died on its own was told already, and stopped it reads the same.
+  if (pod.diedAt === undefined) ctx.events.publishSandbox(ctx, stopped, ContainerEventType.CONTAINER_STOPPED_EVENT);
   ctx.logger.info('pod sandbox stopped', { pod_id: pod.id, pod_name: pod.name });
 }
 

@@ -3,8 +3,13 @@ import type { PodRecord } from '../state/pod-record';
 import { cachedPerObject } from '../system/per-object-cache';
 import { loadedConfig, namespaceOptions } from './pod-config';
 
+/** Started and not stopped, and its sandbox not recorded dead. */
+function ready(pod: PodRecord): boolean {
+  return pod.state === 'ready' && pod.diedAt === undefined;
+}
+
 function state(pod: PodRecord): PodSandboxState {
-  return pod.state === 'ready' ? PodSandboxState.SANDBOX_READY : PodSandboxState.SANDBOX_NOTREADY;
+  return ready(pod) ? PodSandboxState.SANDBOX_READY : PodSandboxState.SANDBOX_NOTREADY;
 }
 
 // Made once per record, as records are replaced whenever a pod changes.
@@ -26,8 +31,8 @@ export const criPodSandbox = cachedPerObject((pod: PodRecord): PodSandbox => {
 /** A pod as PodSandboxStatus shows it; the first IP is the pod IP, the rest additional ones. */
 export const criPodSandboxStatus = cachedPerObject((pod: PodRecord): PodSandboxStatus => {
   const options: NamespaceOption = namespaceOptions(loadedConfig(pod.config));
-  // A stopped pod has no network any more; CRI wants no IPs reported then.
-  const ips = pod.state === 'ready' ? (pod.network?.ips ?? []) : [];
+  // A stopped or dead pod has no network to reach it by; CRI wants no IPs reported then.
+  const ips = ready(pod) ? (pod.network?.ips ?? []) : [];
   return {
     ...criPodSandbox(pod),
     network: { ip: ips[0] ?? '', additionalIps: ips.slice(1).map((ip) => ({ ip })) },

@@ -23,6 +23,12 @@ export interface PodRecord extends StoredObject {
   sysctls?: Record<string, string>;
   portMappings: PortMapping[];
   network: PodNetworkAttachment | undefined;
+  /**
+   * Nanoseconds since the epoch (decimal string) at which its sandbox was found dead on its own
+   * (infra process or VM ended): it reads NOTREADY from then on, while its network and host
+   * ports wait for StopPodSandbox.
+   */
+  diedAt?: string;
   /** What the runtime handler returned from startPod; absent until it has. */
   handlerState?: PodHandlerState;
   /** Older records kept the conmon handler's pod state in these two fields. */
@@ -42,6 +48,7 @@ export function isPodRecord(value: unknown): value is PodRecord {
     typeof record.runtimeHandler === 'string' &&
     typeof record.namespaces === 'object' &&
     typeof record.cgroup === 'object' &&
+    (record.diedAt === undefined || typeof record.diedAt === 'string') &&
     (record.handlerState === undefined || (typeof record.handlerState === 'object' && record.handlerState !== null)) &&
     Array.isArray(record.portMappings)
   );

@@ -3,7 +3,7 @@
 // (PodSandboxStatus with its timestamp) only when newer, and drops the pod when its sandbox's
 // deletion event arrives. Both must describe the same pod at every quiet point.
 import { status as Code, type ClientReadableStream } from '@grpc/grpc-js';
-import { ContainerEventType, ContainerState, PodSandboxState, RuntimeServiceService, type ContainerEventResponse, type ContainerStatus, type GetEventsRequest, type PodSandboxStatus } from '../proto/gen/cri-api-v1';
+import { ContainerEventType, ContainerState, NamespaceMode, PodSandboxState, RuntimeServiceService, type ContainerEventResponse, type ContainerStatus, type GetEventsRequest, type PodSandboxStatus } from '../proto/gen/cri-api-v1';
 import { waitUntil } from '../system/wait-until';
 import { unary } from '../testbed/cri-client';
 import { CLOSE_MS, ContainerDaemon } from './support/container-daemon';
@@ -135,7 +135,52 @@ describe('evented PLEG', () => {
   test('runc: a pod rebuilt from its events alone equals a relist at every step', () => lifecycle('ev-runc', 'runc'), CASE_MS);
 
   test('vm: a pod rebuilt from its events alone equals a relist at every step', () => lifecycle('ev-vm', 'vm'), CASE_MS);
+
+  /** What the pod's handler runs it in, as its verbose status shows it. */
+  async function handlerState(podId: string): Promise<HandlerState> {
+    const pod = await unary(daemon.client, RuntimeServiceService.podSandboxStatus, { podSandboxId: podId, verbose: true });
+    return (JSON.parse(pod.info.info ?? '{}') as { handlerState: HandlerState }).handlerState;
+  }
+
+  const sandboxStops = (podId: string): ContainerEventResponse[] =>
+    eventsOf(podId).filter((event) => event.containerId === podId && event.containerEventType === ContainerEventType.CONTAINER_STOPPED_EVENT);
+
+  /**
+   * The process the pod's sandbox is, killed as a crash would: the kubelet learns from one event
+   * that the pod is NOTREADY, as a relist would tell it, and its stop then sends no other.
+   */
+  async function sandboxDeath(name: string, handler: string, sandboxPid: (state: HandlerState) => number | undefined): Promise<void> {
+    // A pod-wide PID namespace: a runc pod has an infra process only then.
+    const podId = await daemon.runPod(name, handler, { linux: { securityContext: { namespaceOptions: { pid: NamespaceMode.POD } } } });
+    const sleeper = await daemon.createContainer(podId, 'sleeper', ['sleep', '600']);
+    await unary(daemon.client, RuntimeServiceService.startContainer, { containerId: sleeper });
+    await expectEventsMatchRelist(podId);
+    const pid = sandboxPid(await handlerState(podId));
+    if (pid === undefined) throw new Error(`pod ${podId} shows no sandbox process`);
+
+    process.kill(pid, 'SIGKILL');
+    expect(await waitUntil(async () => sandboxStops(podId).length > 0, DELIVERY_MS, 100)).toBe(true);
+    expect(sandboxStops(podId)[0].podSandboxStatus?.state).toBe(PodSandboxState.SANDBOX_NOTREADY);
+    await expectEventsMatchRelist(podId);
+    const relist = await unary(daemon.client, RuntimeServiceService.podSandboxStatus, { podSandboxId: podId, verbose: false });
+    expect(relist.status?.state).toBe(PodSandboxState.SANDBOX_NOTREADY);
+
+    await unary(daemon.client, RuntimeServiceService.stopPodSandbox, { podSandboxId: podId });
+    await unary(daemon.client, RuntimeServiceService.removePodSandbox, { podSandboxId: podId });
+    await expectEventsMatchRelist(podId);
+    expect(sandboxStops(podId)).toHaveLength(1);
+  }
+
+  test('runc: a pod whose infra process is killed is NOTREADY in its event as in a relist', () => sandboxDeath('ev-runc-dies', 'runc', (state) => state.infra?.pid), CASE_MS);
+
+  test('vm: a pod whose QEMU is killed is NOTREADY in its event as in a relist', () => sandboxDeath('ev-vm-dies', 'vm', (state) => state.qemu?.pid), CASE_MS);
 });
+
+/** The part of a pod's handler state that names its sandbox's process: a runc pod's infra process, a VM pod's QEMU. */
+interface HandlerState {
+  infra?: { pid: number };
+  qemu?: { pid: number };
+}
 
 function bigints(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;

@@ -187,4 +187,8 @@ export class ConmonHandler implements RuntimeHandler {
   watchExits(onExit: (exit: ContainerExit) => void): () => void {
     return this.runtime.watchExits(onExit);
   }
+
+  watchPodDeaths(onDeath: (podId: string) => void): () => void {
+    return this.pods.watchDeaths(onDeath);
+  }
 }

@@ -4,6 +4,7 @@ import { NotFoundError } from '../../system/errors';
 import { settle } from '../../system/settle';
 import { hostStatsReader } from '../cgroups/cgroup-stats';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
+import { PodDeathWatch } from '../pod-death-watch';
 import type { PodContainerContext, PodHandlerState, PodSandbox, RestoredPod } from '../runtime-handler';
 import { isTrackedRunning } from '../../system/tracked-process';
 import { type InfraProcess, PAUSE_PATH, findInfraProcesses, startInfraProcess, stopInfraProcess } from './infra-process';
@@ -34,6 +35,7 @@ interface RunningPod {
  */
 export class ConmonPods {
   private readonly running = new Map<string, RunningPod>();
+  private readonly deaths = new PodDeathWatch(() => this.running.keys(), (podId) => this.alive(podId));
 
   /** `dir` holds a directory of files per pod. */
   constructor(private readonly dir: string) {}
@@ -78,7 +80,13 @@ export class ConmonPods {
       this.running.set(pod.id, { pod, state });
       if (!(await this.alive(pod.id))) dead.push(pod.id);
     }
+    dead.forEach((podId) => this.deaths.settle(podId));
     return dead;
+  }
+
+  /** Pods whose infra process ends on its own; one without an infra process cannot die apart from its containers. */
+  watchDeaths(onDeath: (podId: string) => void): () => void {
+    return this.deaths.watch(onDeath);
   }
 
   private get(podId: string): RunningPod {
@@ -116,6 +124,7 @@ export class ConmonPods {
   async stop(podId: string): Promise<void> {
     const running = this.running.get(podId);
     if (!running) return;
+    this.deaths.settle(podId);
     const { infra, files } = running.state;
     await settle([infra === undefined ? Promise.resolve() : stopInfraProcess(infra), unmountPodShm(files)]);
   }
@@ -129,5 +138,6 @@ export class ConmonPods {
     // Older records kept the files elsewhere; the state says where.
     await removePodFiles(running ? dirname(running.state.files.hosts) : join(this.dir, podId));
     this.running.delete(podId);
+    this.deaths.forget(podId);
   }
 }

@@ -201,4 +201,8 @@ export class VmHandler implements RuntimeHandler {
   watchExits(onExit: (exit: ContainerExit) => void): () => void {
     return this.containers.watchExits(onExit);
   }
+
+  watchPodDeaths(onDeath: (podId: string) => void): () => void {
+    return this.pods.watchDeaths(onDeath);
+  }
 }

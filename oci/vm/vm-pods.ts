@@ -7,6 +7,7 @@ import { stopTrackedProcess } from '../../system/tracked-process';
 import { hostStatsReader } from '../cgroups/cgroup-stats';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
 import { LinuxPodSandboxConfig } from '../../proto/gen/cri-api-v1';
+import { PodDeathWatch } from '../pod-death-watch';
 import type { PodContainerContext, PodHandlerState, PodResources, PodSandbox, RestoredPod } from '../runtime-handler';
 import { AgentClient, type AgentListeners } from './agent-client';
 import { GUEST_POD_FILES, GUEST_POD_PID_NS, GUEST_POD_SHM } from './guest-paths';
@@ -51,6 +52,7 @@ const RECONNECT_TIMEOUT_MS = 10_000;
 export class VmPods {
   private readonly running = new Map<string, RunningVm>();
   private readonly factory: VmFactory;
+  private readonly deaths = new PodDeathWatch(() => this.running.keys(), (podId) => this.alive(podId));
 
   constructor(
     private readonly handlerDir: string,
@@ -107,7 +109,13 @@ export class VmPods {
         }
       }),
     );
+    dead.forEach((podId) => this.deaths.settle(podId));
     return dead;
+  }
+
+  /** Pods whose QEMU ends, or whose agent stops answering, on their own. */
+  watchDeaths(onDeath: (podId: string) => void): () => void {
+    return this.deaths.watch(onDeath);
   }
 
   /**
@@ -182,6 +190,7 @@ export class VmPods {
   async stop(podId: string): Promise<void> {
     const vm = this.running.get(podId);
     if (!vm) return;
+    this.deaths.settle(podId);
     await shutdownPodVm(vm.state, vm.paths, vm.agent, this.logger);
     vm.agent = undefined;
   }
@@ -202,5 +211,6 @@ export class VmPods {
     await unmountAll(paths.dir, true);
     await Promise.all([rm(paths.dir, { recursive: true, force: true }), rm(paths.qmpSocket, { force: true }), rm(paths.agentSocket, { force: true })]);
     this.running.delete(podId);
+    this.deaths.forget(podId);
   }
 }
