@@ -14,6 +14,9 @@ import { LayerStore } from './layer-store';
 import { counter, histogram } from '../system/metrics-registry';
 import { loadRegistriesConf, type RegistriesConf } from './registries-conf';
 
+const pulls = counter('podvisor_image_pulls_total', 'Image pulls, by outcome (success, failure).');
+const pullDuration = histogram('podvisor_image_pull_duration_seconds', 'Duration of image pulls, failed ones included.');
+
 /** An image as a container holds it through its lease. */
 export interface LeasedImage {
   image: ImageRecord;
@@ -35,9 +38,6 @@ export interface RecordedLease {
  * layers they run on, collection of what nothing references, pinning, and the image
  * filesystem's usage.
  */
-const pulls = counter('podvisor_image_pulls_total', 'Image pulls, by outcome (success, failure).');
-const pullDuration = histogram('podvisor_image_pull_duration_seconds', 'Duration of image pulls, failed ones included.');
-
 export class ImageManager {
   private readonly pinned: Set<string>;
   private usage: Promise<FsUsage> | undefined;

@@ -11,10 +11,10 @@ import { parseImageReference, referenceString, repositoryOf, type ImageReference
 import { compressionOfMediaType, unpackLayer } from './layer-unpack';
 import type { LayerStore } from './layer-store';
 import { pullSources, type PullSource, type RegistriesConf } from './registries-conf';
+import { RegistryClient, type Descriptor, type RegistryCredentials, type ResolvedImage } from './registry-client';
 
 // Blobs downloaded whole; what was already held, or a download cut short, counts nothing.
 const pulledBytes = counter('podvisor_image_pull_bytes_total', 'Bytes of image blobs downloaded from registries.');
-import { RegistryClient, type Descriptor, type RegistryCredentials, type ResolvedImage } from './registry-client';
 
 // How often a running pull logs how far it has got.
 const PROGRESS_LOG_INTERVAL_MS = 5000;

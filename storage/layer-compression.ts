@@ -87,8 +87,6 @@ function fileStream(file: FileHandle, compression: 'gzip' | 'none'): LayerStream
 /** Node has no zstd: `zstd -dc` reads the blob as its stdin; its stdout is the tar. */
 async function zstdStream(file: FileHandle): Promise<LayerStream> {
   const child = spawn('zstd', ['-dcq'], { stdio: [file.fd, 'pipe', 'pipe'] });
-  // The child holds its own copy of the descriptor.
-  await file.close();
   const { stdout, stderr } = child;
   if (!stdout || !stderr) {
     child.kill('SIGKILL');
@@ -115,6 +113,9 @@ async function zstdStream(file: FileHandle): Promise<LayerStream> {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
   tar.once('close', kill);
+  // Only now that every listener is on: zstd may end while the descriptor closes, and an end
+  // nobody heard left the tar open forever. The child holds its own copy of the descriptor.
+  await file.close();
   return {
     tar,
     close: async () => {
