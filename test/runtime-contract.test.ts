@@ -187,6 +187,18 @@ describe('RuntimeHandler contract through the CRI', () => {
     );
 
     test(
+      'a stop sent right after the start reaches a program that sets its handler late, not only its SIGKILL',
+      async () => {
+        const podId = await runPod('early-stop');
+        // As PID 1 the shell drops a TERM that comes before its trap is set, a second after it starts.
+        const id = await runContainer(podId, 'app', ['sh', '-c', 'sleep 1; trap "exit 7" TERM; sleep 300 & wait']);
+        await cri(Runtime.stopContainer, { containerId: id, timeout: 60n });
+        expect(await daemon.status(id)).toMatchObject({ state: ContainerState.CONTAINER_EXITED, exitCode: 7 });
+      },
+      CASE_TIMEOUT_MS,
+    );
+
+    test(
       'stop and remove are idempotent; unknown IDs are fine to stop and remove, and not found by status',
       async () => {
         const podId = await runPod('twice');

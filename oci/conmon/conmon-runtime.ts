@@ -13,6 +13,7 @@ import { makeDirectories } from '../../system/make-directories';
 import type { Logger } from '../../system/logger';
 import { settle } from '../../system/settle';
 import { pathExists } from '../../system/path-exists';
+import { resendWhenCaught } from '../../system/resend-when-caught';
 import { isProcessRunning, readStat } from '../../system/process-stat';
 import { waitUntil } from '../../system/wait-until';
 import { relayAttachSocket } from './attach-socket';
@@ -235,19 +236,26 @@ export class ConmonRuntime {
    * process: conmon, reaper of the container and of nothing else, is its parent. Otherwise,
    * and for signals Node cannot name, runc does it.
    */
-  private async signal(id: string, signal: string): Promise<boolean> {
+  private async signal(id: string, signal: string, resendWindowMs = 0): Promise<boolean> {
     const name = signal.startsWith('SIG') ? signal : `SIG${signal}`;
     if (!(name in constants.signals)) return runcKill(this.target, id, signal);
     const [pid, conmonPid] = await Promise.all([readPidFile(containerPidFile(this.persistDirOf(id))), this.readConmonPid(id)]);
     const stat = pid > 0 ? await readStat(pid) : undefined;
     if (stat === undefined || stat.ppid !== conmonPid || !(await isConmonRunning(conmonPid, id))) return runcKill(this.target, id, signal);
-    try {
-      process.kill(pid, name);
-      return true;
-    } catch (error) {
-      if (errorCode(error) === 'ESRCH') return false;
-      throw error;
-    }
+    const send = async (): Promise<boolean> => {
+      try {
+        process.kill(pid, name);
+        return true;
+      } catch (error) {
+        if (errorCode(error) === 'ESRCH') return false;
+        throw error;
+      }
+    };
+    if (!(await send())) return false;
+    // A stop right after the start may come before the program has set its handler.
+    const sameProcess = async (): Promise<boolean> => (await readStat(pid))?.startTime === stat.startTime && (await isProcessRunning(pid));
+    if (resendWindowMs > 0) void resendWhenCaught(pid, constants.signals[name as NodeJS.Signals], sameProcess, async () => void (await send().catch(() => false)), resendWindowMs);
+    return true;
   }
 
   /**
@@ -257,7 +265,7 @@ export class ConmonRuntime {
   async stop(id: string, stopSignal: string, timeoutMs: number): Promise<void> {
     if ((await readExitFile(this.options.exitsDir, id)) !== undefined) return;
     // signal answers false, rather than failing, for a container that has already stopped.
-    if (timeoutMs > 0 && (await this.signal(id, stopSignal)) && (await this.waitForExit(id, timeoutMs))) return;
+    if (timeoutMs > 0 && (await this.signal(id, stopSignal, timeoutMs)) && (await this.waitForExit(id, timeoutMs))) return;
     await this.signal(id, 'SIGKILL');
     if (!(await this.waitForExit(id, KILL_WAIT_MS))) throw new InternalError(`container ${id} still runs ${KILL_WAIT_MS} ms after SIGKILL`);
   }
