@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { SHARE_ENV, Worker } from 'node:worker_threads';
 import { DeadlineExceededError, InternalError, errorMessage } from './errors';
 import type { ToolJob, ToolReply } from './tool-thread';
 
@@ -29,8 +29,7 @@ class ToolThread {
   run(file: string, args: string[], options: ToolOptions): Promise<ToolOutcome> {
     const worker = this.started();
     const id = this.nextId++;
-    // The thread's environment is a copy taken when it started: each job carries the current one.
-    const job: ToolJob = { id, file, args, options: { ...options, env: { ...(options.env ?? process.env) } } };
+    const job: ToolJob = { id, file, args, options };
     return new Promise((resolve, reject) => {
       if (this.pending.size === 0) worker.ref();
       this.pending.set(id, { resolve, reject });
@@ -40,7 +39,8 @@ class ToolThread {
 
   private started(): Worker {
     if (this.worker !== undefined) return this.worker;
-    const worker = new Worker(join(__dirname, 'tool-thread.js'));
+    // The daemon's environment is the thread's too, changes included (copying it per job costs more than the job's message).
+    const worker = new Worker(join(__dirname, 'tool-thread.js'), { env: SHARE_ENV });
     worker.unref();
     worker.on('message', (reply: ToolReply) => {
       const job = this.pending.get(reply.id);
