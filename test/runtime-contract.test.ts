@@ -141,6 +141,9 @@ describe('RuntimeHandler contract through the CRI', () => {
       const { items } = await cri(Runtime.listPodSandbox, { filter: undefined });
       return Object.fromEntries(items.filter((pod) => pods.includes(pod.id)).map((pod) => [pod.id, podSandboxStateToJSON(pod.state)]));
     };
+    /** The main process's pid as verbose ContainerStatus gives it (none unless it runs). */
+    const verbosePid = async (containerId: string): Promise<number | undefined> =>
+      (JSON.parse((await cri(Runtime.containerStatus, { containerId, verbose: true })).info.info) as { pid?: number }).pid;
     /** A pod's containers as ListContainers shows them: id to state. */
     const listedContainers = async (podSandboxId: string): Promise<Record<string, string>> => {
       const { containers } = await cri(Runtime.listContainers, { filter: { id: '', state: undefined, podSandboxId, labelSelector: {} } });
@@ -407,6 +410,8 @@ describe('RuntimeHandler contract through the CRI', () => {
           mounts: [{ containerPath: '/trigger', hostPath: trigger }],
         });
         const logged = async (): Promise<boolean> => (await readFile(daemon.logFile(`${handler}-${name}`, 'leaving'), 'utf8').catch(() => '')).includes('leaving');
+        const pid = await verbosePid(lasting);
+        expect(pid).toBeGreaterThan(0);
 
         await daemon.restart(0, 'SIGKILL', async () => {
           await writeFile(join(trigger, 'go'), '');
@@ -416,9 +421,12 @@ describe('RuntimeHandler contract through the CRI', () => {
 
         expect([await podState(podId), await listedPods()]).toEqual(['SANDBOX_READY', { [podId]: 'SANDBOX_READY' }]);
         expect(await containerState(lasting)).toBe('CONTAINER_RUNNING');
+        // The same process, known again without the runtime being asked.
+        expect(await verbosePid(lasting)).toBe(pid);
         expect((await execSync(lasting, ['echo', 'still here'])).stdout.toString()).toBe('still here\n');
         await daemon.waitForState(leaving, ContainerState.CONTAINER_EXITED);
         expect(await daemon.status(leaving)).toMatchObject({ exitCode: 6, reason: 'Error' });
+        expect(await verbosePid(leaving)).toBeUndefined();
         await cri(Runtime.removePodSandbox, { podSandboxId: podId });
       },
       CASE_TIMEOUT_MS,

@@ -93,6 +93,8 @@ function runtimeStatus(status: string): RuntimeStatus {
  */
 export class ConmonRuntime {
   private readonly target: RuncTarget;
+  /** The main pid of each container created since the daemon started, as conmon reported it. */
+  private readonly pids = new Map<string, number>();
 
   constructor(private readonly options: ConmonRuntimeOptions) {
     this.target = {
@@ -134,6 +136,7 @@ export class ConmonRuntime {
     try {
       const pid = await this.launchConmon(create.id, args, persistDir, Math.min(create.timeoutMs, this.options.runtimeTimeoutMs), beforeStart);
       const conmonPid = await this.readConmonPid(create.id);
+      this.pids.set(create.id, pid);
       this.options.logger.debug('container created', { container_id: create.id, pid, conmon_pid: conmonPid });
       return { pid, conmonPid };
     } catch (error) {
@@ -219,6 +222,16 @@ export class ConmonRuntime {
     }
     await rm(this.persistDirOf(id), { recursive: true, force: true });
     await rm(join(this.options.exitsDir, id), { force: true });
+    this.pids.delete(id);
+  }
+
+  /**
+   * The container's main pid: the process runc created is the one its start lets run. Known
+   * from the create, or read from the pid file conmon keeps for a container made before a
+   * restart; 0 when there is none.
+   */
+  async pid(id: string): Promise<number> {
+    return this.pids.get(id) ?? readPidFile(containerPidFile(this.persistDirOf(id)));
   }
 
   async start(id: string): Promise<void> {
@@ -239,7 +252,7 @@ export class ConmonRuntime {
   private async signal(id: string, signal: string, resendWindowMs = 0): Promise<boolean> {
     const name = signal.startsWith('SIG') ? signal : `SIG${signal}`;
     if (!(name in constants.signals)) return runcKill(this.target, id, signal);
-    const [pid, conmonPid] = await Promise.all([readPidFile(containerPidFile(this.persistDirOf(id))), this.readConmonPid(id)]);
+    const [pid, conmonPid] = await Promise.all([this.pid(id), this.readConmonPid(id)]);
     const stat = pid > 0 ? await readStat(pid) : undefined;
     if (stat === undefined || stat.ppid !== conmonPid || !(await isConmonRunning(conmonPid, id))) return runcKill(this.target, id, signal);
     const send = async (): Promise<boolean> => {
