@@ -108,11 +108,14 @@ async function setUp(request: NamespaceRequest, planned: PodNamespaces, made: Po
   const flags = entries.map(([kind, file]) => `${NAMESPACE_FLAG[kind]}=${file}`);
   const command = made.network === undefined ? ['true'] : ['ip', 'link', 'set', 'lo', 'up'];
   await runToolChecked('unshare', [...flags, '--', ...command], { timeoutMs: TOOL_TIMEOUT_MS });
-  if (made.uts !== undefined) {
-    const failure = await writeInside('uts', made.uts, '/proc/sys/kernel/hostname', request.hostname);
-    if (failure !== undefined) throw new InternalError(`cannot set hostname "${request.hostname}": ${failure}`);
-  }
-  await applySysctls(made, request.sysctls);
+  // The hostname is in the UTS namespace and no sysctl is, so neither waits for the other.
+  await settle([setHostname(made, request.hostname), applySysctls(made, request.sysctls)]);
+}
+
+async function setHostname(namespaces: PodNamespaces, hostname: string): Promise<void> {
+  if (namespaces.uts === undefined) return;
+  const failure = await writeInside('uts', namespaces.uts, '/proc/sys/kernel/hostname', hostname);
+  if (failure !== undefined) throw new InternalError(`cannot set hostname "${hostname}": ${failure}`);
 }
 
 /**

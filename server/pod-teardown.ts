@@ -34,10 +34,13 @@ async function detachNetwork(ctx: ServerContext, pod: PodRecord): Promise<void> 
   await ctx.network.detach((await isPinned(request.netns)) ? request : { ...request, netns: '' }, pod.network);
 }
 
-/** Stops what runs and what is held for the pod: its sandbox, then its network and host ports. */
+/**
+ * Stops what runs and what is held for the pod: its sandbox, its network and host ports. Its
+ * containers are stopped already and its namespaces stay pinned, so these three need nothing
+ * of each other and go side by side.
+ */
 async function stopSandbox(ctx: ServerContext, pod: PodRecord): Promise<void> {
-  await handlerOfPod(ctx, pod).stopPod(pod.id);
-  await settle([detachNetwork(ctx, pod), ctx.hostPorts.release(pod.id)]);
+  await settle([handlerOfPod(ctx, pod).stopPod(pod.id), detachNetwork(ctx, pod), ctx.hostPorts.release(pod.id)]);
 }
 
 /** Removes what the stopped pod is made of: the handler's part first, as its processes hold the rest. */

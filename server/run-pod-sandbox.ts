@@ -24,8 +24,8 @@ async function connectPod(ctx: ServerContext, cleanup: CleanupStack, request: Po
 }
 
 /**
- * Creates a pod: its cgroup, pinned namespaces (network wired by CNI before anything runs in
- * it) and held host ports, then has its runtime handler start it. What it will make is
+ * Creates a pod: its cgroup, pinned namespaces (network wired by CNI before any container runs
+ * in it) and held host ports, and has its runtime handler start it. What it will make is
  * recorded before anything exists, so that a crash at any point is undone at the next start;
  * a failure undoes every step already made.
  */
@@ -81,25 +81,25 @@ async function createPod(ctx: ServerContext, request: RunPodSandboxRequest, conf
     await ctx.state.unfinishedPods.begin(record);
 
     // The cgroup and the namespaces need nothing of each other, so they are made side by side;
-    // the network waits only for its namespace. Each records its undo as it succeeds, and
-    // settle lets every step finish before a failure unwinds them.
+    // the network waits only for its namespace, and the handler for both, and for the network
+    // only if it reads it. Each records its undo as it succeeds, and settle lets every step
+    // finish before a failure unwinds them.
     const namespacesPinned = cleanup.track(
       'namespaces',
       pinPodNamespaces({ ...namespaceRequest, hostname: podHostname, sysctls }),
       releasePodNamespaces,
     );
+    const cgroupMade = cleanup.track('cgroup', createPodCgroup(ctx.config.cgroup_manager, cgroupParent, id), removePodCgroup);
     const networkConnected = namespacesPinned.then((pinned) =>
       pinned.network === undefined || networkPlan === undefined
         ? undefined
         : connectPod(ctx, cleanup, podNetworkRequest(id, config.metadata, pinned.network, mappings), networkPlan),
     );
-    const [cgroup, namespaces, network] = await settle([
-      cleanup.track('cgroup', createPodCgroup(ctx.config.cgroup_manager, cgroupParent, id), removePodCgroup),
-      namespacesPinned,
-      networkConnected,
-    ]);
-    const made: PodRecord = { ...record, cgroup, namespaces, network };
-    made.handlerState = await cleanup.track('handler', handler.startPod(podSandboxOf(made)), () => handler.removePod(id));
+    const handlerStarted = settle([cgroupMade, namespacesPinned, handler.startsOnPodNetwork ? networkConnected : undefined]).then(([cgroup, namespaces]) =>
+      cleanup.track('handler', handler.startPod(podSandboxOf({ ...record, cgroup, namespaces })), () => handler.removePod(id)),
+    );
+    const [cgroup, namespaces, network, handlerState] = await settle([cgroupMade, namespacesPinned, networkConnected, handlerStarted]);
+    const made: PodRecord = { ...record, cgroup, namespaces, network, handlerState };
     await ctx.state.pods.save(made);
     await ctx.state.unfinishedPods.finish(id);
     // As containerd announces a sandbox: created, then started, both under the pod's ID.

@@ -7,20 +7,29 @@ import { writing } from './disk-full';
 // a write cut short by a crash.
 export const TEMP_PREFIX = '.tmp-';
 
+export interface AtomicWriteOptions {
+  mode?: number;
+  /**
+   * false for files that a reboot makes moot (those under the run root, whose pods do not
+   * survive it): they skip the fsyncs, and a crash of the daemon alone still leaves old or new.
+   */
+  durable?: boolean;
+}
+
 /**
  * Writes `data` to `path` so that a reader sees either the old content or all of the new. A full
  * disk is ResourceExhausted, and leaves the old content and no temporary file.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
-  return writing(path, () => replaceFile(path, data, mode));
+export function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+  return writing(path, () => replaceFile(path, data, options.mode ?? 0o600, options.durable ?? true));
 }
 
-async function replaceFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+async function replaceFile(path: string, data: string | Uint8Array, mode: number, durable: boolean): Promise<void> {
   const temp = join(dirname(path), `${TEMP_PREFIX}${basename(path)}.${randomBytes(6).toString('hex')}`);
   const handle = await open(temp, 'wx', mode);
   try {
     await handle.writeFile(data);
-    await handle.sync();
+    if (durable) await handle.sync();
   } catch (error) {
     await handle.close();
     await unlink(temp).catch(() => undefined);
@@ -33,7 +42,7 @@ async function replaceFile(path: string, data: string | Uint8Array, mode: number
     await unlink(temp).catch(() => undefined);
     throw error;
   }
-  await syncDirectory(dirname(path));
+  if (durable) await syncDirectory(dirname(path));
 }
 
 /** Makes a rename or unlink in `dir` durable. */
