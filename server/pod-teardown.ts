@@ -36,11 +36,14 @@ async function detachNetwork(ctx: ServerContext, pod: PodRecord): Promise<void> 
 
 /**
  * Stops what runs and what is held for the pod: its sandbox, its network and host ports. Its
- * containers are stopped already and its namespaces stay pinned, so these three need nothing
- * of each other and go side by side.
+ * containers are stopped already and its namespaces stay pinned, so the three go side by side,
+ * but for a handler whose stop changes the pod's network: that goes before CNI DEL.
  */
 async function stopSandbox(ctx: ServerContext, pod: PodRecord): Promise<void> {
-  await settle([handlerOfPod(ctx, pod).stopPod(pod.id), detachNetwork(ctx, pod), ctx.hostPorts.release(pod.id)]);
+  const handler = handlerOfPod(ctx, pod);
+  const stopped = handler.stopPod(pod.id);
+  if (handler.usesPodNetwork) await stopped;
+  await settle([stopped, detachNetwork(ctx, pod), ctx.hostPorts.release(pod.id)]);
 }
 
 /** Removes what the stopped pod is made of: the handler's part first, as its processes hold the rest. */
