@@ -9,18 +9,17 @@ import type { Timings } from './timings';
  * The pod lifecycles (`pods`, `parallel` at a time) with a reader beside them timing each of
  * `calls` in turn on the pods and containers they run: what the kubelet's reads meet on a busy
  * node, and what its lifecycle calls meet beside its reads. Lifecycle calls are timed into
- * `timings`, the reads into `reads`; a failure of either stops both.
+ * `timings`, the reads into `reads`; a read that fails goes to `failed` and the reading goes
+ * on.
  */
-export async function churnWithReader(cri: CriCalls, timings: Timings, reads: Timings, calls: ReadCall[], options: Omit<LifecycleOptions, 'live'>): Promise<void> {
+export async function churnWithReader(cri: CriCalls, timings: Timings, reads: Timings, calls: ReadCall[], options: Omit<LifecycleOptions, 'live'>, failed: (label: string, error: unknown) => void): Promise<void> {
   const live = churnObjects();
   const done = new AbortController();
-  const readerFailed = new AbortController();
-  const reading = readInTurn(cri, reads, calls, live, AbortSignal.any([done.signal, options.signal])).catch((error: unknown) => {
-    readerFailed.abort(error);
-    throw error;
-  });
-  const churning = runLifecycles(cri, timings, { ...options, live, signal: AbortSignal.any([options.signal, readerFailed.signal]) }).finally(() => done.abort());
-  const [churned, read] = await Promise.allSettled([churning, reading]);
-  if (churned.status === 'rejected') throw churned.reason;
-  if (read.status === 'rejected') throw read.reason;
+  const reading = readInTurn(cri, reads, calls, live, AbortSignal.any([done.signal, options.signal]), failed);
+  try {
+    await runLifecycles(cri, timings, { ...options, live });
+  } finally {
+    done.abort();
+    await reading;
+  }
 }

@@ -94,7 +94,9 @@ What it measures, per runtime, in this order:
   keeps reading while pods come and go; a call that names a pod or a container reads the
   lifecycles' own in turn, a pod from its RunPodSandbox to its StopPodSandbox and a container
   from its StartContainer to its StopContainer (a stop waits, untimed, for a read of its object
-  under way, so no read meets its object's end);
+  under way, so no read meets its object's end); a read that fails is not timed but counted
+  ("read calls failed under churn": containerd's ListContainerStats fails now and then when a
+  container goes while it collects, as the kubelet would see too);
 - with \`--scale\`: daemon RSS idle and with 100 pods of one \`sleep\` container each, host
   memory per pod (the daemon's growth plus every process the runtime keeps per pod, PSS from
   /proc/PID/smaps_rollup, 3 s after the pods started; the containers' own processes are left

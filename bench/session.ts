@@ -80,13 +80,21 @@ async function measure(runtime: RuntimeUnderTest, cri: CriCalls, images: BenchIm
   await runPulls(cri, timings, { pullTarget: images.pullTarget, pulls: options.pulls, signal });
   const answered = await runIdleReads(cri, reads.idle, { ...population, iterations: options.loops }, (label, why) => progress(`${label} left out: ${why}`));
   progress(`${options.pods} pod lifecycles, ${options.parallel} at a time, the read calls in turn beside them`);
-  await churnWithReader(cri, timings, reads.churn, answered, { pods: options.pods, parallel: options.parallel, image: images.busybox, prefix: 'life', signal });
+  let readFailures = 0;
+  const readFailed = (label: string, error: unknown): void => {
+    if (readFailures++ === 0) progress(`a read failed under churn (the first; the rest are counted): ${label}: ${errorMessage(error)}`);
+  };
+  await churnWithReader(cri, timings, reads.churn, answered, { pods: options.pods, parallel: options.parallel, image: images.busybox, prefix: 'life', signal }, readFailed);
+  figures.add(READS_FAILED_UNDER_CHURN, '', readFailures);
   if (options.scale) {
     progress(`scale: ${options.scalePods} pods, then ${options.scaleContainers} containers`);
     const scale = { ...population, pods: options.scalePods, containers: options.scaleContainers, idleSeconds: options.idleSeconds, iterations: options.loops };
     await measureScale(cri, { daemonPid, marker: runtime.dir }, timings, figures, scale);
   }
 }
+
+/** Reads under churn that failed (not timed): the kubelet meets these too. */
+export const READS_FAILED_UNDER_CHURN = 'read calls failed under churn';
 
 const LOG_TAIL_LINES = 40;
 

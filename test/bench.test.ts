@@ -29,6 +29,7 @@ import { quantile, summarize, type Summary } from '../bench/stats';
 import { DAEMON_CPU, EXEC_ANSWERING, POPULATION_PSS_PER_POD } from '../bench/vm-population';
 import { vmResultText } from '../bench/vm-report';
 import { validateConfig } from '../config/validate';
+import { errorMessage } from '../system/errors';
 
 describe('statistics', () => {
   test('the median of an even count is the mean of the middle two; order does not matter', () => {
@@ -148,7 +149,7 @@ describe('read calls and issue 19', () => {
     ]);
   });
 
-  test('a reader takes every read call in turn and the live objects in turn, passing over a call with none live', async () => {
+  test('a reader takes every read call in turn and the live objects in turn, passing over a call with none live and going on past one that fails', async () => {
     const live = churnObjects();
     live.container.add('c1');
     live.container.add('c2');
@@ -162,16 +163,19 @@ describe('read calls and issue 19', () => {
       { label: 'List', call: () => note('List') },
       { label: 'Container', target: 'container', call: (_cri, id) => note(`Container ${id}`) },
       { label: 'Pod', target: 'pod', call: (_cri, id) => note(`Pod ${id}`) },
+      { label: 'Broken', call: () => Promise.reject(new Error('UNKNOWN')) },
     ];
+    const failed: string[] = [];
     const client = criClient(join(tmpdir(), 'no-daemon-here.sock'));
     const timings = new Timings();
     try {
-      await readInTurn(new CriCalls(client, ''), timings, calls, live, stop.signal);
+      await readInTurn(new CriCalls(client, ''), timings, calls, live, stop.signal, (label, error) => failed.push(`${label}: ${errorMessage(error)}`));
     } finally {
       client.close();
     }
     expect(seen).toEqual(['List', 'Container c1', 'List', 'Container c2', 'List', 'Container c1']);
     expect([...timings.summaries()].map(([label, summary]) => [label, summary.count])).toEqual([['List', 3], ['Container', 3]]);
+    expect(failed).toEqual(['Broken: UNKNOWN', 'Broken: UNKNOWN']);
   });
 
   test('a withdrawn object is read no more, and its withdrawal waits for a read of it under way, failed or not', async () => {
