@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { PodSandboxConfig } from '../proto/gen/cri-api-v1';
 import type { CriCalls } from './cri-calls';
 import { runPool } from './pool';
@@ -31,6 +32,13 @@ export async function timedPodStart(cri: CriCalls, timings: Timings, config: Pod
   return { podId, containerId, ms: { run: run.ms, create: create.ms, start: start.ms } };
 }
 
+/**
+ * How long a churn's container runs between its verbose status and its stop (untimed), so the
+ * reader meets it running: without it a container is running for a few ms between two calls,
+ * and the reader, taking a dozen calls in turn, rarely lands a container call in that window.
+ */
+export const CHURN_RUNNING_MS = 1000;
+
 /** critest's timings of the container and pod benchmarks that the verbs alone do not show. */
 export const POD_STATUS_AFTER_RUN = 'PodSandboxStatus verbose, after run';
 export const CREATE_WITH_IMAGE_STATUS = 'ImageStatus + CreateContainer';
@@ -55,7 +63,8 @@ export interface LifecycleOptions {
  * pod benchmark: Run, Status, Stop, Remove) and the container lifecycle (its container
  * benchmark: ImageStatus + Create, Start, Status, Stop, Remove) are recorded per pod, so their
  * medians are medians of real lifecycles rather than sums of per-verb medians. With `live`, the
- * pod is readable from its start to its stop, the container from its start to its stop.
+ * pod is readable from its start to its stop, the container from its start to its stop, and the
+ * container runs CHURN_RUNNING_MS before it is stopped.
  */
 export async function podLifecycle(cri: CriCalls, timings: Timings, name: string, image: string, live?: ChurnObjects): Promise<void> {
   const config = cri.podConfig(name);
@@ -70,7 +79,10 @@ export async function podLifecycle(cri: CriCalls, timings: Timings, name: string
   const start = await timings.measure('StartContainer', () => cri.startContainer(containerId));
   live?.container.add(containerId);
   const status = await timings.measure(CONTAINER_STATUS_AFTER_START, () => cri.containerStatus(containerId, true));
-  await live?.container.withdraw(containerId);
+  if (live !== undefined) {
+    await sleep(CHURN_RUNNING_MS);
+    await live.container.withdraw(containerId);
+  }
   const stop = await timings.measure('StopContainer', () => cri.stopContainer(containerId, STOP_TIMEOUT_SECONDS));
   const remove = await timings.measure('RemoveContainer', () => cri.removeContainer(containerId));
   await live?.pod.withdraw(podId);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { unlessAbsent } from '../system/unless-absent';
 import { LOOP_PODS } from './idle-reads';
 import { WARMUP_CALLS } from './loops';
-import { POD_LIFECYCLE } from './lifecycle';
+import { CHURN_RUNNING_MS, POD_LIFECYCLE } from './lifecycle';
 import { READ_LABELS } from './read-calls';
 import { readsTable } from './reads-report';
 import { figureTable, floorTable, latencyTable, type RuntimeResult } from './report';
@@ -93,7 +93,8 @@ What it measures, per runtime, in this order:
   calls them one at a time, each in turn, for as long as the lifecycles last, as the kubelet
   keeps reading while pods come and go; a call that names a pod or a container reads the
   lifecycles' own in turn, a pod from its RunPodSandbox to its StopPodSandbox and a container
-  from its StartContainer to its StopContainer (a stop waits, untimed, for a read of its object
+  from its StartContainer to its StopContainer (in the churn each container runs
+  ${CHURN_RUNNING_MS / 1000} s between its verbose status and its stop, untimed, so the reader meets it running; a stop waits, untimed, for a read of its object
   under way, so no read meets its object's end); a read that fails is not timed but counted
   ("read calls failed under churn": containerd's ListContainerStats fails now and then when a
   container goes while it collects, as the kubelet would see too);
