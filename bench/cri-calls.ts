@@ -77,8 +77,12 @@ export class CriCalls {
     return path;
   }
 
-  async podStatus(podSandboxId: string): Promise<void> {
-    await this.call(RuntimeServiceService.podSandboxStatus, { podSandboxId, verbose: false });
+  async podStatus(podSandboxId: string, verbose = false): Promise<void> {
+    await this.call(RuntimeServiceService.podSandboxStatus, { podSandboxId, verbose });
+  }
+
+  async podStats(podSandboxId: string): Promise<void> {
+    await this.call(RuntimeServiceService.podSandboxStats, { podSandboxId });
   }
 
   async stopPod(podSandboxId: string): Promise<void> {
@@ -112,8 +116,12 @@ export class CriCalls {
     return { exitCode: reply.exitCode, stdout: reply.stdout.toString() };
   }
 
-  async containerStatus(containerId: string): Promise<void> {
-    await this.call(RuntimeServiceService.containerStatus, { containerId, verbose: false });
+  async containerStatus(containerId: string, verbose = false): Promise<void> {
+    await this.call(RuntimeServiceService.containerStatus, { containerId, verbose });
+  }
+
+  async containerStats(containerId: string): Promise<void> {
+    await this.call(RuntimeServiceService.containerStats, { containerId });
   }
 
   async listContainers(): Promise<Container[]> {

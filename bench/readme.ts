@@ -1,12 +1,16 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { unlessAbsent } from '../system/unless-absent';
+import { LOOP_PODS } from './idle-reads';
 import { WARMUP_CALLS } from './loops';
-import { POD_LIFECYCLE } from './lifecycle';
+import { CHURN_RUNNING_MS, POD_LIFECYCLE } from './lifecycle';
+import { READ_LABELS } from './read-calls';
+import { readsTable } from './reads-report';
 import { figureTable, floorTable, latencyTable, type RuntimeResult } from './report';
 import { soakResultText } from './soak-report';
 import { HEAP_TOLERANCE_MIB, OBJECT_TOLERANCE, QUIET_MS, RSS_TOLERANCE_MIB, type SoakResult } from './soak-summary';
 import type { Summary } from './stats';
+import { CONTAINER_LIFECYCLE_RATIO_GOAL, issue19Table, POD_LIFECYCLE_OVER_FLOOR_GOAL_MS } from './speed-targets';
 import { vmResultText } from './vm-report';
 import type { VmResult } from './vm-session';
 
@@ -36,7 +40,7 @@ export function resultText(run: RunRecord): string {
   const versions = run.results.map((result) => `${result.name}: ${result.version}`).join('; ');
   const figures = run.results.some((result) => result.figures.length > 0) ? `\n\n${figureTable(run.results)}` : '';
   const floor = run.floor.size > 0 ? `\n\n${floorTable(run.floor, run.results, POD_LIFECYCLE)}` : '';
-  return `${versions}\n\n${latencyTable(run.results)}${figures}${floor}\n`;
+  return `${versions}\n\n${latencyTable(run.results)}\n\n${readsTable(run.results)}${figures}${floor}\n\n${issue19Table(run.results, run.floor)}\n`;
 }
 
 /** Everything a run prints: the runtimes' tables, then the VM pods' with --vm; the soak's alone with --soak. */
@@ -66,17 +70,34 @@ from \`oci/conmon/pause/pause.c\`); podvisord from \`dist/\` and containerd, eac
 directory, socket, CNI bridge network (the same conflist, different bridge and subnet) and the
 same registry as mirror; containerd with \`restrict_oom_score_adj\`.
 
-What it measures, per runtime:
+What it measures, per runtime, in this order:
 
-- pod lifecycles (\`--pods\`, default 40, \`--parallel\` at a time, default 2), each
-  RunPodSandbox, CreateContainer, StartContainer, StopContainer (the container exits on
-  SIGTERM), RemoveContainer, StopPodSandbox, RemovePodSandbox, after one untimed warm-up;
-  "pod lifecycle" is Run + Stop + Remove PodSandbox and "container lifecycle" Create + Start +
-  Stop + Remove of each pod, so their medians are medians of whole lifecycles;
-- PullImage and RemoveImage of an image with a layer no other image has (\`--pulls\` rounds,
-  one at a time, after one untimed pull), then ImageStatus, ListImages, and with 10 running
-  pods ContainerStatus, ListContainers and ListPodSandbox (\`--loops\` calls each, after
-  ${WARMUP_CALLS} untimed ones: the kubelet calls these all the time, so it meets a warm daemon);
+- critest's image benchmark: PullImage, ImageStatus and RemoveImage of an image with a layer
+  no other image has (\`--pulls\` rounds, one at a time, after one untimed pull);
+- the read calls the kubelet makes over and over (${READ_LABELS.join(', ')}; the
+  verbose ones with \`verbose\` set), idle: with ${LOOP_PODS} running pods and nothing else going on,
+  \`--loops\` calls each, \`--parallel\` at a time, after ${WARMUP_CALLS} untimed ones (the kubelet calls
+  these all the time, so it meets a warm daemon); a call that names a pod or a container takes
+  those pods' or their containers in turn; a call whose first, untimed try fails is left out
+  for that runtime in both phases (the bench says why; a dash in the tables): containerd 1.6's
+  PodSandboxStats fails on a pod that names no cgroup parent, as the bench's pods do not;
+- pod lifecycles (\`--pods\`, default 40, \`--parallel\` at a time, default 2), each timed as
+  critest's pod and container benchmarks time them: RunPodSandbox, a verbose PodSandboxStatus,
+  ImageStatus and CreateContainer (critest times the two as one), StartContainer, a verbose
+  ContainerStatus, StopContainer (the container exits on SIGTERM), RemoveContainer,
+  StopPodSandbox, RemovePodSandbox, after one untimed warm-up; "pod lifecycle" is critest's pod
+  benchmark (Run + Status + Stop + Remove PodSandbox) and "container lifecycle" its container
+  benchmark (ImageStatus + Create + Start + Status + Stop + Remove) of each pod, so their
+  medians are medians of whole lifecycles;
+- the same read calls under churn: while those lifecycles run, a reader on the same connection
+  calls them one at a time, each in turn, for as long as the lifecycles last, as the kubelet
+  keeps reading while pods come and go; a call that names a pod or a container reads the
+  lifecycles' own in turn, a pod from its RunPodSandbox to its StopPodSandbox and a container
+  from its StartContainer to its StopContainer (in the churn each container runs
+  ${CHURN_RUNNING_MS / 1000} s between its verbose status and its stop, untimed, so the reader meets it running; a stop waits, untimed, for a read of its object
+  under way, so no read meets its object's end); a read that fails is not timed but counted
+  ("read calls failed under churn": containerd's ListContainerStats fails now and then when a
+  container goes while it collects, as the kubelet would see too);
 - with \`--scale\`: daemon RSS idle and with 100 pods of one \`sleep\` container each, host
   memory per pod (the daemon's growth plus every process the runtime keeps per pod, PSS from
   /proc/PID/smaps_rollup, 3 s after the pods started; the containers' own processes are left
@@ -91,7 +112,12 @@ whatever else it does, so the last column shows how far below containerd's pod l
 pod lifecycle can go here.
 
 Medians and 90th percentiles are in milliseconds; ratios are Podvisor over containerd (below 1:
-Podvisor is faster or smaller). \`npm run bench -- --help\` lists the flags; \`--write-readme\`
+Podvisor is faster or smaller); a count that differs between the columns is shown for each, in
+their order. The read calls have a table of their own, idle and under churn side by side. The
+last table sets the run beside issue 19's targets: every read call, idle and under churn, no
+slower than containerd's; the container lifecycle at most ${CONTAINER_LIFECYCLE_RATIO_GOAL}x containerd's; the pod
+lifecycle at most ${POD_LIFECYCLE_OVER_FLOOR_GOAL_MS} ms above the pod network alone; the daemon's RSS idle and with the
+\`--scale\` pods at most containerd's. \`npm run bench -- --help\` lists the flags; \`--write-readme\`
 rewrites this file with the run's results, but for the VM pods and soak sections below; with
 \`--vm\` or \`--soak\` it rewrites that section alone.
 

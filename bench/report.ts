@@ -1,4 +1,5 @@
 import type { Figure } from './figures';
+import type { ReadPhase } from './read-calls';
 import type { RuntimeName } from './runtime';
 import type { Summary } from './stats';
 
@@ -13,6 +14,8 @@ export interface Measured {
 export interface RuntimeResult extends Measured {
   name: RuntimeName;
   version: string;
+  /** The read calls, idle and under churn, apart from `latencies`. */
+  reads: Record<ReadPhase, Map<string, Summary>>;
 }
 
 /** A ratio column: the figure of the column named `over` divided by that of `under`, shown where both ran. */
@@ -23,13 +26,18 @@ export interface RatioColumn {
 }
 
 /** The runtime tables' one ratio: Podvisor over containerd. */
-const PEER_RATIO = { over: 'podvisor', under: 'containerd' };
+export const PEER_RATIO = { over: 'podvisor', under: 'containerd' };
 
 /** What a table shows where there is no figure. */
 export const NONE = '–';
 
-function ms(value: number | undefined): string {
+export function ms(value: number | undefined): string {
   return value === undefined ? NONE : value.toFixed(1);
+}
+
+/** The value of `measured`'s figure labelled `label`, if it has one. */
+export function figureOf(measured: Measured | undefined, label: string): number | undefined {
+  return measured?.figures.find((figure) => figure.label === label)?.value;
 }
 
 /** A figure as the tables print it: integers whole, others to one decimal from 10 up, two below. */
@@ -81,16 +89,39 @@ function ratioCells(results: Measured[], ratios: RatioColumn[], value: (result: 
   return ratios.map(({ over, under }) => ratio(of(over), of(under)));
 }
 
+/** The n cell: the columns' count where they agree, else each column's in column order. */
+export function countText(summaries: (Summary | undefined)[]): string {
+  const counts = summaries.flatMap((summary) => (summary === undefined ? [] : [summary.count]));
+  return new Set(counts).size <= 1 ? String(counts[0] ?? 0) : counts.join('/');
+}
+
+/** Columns of a latency table that share an n column and their ratios: `countTitle` heads the n column. */
+export interface LatencyGroup {
+  countTitle: string;
+  results: Measured[];
+  ratios: RatioColumn[];
+}
+
+/**
+ * Per call, for each group side by side: count, then median and p90 in ms for each of its
+ * columns, then its ratios of medians.
+ */
+export function groupedLatencyTable(title: string, groups: LatencyGroup[]): string {
+  const shown = groups.map((group) => ({ ...group, ratios: presentRatios(group.results, group.ratios) }));
+  const rows = labels(shown.flatMap((group) => group.results), (result) => [...result.latencies.keys()]).map((label) => [
+    label,
+    ...shown.flatMap(({ results, ratios }) => {
+      const summaries = results.map((result) => result.latencies.get(label));
+      return [countText(summaries), ...summaries.flatMap((summary) => [ms(summary?.median), ms(summary?.p90)]), ...ratioCells(results, ratios, (result) => result.latencies.get(label)?.median)];
+    }),
+  ]);
+  const header = [title, ...shown.flatMap(({ countTitle, results, ratios }) => [countTitle, ...results.flatMap((result) => [`${result.name} median`, `${result.name} p90`]), ...ratios.map((ratioColumn) => ratioColumn.title)])];
+  return formatTable(header, rows);
+}
+
 /** Per call: count, then median and p90 in ms for each column, then the ratios of medians. */
 export function latencyTable(results: Measured[], ratios: RatioColumn[] = [{ title: 'ratio (median)', ...PEER_RATIO }]): string {
-  const shown = presentRatios(results, ratios);
-  const rows = labels(results, (result) => [...result.latencies.keys()]).map((label) => {
-    const summaries = results.map((result) => result.latencies.get(label));
-    const count = summaries.find((summary) => summary !== undefined)?.count ?? 0;
-    return [label, String(count), ...summaries.flatMap((summary) => [ms(summary?.median), ms(summary?.p90)]), ...ratioCells(results, shown, (result) => result.latencies.get(label)?.median)];
-  });
-  const header = ['call (ms)', 'n', ...results.flatMap((result) => [`${result.name} median`, `${result.name} p90`]), ...shown.map(({ title }) => title)];
-  return formatTable(header, rows);
+  return groupedLatencyTable('call (ms)', [{ countTitle: 'n', results, ratios }]);
 }
 
 /** Per figure: its unit, each column's value, and the ratios. */

@@ -15,6 +15,9 @@ import type { Timings } from './timings';
 export const SETTLE_MS = 3000;
 export const GC_QUIET_MS = 17_000;
 export const KIB_PER_MIB = 1024;
+export const DAEMON_RSS_IDLE = 'daemon RSS idle';
+/** What the daemon's RSS with the scale pods is labelled with, before the pods' count. */
+export const DAEMON_RSS_WITH = 'daemon RSS, ';
 
 export interface ScaleOptions extends PopulationOptions {
   pods: number;
@@ -57,7 +60,7 @@ export async function measureScale(cri: CriCalls, accounting: Accounting, timing
   const perPodPids = perPod.map((info) => info.pid);
   const perPodPss = await totalPssKib(perPodPids);
   const daemonGrowth = (await pssKib(daemonPid)) - pssBefore;
-  figures.add(`daemon RSS, ${options.pods} pods`, 'MiB', await daemonRssMib(daemonPid));
+  figures.add(`${DAEMON_RSS_WITH}${options.pods} pods`, 'MiB', await daemonRssMib(daemonPid));
   figures.add('host memory per pod (PSS)', 'MiB', (daemonGrowth + perPodPss) / options.pods / KIB_PER_MIB);
   figures.add('daemon growth per pod (PSS)', 'MiB', daemonGrowth / options.pods / KIB_PER_MIB);
   figures.add('processes kept per pod', '', perPod.length / options.pods);

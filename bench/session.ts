@@ -8,13 +8,16 @@ import { benchNetwork, type BenchNetwork } from './cni-network';
 import { removeContainerdLeftovers, startContainerd } from './containerd';
 import { CriCalls } from './cri-calls';
 import { Figures } from './figures';
-import { podLifecycle, runLifecycles } from './lifecycle';
-import { runLoops } from './loops';
+import { churnWithReader } from './churn';
+import { runIdleReads } from './idle-reads';
+import { podLifecycle } from './lifecycle';
+import { runPulls } from './loops';
 import type { BenchOptions } from './options';
 import { startPodvisord } from './podvisord';
 import type { RuntimeResult } from './report';
+import type { ReadPhase } from './read-calls';
 import type { RuntimeName, RuntimeUnderTest } from './runtime';
-import { daemonRssMib, measureScale } from './scale';
+import { DAEMON_RSS_IDLE, daemonRssMib, measureScale } from './scale';
 import { removeAllPods } from './sweep';
 import { removeRuntimeTraces } from './teardown';
 import { Timings } from './timings';
@@ -43,16 +46,19 @@ export interface SessionRuntime {
 /** What one runtime's rounds add their measurements to. */
 export interface RuntimeRecorder {
   timings: Timings;
+  /** The read calls, apart from the rest: each is timed idle and under churn. */
+  reads: Record<ReadPhase, Timings>;
   figures: Figures;
   version: string;
 }
 
 export function runtimeRecorder(): RuntimeRecorder {
-  return { timings: new Timings(), figures: new Figures(), version: '' };
+  return { timings: new Timings(), reads: { idle: new Timings(), churn: new Timings() }, figures: new Figures(), version: '' };
 }
 
 export function runtimeResult(name: RuntimeName, recorder: RuntimeRecorder): RuntimeResult {
-  return { name, version: recorder.version, latencies: recorder.timings.summaries(), figures: recorder.figures.list() };
+  const reads = { idle: recorder.reads.idle.summaries(), churn: recorder.reads.churn.summaries() };
+  return { name, version: recorder.version, latencies: recorder.timings.summaries(), reads, figures: recorder.figures.list() };
 }
 
 /** One round's measurements of one runtime; `progress` hears each phase as it starts. */
@@ -60,26 +66,35 @@ async function measure(runtime: RuntimeUnderTest, cri: CriCalls, images: BenchIm
   const version = await cri.version();
   recorder.version = `${version.runtimeName} ${version.runtimeVersion}`;
   const daemonPid = runtime.daemon.child.pid ?? 0;
-  const { timings, figures } = recorder;
+  const { timings, figures, reads } = recorder;
   const population = { parallel: options.parallel, image: images.busybox, signal };
 
   // The kubelet pulls the sandbox image ahead of time; so does the bench, for a fair first pod.
   await cri.pullImage(images.busybox);
   if (runtime.name === 'containerd') await cri.pullImage(images.pause);
-  figures.add('daemon RSS idle', 'MiB', await daemonRssMib(daemonPid));
+  figures.add(DAEMON_RSS_IDLE, 'MiB', await daemonRssMib(daemonPid));
   // One untimed lifecycle first: the bridge, caches and lazy code paths are made here.
   await podLifecycle(cri, new Timings(), 'warmup', images.busybox);
 
-  progress(`${options.pods} pod lifecycles, ${options.parallel} at a time`);
-  await runLifecycles(cri, timings, { pods: options.pods, parallel: options.parallel, image: images.busybox, prefix: 'life', signal });
-  progress(`image, status and list loops (${options.loops} calls each, ${options.pulls} pulls)`);
-  await runLoops(cri, timings, { ...population, iterations: options.loops, pullTarget: images.pullTarget, pulls: options.pulls });
+  progress(`${options.pulls} pulls, then the read calls idle (${options.loops} calls each)`);
+  await runPulls(cri, timings, { pullTarget: images.pullTarget, pulls: options.pulls, signal });
+  const answered = await runIdleReads(cri, reads.idle, { ...population, iterations: options.loops }, (label, why) => progress(`${label} left out: ${why}`));
+  progress(`${options.pods} pod lifecycles, ${options.parallel} at a time, the read calls in turn beside them`);
+  let readFailures = 0;
+  const readFailed = (label: string, error: unknown): void => {
+    if (readFailures++ === 0) progress(`a read failed under churn (the first; the rest are counted): ${label}: ${errorMessage(error)}`);
+  };
+  await churnWithReader(cri, timings, reads.churn, answered, { pods: options.pods, parallel: options.parallel, image: images.busybox, prefix: 'life', signal }, readFailed);
+  figures.add(READS_FAILED_UNDER_CHURN, '', readFailures);
   if (options.scale) {
     progress(`scale: ${options.scalePods} pods, then ${options.scaleContainers} containers`);
     const scale = { ...population, pods: options.scalePods, containers: options.scaleContainers, idleSeconds: options.idleSeconds, iterations: options.loops };
     await measureScale(cri, { daemonPid, marker: runtime.dir }, timings, figures, scale);
   }
 }
+
+/** Reads under churn that failed (not timed): the kubelet meets these too. */
+export const READS_FAILED_UNDER_CHURN = 'read calls failed under churn';
 
 const LOG_TAIL_LINES = 40;
 

@@ -1,7 +1,8 @@
 import { POD_START } from './lifecycle';
 import { COLD_MODE, IDLE_PSS, POD_MODES, RUNC_MODE, TEMPLATE_MODE, WARM_MODE, type PodMode } from './pod-modes';
 import { QEMU_FLOOR } from './qemu-floor';
-import { figureTable, figureValue, formatTable, latencyTable, NONE, quotient, ratio, summaryTable, timesText, type Measured } from './report';
+import { figureOf, figureTable, figureValue, latencyTable, quotient, ratio, summaryTable, timesText } from './report';
+import { target, targetTable } from './targets';
 import type { VmResult } from './vm-session';
 import { DAEMON_CPU, EXEC_ANSWERING, POPULATION_PSS_PER_POD } from './vm-population';
 
@@ -9,30 +10,21 @@ function startMedian(vm: VmResult, mode: PodMode): number | undefined {
   return vm.modes.find((measured) => measured.name === mode.name)?.latencies.get(POD_START)?.median;
 }
 
-function figure(measured: Measured | undefined, label: string): number | undefined {
-  return measured?.figures.find((candidate) => candidate.label === label)?.value;
-}
-
-/** One of issue 16's targets: what was measured against it, and whether it was met. */
-function target(label: string, value: number | undefined, shown: (value: number) => string, goal: string, met: (value: number) => boolean): string[] {
-  return [label, value === undefined ? NONE : shown(value), goal, value === undefined ? NONE : met(value) ? 'yes' : 'no'];
-}
-
 /** Issue 16's targets beside what this run measured. */
-function targetTable(vm: VmResult): string {
-  const pss = (mode: PodMode): number | undefined => figure(vm.modes.find((measured) => measured.name === mode.name), IDLE_PSS);
+function issue16Table(vm: VmResult): string {
+  const pss = (mode: PodMode): number | undefined => figureOf(vm.modes.find((measured) => measured.name === mode.name), IDLE_PSS);
   const mib = (value: number): string => `${figureValue(value)} MiB`;
   const { population, populationPods: pods } = vm;
   const rows = [
     target(`${TEMPLATE_MODE.name} ${POD_START} / ${RUNC_MODE.name}'s`, quotient(startMedian(vm, TEMPLATE_MODE), startMedian(vm, RUNC_MODE)), timesText, '<= 4x', (value) => value <= 4),
     target(`${COLD_MODE.name} ${POD_START} / ${QEMU_FLOOR}`, quotient(startMedian(vm, COLD_MODE), vm.floor.get(QEMU_FLOOR)?.median), timesText, '<= 1.5x', (value) => value <= 1.5),
     target(`PSS per idle ${TEMPLATE_MODE.name} pod`, pss(TEMPLATE_MODE), mib, '<= 40 MiB', (value) => value <= 40),
-    target(`PSS per ${TEMPLATE_MODE.name} pod, ${population.name}`, figure(population, POPULATION_PSS_PER_POD), mib, '<= 40 MiB', (value) => value <= 40),
+    target(`PSS per ${TEMPLATE_MODE.name} pod, ${population.name}`, figureOf(population, POPULATION_PSS_PER_POD), mib, '<= 40 MiB', (value) => value <= 40),
     target(`PSS per idle ${COLD_MODE.name} pod`, pss(COLD_MODE), mib, '<= 130 MiB', (value) => value <= 130),
-    target(`${DAEMON_CPU}, ${population.name}`, figure(population, DAEMON_CPU), (value) => `${figureValue(value)} % core`, '< 1 % core', (value) => value < 1),
-    target(`${EXEC_ANSWERING}, ${population.name}`, figure(population, EXEC_ANSWERING), (value) => `${value}/${pods}`, `${pods}/${pods}`, (value) => value === pods),
+    target(`${DAEMON_CPU}, ${population.name}`, figureOf(population, DAEMON_CPU), (value) => `${figureValue(value)} % core`, '< 1 % core', (value) => value < 1),
+    target(`${EXEC_ANSWERING}, ${population.name}`, figureOf(population, EXEC_ANSWERING), (value) => `${value}/${pods}`, `${pods}/${pods}`, (value) => value === pods),
   ];
-  return formatTable(['issue 16 target', 'measured', 'target', 'met'], rows);
+  return targetTable('issue 16', rows);
 }
 
 function describeMode(mode: PodMode): string {
@@ -50,6 +42,6 @@ export function vmResultText(vm: VmResult): string {
     figureTable(vm.modes, []),
     summaryTable('VM floor, no daemon (ms)', vm.floor, { title: `${COLD_MODE.name} ${POD_START} / median`, of: (median) => ratio(coldStart, median) }),
     figureTable([vm.population], []),
-    targetTable(vm),
+    issue16Table(vm),
   ].join('\n\n');
 }

@@ -1,6 +1,7 @@
 // The bench's pure parts: statistics, the side-by-side tables, its flags, and the configs it
 // generates for containerd and CNI. Running the bench itself is `npm run bench`, not a test.
 import { parse } from 'smol-toml';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { conflist } from '../bench/cni-network';
 import { containerdConfig, containerdPaths } from '../bench/containerd';
@@ -9,15 +10,26 @@ import { IDLE_PSS, podModesConfig, POD_MODES } from '../bench/pod-modes';
 import { fdKind } from '../bench/daemon-footprint';
 import { inCgroup, perPodProcesses, runtimeProcesses, type ProcessInfo } from '../bench/processes';
 import { QEMU_FLOOR } from '../bench/qemu-floor';
+import { readInTurn } from '../bench/churn-reader';
+import { CriCalls } from '../bench/cri-calls';
+import { CONTAINER_LIFECYCLE, POD_LIFECYCLE } from '../bench/lifecycle';
+import { churnObjects, LiveObjects } from '../bench/live-objects';
+import { NETWORK_FLOOR } from '../bench/network-floor';
+import { READ_LABELS, type ReadCall } from '../bench/read-calls';
+import { readsTable } from '../bench/reads-report';
+import { issue19Table } from '../bench/speed-targets';
+import { Timings } from '../bench/timings';
+import { criClient } from '../testbed/cri-client';
 import type { CallRecord } from '../bench/call-log';
 import { updatedReadme, type RunRecord } from '../bench/readme';
 import { soakResultText } from '../bench/soak-report';
 import { HEAP_TOLERANCE_MIB, OBJECT_TOLERANCE, RSS_TOLERANCE_MIB, soakFindings, windowSummaries, type Checkpoint, type SoakResult } from '../bench/soak-summary';
 import { figureTable, floorTable, formatTable, latencyTable, ratio, type Measured, type RuntimeResult } from '../bench/report';
-import { quantile, summarize } from '../bench/stats';
+import { quantile, summarize, type Summary } from '../bench/stats';
 import { DAEMON_CPU, EXEC_ANSWERING, POPULATION_PSS_PER_POD } from '../bench/vm-population';
 import { vmResultText } from '../bench/vm-report';
 import { validateConfig } from '../config/validate';
+import { errorMessage } from '../system/errors';
 
 describe('statistics', () => {
   test('the median of an even count is the mean of the middle two; order does not matter', () => {
@@ -33,14 +45,20 @@ describe('statistics', () => {
   });
 });
 
-function result(name: 'podvisor' | 'containerd', latencies: [string, number, number][], figures: [string, number][] = []): RuntimeResult {
+type Row = [label: string, median: number, p90: number];
+const summaries = (rows: Row[], count = 4): Map<string, Summary> => new Map(rows.map(([label, median, p90]) => [label, { count, median, p90 }]));
+
+function result(name: 'podvisor' | 'containerd', latencies: Row[], figures: [string, number][] = [], reads: { idle?: Row[]; churn?: Row[] } = {}): RuntimeResult {
   return {
     name,
     version: `${name} 1`,
-    latencies: new Map(latencies.map(([label, median, p90]) => [label, { count: 4, median, p90 }])),
+    latencies: summaries(latencies),
+    reads: { idle: summaries(reads.idle ?? []), churn: summaries(reads.churn ?? [], name === 'podvisor' ? 30 : 40) },
     figures: figures.map(([label, value]) => ({ label, unit: 'MiB', value })),
   };
 }
+
+const tableRows = (table: string): string[][] => table.split('\n').map((line) => line.split('|').map((cell) => cell.trim()).filter((cell) => cell !== ''));
 
 describe('report', () => {
   test('ratios are Podvisor over containerd, with a dash where there is nothing to divide', () => {
@@ -83,6 +101,101 @@ describe('report', () => {
       ['netns + CNI ADD + CNI DEL', '4', '100.0', '120.0', '0.40x'],
     ]);
     expect(rows(floorTable(floor, [result('podvisor', [['pod lifecycle', 150, 160]])], 'pod lifecycle'))[3][4]).toBe('–');
+  });
+});
+
+describe('read calls and issue 19', () => {
+  test('the read calls are set idle and under churn side by side, each phase with its counts and ratio', () => {
+    const podvisor = result('podvisor', [], [], { idle: [['ContainerStatus', 0.5, 0.8]], churn: [['ContainerStatus', 2, 3]] });
+    const containerd = result('containerd', [], [], { idle: [['ContainerStatus', 1, 1.2]], churn: [['ContainerStatus', 1, 2], ['ListImages', 1, 1]] });
+    const rows = tableRows(readsTable([podvisor, containerd]));
+    expect(rows[0]).toEqual([
+      'read call (ms)',
+      'idle n', 'podvisor idle median', 'podvisor idle p90', 'containerd idle median', 'containerd idle p90', 'idle ratio',
+      'churn n', 'podvisor churn median', 'podvisor churn p90', 'containerd churn median', 'containerd churn p90', 'churn ratio',
+    ]);
+    expect(rows[2]).toEqual(['ContainerStatus', '4', '0.5', '0.8', '1.0', '1.2', '0.50x', '30/40', '2.0', '3.0', '1.0', '2.0', '2.00x']);
+    expect(rows[3]).toEqual(['ListImages', '0', '–', '–', '–', '–', '–', '40', '–', '–', '1.0', '1.0', '–']);
+  });
+
+  const reads = (ms: number): Row[] => READ_LABELS.map((label) => [label, ms, ms]);
+  const podvisor = result('podvisor', [[POD_LIFECYCLE, 170, 180], [CONTAINER_LIFECYCLE, 50, 60]], [['daemon RSS idle', 40], ['daemon RSS, 100 pods', 95]], { idle: reads(0.5), churn: reads(2) });
+  const containerd = result('containerd', [[POD_LIFECYCLE, 300, 310], [CONTAINER_LIFECYCLE, 100, 120]], [['daemon RSS idle', 42], ['daemon RSS, 100 pods', 90]], { idle: reads(1), churn: reads(1) });
+
+  test("the targets table sets every read call, idle and under churn, and the lifecycles and memory beside issue 19's targets", () => {
+    const rows = tableRows(issue19Table([podvisor, containerd], new Map([[NETWORK_FLOOR, { count: 4, median: 150, p90: 160 }]])));
+    expect(rows[0]).toEqual(['issue 19 target', 'measured', 'target', 'met']);
+    expect(rows).toHaveLength(2 + READ_LABELS.length * 2 + 4);
+    expect(rows.slice(2, 4)).toEqual([
+      ["ContainerStatus idle / containerd's", '0.50x', '<= 1.00x', 'yes'],
+      ["ContainerStatus churn / containerd's", '2.00x', '<= 1.00x', 'no'],
+    ]);
+    expect(rows.slice(-4)).toEqual([
+      ["container lifecycle / containerd's", '0.50x', '<= 0.60x', 'yes'],
+      ['pod lifecycle - netns + CNI ADD + CNI DEL', '20.0 ms', '<= 25 ms', 'yes'],
+      ["daemon RSS idle / containerd's", '0.95x', '<= 1.00x', 'yes'],
+      ["daemon RSS, 100 pods / containerd's", '1.06x', '<= 1.00x', 'no'],
+    ]);
+  });
+
+  test('a target with a runtime, the network floor or the --scale figures missing has a dash', () => {
+    const alone = { ...podvisor, figures: podvisor.figures.slice(0, 1) };
+    const rows = tableRows(issue19Table([alone], new Map()));
+    expect(rows[2]).toEqual(["ContainerStatus idle / containerd's", '–', '<= 1.00x', '–']);
+    expect(rows.slice(-3)).toEqual([
+      ['pod lifecycle - netns + CNI ADD + CNI DEL', '–', '<= 25 ms', '–'],
+      ["daemon RSS idle / containerd's", '–', '<= 1.00x', '–'],
+      ["daemon RSS, --scale pods / containerd's", '–', '<= 1.00x', '–'],
+    ]);
+  });
+
+  test('a reader takes every read call in turn and the live objects in turn, passing over a call with none live and going on past one that fails', async () => {
+    const live = churnObjects();
+    live.container.add('c1');
+    live.container.add('c2');
+    const seen: string[] = [];
+    const stop = new AbortController();
+    const note = async (entry: string): Promise<void> => {
+      seen.push(entry);
+      if (seen.length === 6) stop.abort();
+    };
+    const calls: ReadCall[] = [
+      { label: 'List', call: () => note('List') },
+      { label: 'Container', target: 'container', call: (_cri, id) => note(`Container ${id}`) },
+      { label: 'Pod', target: 'pod', call: (_cri, id) => note(`Pod ${id}`) },
+      { label: 'Broken', call: () => Promise.reject(new Error('UNKNOWN')) },
+    ];
+    const failed: string[] = [];
+    const client = criClient(join(tmpdir(), 'no-daemon-here.sock'));
+    const timings = new Timings();
+    try {
+      await readInTurn(new CriCalls(client, ''), timings, calls, live, stop.signal, (label, error) => failed.push(`${label}: ${errorMessage(error)}`));
+    } finally {
+      client.close();
+    }
+    expect(seen).toEqual(['List', 'Container c1', 'List', 'Container c2', 'List', 'Container c1']);
+    expect([...timings.summaries()].map(([label, summary]) => [label, summary.count])).toEqual([['List', 3], ['Container', 3]]);
+    expect(failed).toEqual(['Broken: UNKNOWN', 'Broken: UNKNOWN']);
+  });
+
+  test('a withdrawn object is read no more, and its withdrawal waits for a read of it under way, failed or not', async () => {
+    const live = new LiveObjects();
+    live.add('a');
+    const events: string[] = [];
+    let fail: (error: Error) => void = () => undefined;
+    const reading = live.read(async (id) => {
+      events.push(`read ${id}`);
+      await new Promise<void>((_resolve, reject) => (fail = reject));
+    });
+    const withdrawn = live.withdraw('a').then(() => events.push('withdrawn'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events).toEqual(['read a']);
+    fail(new Error('NOT_FOUND'));
+    await expect(reading).rejects.toThrow('NOT_FOUND');
+    await withdrawn;
+    expect(events).toEqual(['read a', 'withdrawn']);
+    expect(await live.read(async () => events.push('read again'))).toBe(false);
+    expect(events).toEqual(['read a', 'withdrawn']);
   });
 });
 
@@ -199,6 +312,8 @@ describe('VM pods', () => {
     const without = updatedReadme(withVm, run);
     expect(without).not.toContain('old runtime results');
     expect(without).toContain('| ListImages');
+    expect(without).toContain('| read call (ms)');
+    expect(without).toContain('| issue 19 target');
     expect(without.slice(without.indexOf('\n## VM pods\n'))).toBe(withVm.slice(withVm.indexOf('\n## VM pods\n')));
   });
 });
