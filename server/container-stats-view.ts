@@ -4,6 +4,7 @@ import type { ContainerStats, CpuUsage, IoUsage, MemoryUsage, PsiData, PsiStats 
 import type { ContainerRecord } from '../state/container-record';
 import { rootfsPaths, writableLayerUsage } from '../storage/rootfs';
 import { mountPointOf } from '../storage/fs-usage';
+import { cachedPerObjectUntilFailed } from '../system/per-object-cache';
 import { loadedContainerConfig } from './container-config';
 import { nanoCores } from './cpu-rates';
 import { handlerOf } from './container-lifecycle';
@@ -72,19 +73,11 @@ export function criCgroupStats(key: string, usage: CgroupUsage, now: bigint): Cr
   };
 }
 
-const mountPoints = new WeakMap<ContainerRecord, string>();
-
 /**
  * The mount point of the filesystem holding the container's files, found once per record: the
  * mount table it is read from grows with every container, and the answer does not change.
  */
-export async function containerMountPoint(container: ContainerRecord): Promise<string> {
-  const known = mountPoints.get(container);
-  if (known !== undefined) return known;
-  const found = await mountPointOf(container.dir);
-  mountPoints.set(container, found);
-  return found;
-}
+export const containerMountPoint = cachedPerObjectUntilFailed((container: ContainerRecord) => mountPointOf(container.dir));
 
 export async function criContainerStats(ctx: ServerContext, container: ContainerRecord): Promise<ContainerStats> {
   const config = loadedContainerConfig(container.config);

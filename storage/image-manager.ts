@@ -12,6 +12,7 @@ import { ImagePuller, type PullAuth } from './image-puller';
 import { ImageStore } from './image-store';
 import { LayerStore } from './layer-store';
 import { counter, histogram } from '../system/metrics-registry';
+import { cachedPerObjectUntilFailed } from '../system/per-object-cache';
 import { loadRegistriesConf, type RegistriesConf } from './registries-conf';
 
 const pulls = counter('podvisor_image_pulls_total', 'Image pulls, by outcome (success, failure).');
@@ -41,7 +42,8 @@ export interface RecordedLease {
 export class ImageManager {
   private readonly pinned: Set<string>;
   private usage: Promise<FsUsage> | undefined;
-  private readonly configTexts = new WeakMap<ImageRecord, Promise<string>>();
+  /** An image's config blob, read once per record: the image's ID is the blob's digest, so it never changes. */
+  private readonly configText = cachedPerObjectUntilFailed((image: ImageRecord) => this.content.read(image.id).then((blob) => blob.toString('utf8')));
   private readonly puller: ImagePuller;
 
   private constructor(
@@ -146,19 +148,9 @@ export class ImageManager {
     return this.pinned.has(image.id) || image.repoTags.some((tag) => this.pinned.has(tag)) || image.repoDigests.some((digest) => this.pinned.has(digest));
   }
 
-  /**
-   * The image's config, parsed anew for each caller (who may change it). Its blob is read once
-   * per record: the image's ID is the blob's digest, so it never changes.
-   */
+  /** The image's config, parsed anew for each caller (who may change it). */
   async config(image: ImageRecord): Promise<unknown> {
-    let text = this.configTexts.get(image);
-    if (text === undefined) {
-      text = this.content.read(image.id).then((blob) => blob.toString('utf8'));
-      this.configTexts.set(image, text);
-      // A failed read (the image removed meanwhile) is not kept.
-      text.catch(() => this.configTexts.delete(image));
-    }
-    return JSON.parse(await text);
+    return JSON.parse(await this.configText(image));
   }
 
   /**

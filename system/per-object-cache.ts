@@ -16,6 +16,25 @@ export function cachedPerObject<K extends object, V>(make: (key: K) => V): (key:
 }
 
 /**
+ * cachedPerObject for work that may fail: a rejected promise is not kept, and the next caller
+ * tries again. Callers asking while the work runs share it.
+ */
+export function cachedPerObjectUntilFailed<K extends object, V>(make: (key: K) => Promise<V>): (key: K) => Promise<V> {
+  const slotOf = cachedPerObject((_key: K): { value?: Promise<V> } => ({}));
+  return (key) => {
+    const slot = slotOf(key);
+    if (slot.value === undefined) {
+      const made = make(key);
+      slot.value = made;
+      made.catch(() => {
+        if (slot.value === made) slot.value = undefined;
+      });
+    }
+    return slot.value;
+  };
+}
+
+/**
  * `parse` memoized per stored object, for records' stored configs: a change stores a new
  * object, so one object always parses to the same value (shared; callers must not change it).
  */
