@@ -328,7 +328,7 @@ export class Containers {
       });
       // Under TCG a program takes a while to set its handler after it starts.
       const running = async (): Promise<boolean> => proc.status === 'running';
-      void resendWhenCaught(proc.pid, number, running, async () => signalProcess(proc.pid, number), RESEND_WINDOW_MS);
+      void resendWhenCaught(proc.pid, number, running, () => signalProcess(proc.pid, number), RESEND_WINDOW_MS);
       return;
     }
     signalProcess(proc.pid, number);

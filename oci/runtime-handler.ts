@@ -150,8 +150,9 @@ export interface RuntimeHandler {
   admitPod(config: PodSandboxConfig): void;
   /**
    * The pod's namespaces and cgroup are ready, and its network too if usesPodNetwork: the
-   * handler makes what it runs the pod in (conmon: /dev/shm, resolv.conf and hosts, an infra process; a VM: the VM). On failure it
-   * leaves nothing. What it returns is persisted with the pod.
+   * handler makes what it runs the pod in (conmon: /dev/shm, resolv.conf and hosts, an infra
+   * process; a VM: the VM). On failure it leaves nothing. What it returns is persisted with the
+   * pod.
    */
   startPod(pod: PodSandbox): Promise<PodHandlerState>;
   /**

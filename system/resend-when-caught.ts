@@ -15,10 +15,15 @@ export async function catchesSignal(pid: number, signal: number): Promise<boolea
  * when the signal is sent. A program that has only just started may not have set its handler
  * yet: its stop signal is lost and the stop waits for its SIGKILL. Called right after `signal`
  * was sent: when `pid` has no handler for it even now, it is sent again (by `resend`) once a
- * handler appears, as long as `running` holds, for up to `windowMs`.
+ * handler appears, as long as `running` holds, for up to `windowMs`. Callers do not wait for
+ * it, so it never fails: a check or a resend that fails leaves the stop to its SIGKILL.
  */
-export async function resendWhenCaught(pid: number, signal: number, running: () => Promise<boolean>, resend: () => Promise<void>, windowMs: number): Promise<void> {
-  if (await catchesSignal(pid, signal)) return;
-  const caught = await waitUntil(async () => !(await running()) || (await catchesSignal(pid, signal)), windowMs, POLL_MS);
-  if (caught && (await running())) await resend();
+export async function resendWhenCaught(pid: number, signal: number, running: () => Promise<boolean>, resend: () => unknown, windowMs: number): Promise<void> {
+  try {
+    if (await catchesSignal(pid, signal)) return;
+    const caught = await waitUntil(async () => !(await running()) || (await catchesSignal(pid, signal)), windowMs, POLL_MS);
+    if (caught && (await running())) await resend();
+  } catch {
+    // As the comment above says.
+  }
 }

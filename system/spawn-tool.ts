@@ -57,4 +57,3 @@ export function spawnTool(file: string, args: string[], options: ToolOptions): P
     child.stdin.end(options.input ?? '');
   });
 }
-

@@ -14,6 +14,7 @@ import type { Logger } from '../../system/logger';
 import { settle } from '../../system/settle';
 import { pathExists } from '../../system/path-exists';
 import { resendWhenCaught } from '../../system/resend-when-caught';
+import { isTrackedRunning } from '../../system/tracked-process';
 import { isProcessRunning, readStat } from '../../system/process-stat';
 import { waitUntil } from '../../system/wait-until';
 import { relayAttachSocket } from './attach-socket';
@@ -255,7 +256,7 @@ export class ConmonRuntime {
     const [pid, conmonPid] = await Promise.all([this.pid(id), this.readConmonPid(id)]);
     const stat = pid > 0 ? await readStat(pid) : undefined;
     if (stat === undefined || stat.ppid !== conmonPid || !(await isConmonRunning(conmonPid, id))) return runcKill(this.target, id, signal);
-    const send = async (): Promise<boolean> => {
+    const send = (): boolean => {
       try {
         process.kill(pid, name);
         return true;
@@ -264,10 +265,10 @@ export class ConmonRuntime {
         throw error;
       }
     };
-    if (!(await send())) return false;
+    if (!send()) return false;
     // A stop right after the start may come before the program has set its handler.
-    const sameProcess = async (): Promise<boolean> => (await readStat(pid))?.startTime === stat.startTime && (await isProcessRunning(pid));
-    if (resendWindowMs > 0) void resendWhenCaught(pid, constants.signals[name as NodeJS.Signals], sameProcess, async () => void (await send().catch(() => false)), resendWindowMs);
+    const sameProcess = (): Promise<boolean> => isTrackedRunning({ pid, startTime: stat.startTime });
+    if (resendWindowMs > 0) void resendWhenCaught(pid, constants.signals[name as NodeJS.Signals], sameProcess, send, resendWindowMs);
     return true;
   }
 
