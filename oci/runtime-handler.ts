@@ -133,11 +133,12 @@ export interface RuntimeHandler {
   readonly name: string;
   readonly type: HandlerType;
   /**
-   * Whether startPod reads the pod's network (a VM copies eth0's addresses into its guest). A
-   * handler that does not is started while CNI ADD runs; nothing of the pod's runs before
-   * RunPodSandbox returns but its infra process, which uses no network.
+   * Whether the handler's pod works on the pod's network (a VM copies eth0's addresses into its
+   * guest and redirects eth0 to its TAP): its startPod then waits for CNI ADD, and its stopPod
+   * goes before CNI DEL. A handler that does not is started while CNI ADD runs and stopped while
+   * CNI DEL runs; of the pod's, only its infra process runs then, and it uses no network.
    */
-  readonly startsOnPodNetwork: boolean;
+  readonly usesPodNetwork: boolean;
   /** What the kubelet may ask of it, as found on this host (its kernel and runtime). */
   features(): Promise<HandlerFeatures>;
   /** Whether pods can run on it now: its programs and files are present and usable. */
@@ -148,7 +149,7 @@ export interface RuntimeHandler {
    */
   admitPod(config: PodSandboxConfig): void;
   /**
-   * The pod's namespaces and cgroup are ready, and its network too if startsOnPodNetwork: the
+   * The pod's namespaces and cgroup are ready, and its network too if usesPodNetwork: the
    * handler makes what it runs the pod in (conmon: /dev/shm, resolv.conf and hosts, an infra process; a VM: the VM). On failure it
    * leaves nothing. What it returns is persisted with the pod.
    */

@@ -95,7 +95,7 @@ async function createPod(ctx: ServerContext, request: RunPodSandboxRequest, conf
         ? undefined
         : connectPod(ctx, cleanup, podNetworkRequest(id, config.metadata, pinned.network, mappings), networkPlan),
     );
-    const handlerStarted = settle([cgroupMade, namespacesPinned, handler.startsOnPodNetwork ? networkConnected : undefined]).then(([cgroup, namespaces]) =>
+    const handlerStarted = settle([cgroupMade, namespacesPinned, handler.usesPodNetwork ? networkConnected : undefined]).then(([cgroup, namespaces]) =>
       cleanup.track('handler', handler.startPod(podSandboxOf({ ...record, cgroup, namespaces })), () => handler.removePod(id)),
     );
     const [cgroup, namespaces, network, handlerState] = await settle([cgroupMade, namespacesPinned, networkConnected, handlerStarted]);

@@ -34,7 +34,7 @@ import { PAUSE_PATH } from './infra-process';
 /** Containers run by an OCI runtime (runc, crun), each watched by its own conmon. */
 export class ConmonHandler implements RuntimeHandler {
   readonly type = 'oci';
-  readonly startsOnPodNetwork = false;
+  readonly usesPodNetwork = false;
 
   private readonly runtime: ConmonRuntime;
   private readonly pods: ConmonPods;

@@ -39,7 +39,7 @@ const HOST_NAMESPACE_OPTIONS = [
 /** Each pod in a lightweight QEMU virtual machine with our guest agent, as Kata does. */
 export class VmHandler implements RuntimeHandler {
   readonly type = 'vm';
-  readonly startsOnPodNetwork = true;
+  readonly usesPodNetwork = true;
 
   private readonly pods: VmPods;
   private readonly containers: VmContainers;
