@@ -16,6 +16,7 @@ import {
 } from '../proto/gen/agent';
 import { AgentError, failedPrecondition, invalid, messageOf, notFound } from './agent-error';
 import { deviceNodesBelow } from '../system/device-nodes';
+import { resendWhenCaught } from '../system/resend-when-caught';
 import { waitUntil } from '../system/wait-until';
 import { runProgram } from './run-program';
 
@@ -75,16 +76,8 @@ const END_POLL_MS = 20;
 // How long a stop signal a container's PID 1 does not catch yet is watched for, to be sent
 // again once it does: the host sends SIGKILL after its stop timeout anyway.
 const RESEND_WINDOW_MS = 120_000;
-const RESEND_POLL_MS = 100;
 // What of a failed start's stderr goes into the error message.
 const START_ERROR_BYTES = 2048;
-
-/** Whether the process has a handler for the signal (SigCgt in its status). */
-async function catches(pid: number, signal: number): Promise<boolean> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status)?.[1];
-  return mask !== undefined && (BigInt(`0x${mask}`) & (1n << BigInt(signal - 1))) !== 0n;
-}
 
 function exitOf(proc: GuestProcess): ProcessExit {
   const { containerId, execId, exitCode, oomKilled } = proc;
@@ -325,7 +318,6 @@ export class Containers {
     const number = signalNumber(signal);
     if (proc.status !== 'running') return;
     if (execId === '') {
-      const caught = await catches(proc.pid, number);
       await runProgram(this.paths.runc, ['--root', this.paths.runcRoot, 'kill', containerId, String(number)]).catch(async () => {
         // It may have ended between the check and the kill: its runc deletes the container as
         // it ends, a moment before the agent learns of the end.
@@ -334,26 +326,12 @@ export class Containers {
         // process itself gets the signal; one that is gone has ended.
         signalProcess(proc.pid, number);
       });
-      if (!caught) void this.resendWhenCaught(proc, number);
+      // Under TCG a program takes a while to set its handler after it starts.
+      const running = async (): Promise<boolean> => proc.status === 'running';
+      void resendWhenCaught(proc.pid, number, running, async () => signalProcess(proc.pid, number), RESEND_WINDOW_MS);
       return;
     }
     signalProcess(proc.pid, number);
-  }
-
-  /**
-   * The container's PID 1 gets only the signals it has a handler for. A program that has just
-   * started may not have set its handler yet (under TCG that takes a while), and the stop
-   * signal would be lost: it is sent again once the program catches it, while the host's
-   * timeout runs (SIGKILL ends both).
-   */
-  private async resendWhenCaught(proc: GuestProcess, signal: number): Promise<void> {
-    const caught = await waitUntil(async () => proc.status !== 'running' || (await catches(proc.pid, signal)), RESEND_WINDOW_MS, RESEND_POLL_MS);
-    if (!caught || proc.status !== 'running') return;
-    try {
-      process.kill(proc.pid, signal);
-    } catch {
-      // Gone meanwhile.
-    }
   }
 
   async wait(containerId: string, execId: string): Promise<ProcessExit> {

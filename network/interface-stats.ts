@@ -1,3 +1,4 @@
+import { readFile, stat } from 'node:fs/promises';
 import { runToolChecked } from '../system/run-tool';
 
 /** One network interface's cumulative counters, as the kernel keeps them. */
@@ -46,11 +47,30 @@ export function parseNetDev(text: string): InterfaceCounters[] {
 }
 
 /**
+ * /proc/PID/net/dev of the first of `pids` that is in the namespace; undefined when none is. The
+ * namespace is checked after the read: a pid that ended and was reused meanwhile is no answer.
+ */
+async function readThroughMember(netns: string, pids: number[]): Promise<string | undefined> {
+  const namespace = pids.length === 0 ? undefined : await stat(netns).catch(() => undefined);
+  if (namespace === undefined) return undefined;
+  for (const pid of pids) {
+    const text = await readFile(`/proc/${pid}/net/dev`, 'utf8').catch(() => undefined);
+    const member = text === undefined ? undefined : await stat(`/proc/${pid}/ns/net`).catch(() => undefined);
+    if (member !== undefined && member.ino === namespace.ino && member.dev === namespace.dev) return text;
+  }
+  return undefined;
+}
+
+/**
  * The counters of every interface in a network namespace (its bind-mounted file). /proc/net/dev
  * answers for the reader's own namespace, and Node cannot enter one (setns acts on one thread
- * of many), so cat reads it from inside.
+ * of many): it is read through a process among `pids` that is in the namespace (the pod's
+ * containers), a file read where a program would cost a fork; without one, cat reads it from
+ * inside.
  */
-export async function namespaceInterfaces(netns: string): Promise<InterfaceCounters[]> {
-  const text = await runToolChecked('nsenter', [`--net=${netns}`, '--', 'cat', '/proc/net/dev'], { timeoutMs: READ_TIMEOUT_MS, what: `reading interface counters in ${netns}` });
+export async function namespaceInterfaces(netns: string, pids: number[]): Promise<InterfaceCounters[]> {
+  const text =
+    (await readThroughMember(netns, pids)) ??
+    (await runToolChecked('nsenter', [`--net=${netns}`, '--', 'cat', '/proc/net/dev'], { timeoutMs: READ_TIMEOUT_MS, what: `reading interface counters in ${netns}` }));
   return parseNetDev(text);
 }

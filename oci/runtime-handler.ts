@@ -180,6 +180,12 @@ export interface RuntimeHandler {
   /** Idempotent: an unknown container is fine. */
   removeContainer(id: string): Promise<void>;
   containerState(id: string): Promise<ContainerRuntimeState>;
+  /**
+   * The pid containerState reports while the container runs, from what the handler learned when
+   * it started it (or, after a restart, kept on disk): no runtime command, no guest call on the
+   * way; 0 when it knows none. For answers read often (verbose ContainerStatus).
+   */
+  containerPid(id: string): Promise<number>;
   execSync(id: string, cmd: string[], timeoutMs: number): Promise<ExecResult>;
   /** Runs `cmd` in the running container wired to the client's streams; resolves to its exit code. */
   exec(id: string, cmd: string[], io: StreamIO): Promise<number>;

@@ -67,7 +67,7 @@ const LIB_DIR = 'lib/x86_64-linux-gnu';
 const LOADER = 'ld-linux-x86-64.so.2';
 // The agent's files, at the same paths relative to the project as in the guest's app/ folder,
 // so the compiled agent's requires resolve there as they do here.
-const AGENT_FILES = ['dist/agent', 'dist/proto/gen/agent.js', 'dist/system/wait-until.js', 'dist/system/device-nodes.js', 'dist/system/hostname.js', 'node_modules/@bufbuild/protobuf'];
+const AGENT_FILES = ['dist/agent', 'dist/proto/gen/agent.js', 'dist/system/wait-until.js', 'dist/system/resend-when-caught.js', 'dist/system/device-nodes.js', 'dist/system/hostname.js', 'node_modules/@bufbuild/protobuf'];
 const TOOL_TIMEOUT_MS = 10 * 60 * 1000;
 const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 

@@ -72,6 +72,20 @@ export function criCgroupStats(key: string, usage: CgroupUsage, now: bigint): Cr
   };
 }
 
+const mountPoints = new WeakMap<ContainerRecord, string>();
+
+/**
+ * The mount point of the filesystem holding the container's files, found once per record: the
+ * mount table it is read from grows with every container, and the answer does not change.
+ */
+export async function containerMountPoint(container: ContainerRecord): Promise<string> {
+  const known = mountPoints.get(container);
+  if (known !== undefined) return known;
+  const found = await mountPointOf(container.dir);
+  mountPoints.set(container, found);
+  return found;
+}
+
 export async function criContainerStats(ctx: ServerContext, container: ContainerRecord): Promise<ContainerStats> {
   const config = loadedContainerConfig(container.config);
   const { cpu, memory, io } = criCgroupStats(container.id, await containerUsage(ctx, container), timestampNow());
@@ -82,7 +96,7 @@ export async function criContainerStats(ctx: ServerContext, container: Container
     memory,
     writableLayer: {
       timestamp: timestampNow(),
-      fsId: { mountpoint: await mountPointOf(container.dir) },
+      fsId: { mountpoint: await containerMountPoint(container) },
       usedBytes: value(layer.bytes),
       inodesUsed: value(layer.inodes),
     },

@@ -10,13 +10,15 @@ export async function containerStatus(ctx: ServerContext, request: ContainerStat
   const container = ctx.state.containers.get(request.containerId);
   const info: Record<string, string> = {};
   if (request.verbose) {
-    // The runtime's state may be gone while the container is being removed (the record goes
-    // last), and the bundle may be gone at any time: the answer is then the record's alone.
-    const [state, spec] = await Promise.all([
-      container.state === 'running' ? handlerOf(ctx, container).containerState(container.id).catch(() => undefined) : undefined,
+    // The handler answers the pid from what it learnt at the start, not from the runtime: the
+    // kubelet asks this often. The handler may have forgotten the container while it is being
+    // removed (the record goes last), and the bundle may be gone at any time: the answer is
+    // then the record's alone.
+    const [pid, spec] = await Promise.all([
+      container.state === 'running' ? handlerOf(ctx, container).containerPid(container.id).catch(() => undefined) : undefined,
       container.runtimeSpec ?? readFile(join(containerBundle(ctx, container.id), 'config.json'), 'utf8').then((text): unknown => JSON.parse(text), () => undefined),
     ]);
-    info.info = JSON.stringify({ name: container.name, pid: state?.pid, rootfs: container.dir, stopSignal: container.stopSignal, runtimeSpec: spec });
+    info.info = JSON.stringify({ name: container.name, pid, rootfs: container.dir, stopSignal: container.stopSignal, runtimeSpec: spec });
   }
   return { status: criContainerStatus(ctx.images, container), info };
 }

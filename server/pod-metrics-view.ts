@@ -2,10 +2,9 @@ import type { InterfaceCounters } from '../network/interface-stats';
 import { type ContainerMetrics, type Metric, MetricType, type PodSandboxMetrics } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';
 import type { PodRecord } from '../state/pod-record';
-import { mountPointOf } from '../storage/fs-usage';
 import { rootfsPaths, writableLayerUsage } from '../storage/rootfs';
 import { loadedContainerConfig } from './container-config';
-import { containerUsage } from './container-stats-view';
+import { containerMountPoint, containerUsage } from './container-stats-view';
 import type { ServerContext } from './context';
 import { matchingContainers } from './filters';
 import { loadedConfig } from './pod-config';
@@ -24,7 +23,7 @@ async function containerMetrics(ctx: ServerContext, container: ContainerRecord):
   const [{ cpu, memory, processCount }, layer, device] = await Promise.all([
     containerUsage(ctx, container),
     writableLayerUsage(rootfsPaths(container.dir)),
-    mountPointOf(container.dir),
+    containerMountPoint(container),
   ]);
   return {
     containerId: container.id,

@@ -4,6 +4,8 @@ import type { NetworkInterfaceUsage, NetworkUsage } from '../proto/gen/cri-api-v
 import type { PodRecord } from '../state/pod-record';
 import { errorMessage } from '../system/errors';
 import type { ServerContext } from './context';
+import { handlerOfPod } from './pod-sandbox';
+import { podContainers } from './pod-status-snapshot';
 
 /**
  * The interfaces of a running pod's own network namespace (for a VM pod also the TAP its VM
@@ -13,7 +15,11 @@ export async function podInterfaces(ctx: ServerContext, pod: PodRecord): Promise
   const netns = pod.namespaces.network;
   if (pod.state !== 'ready' || netns === undefined) return [];
   try {
-    return await namespaceInterfaces(netns);
+    // Its containers are in its namespace; a VM pod's pids are the guest's, no use on the host.
+    const handler = handlerOfPod(ctx, pod);
+    const running = handler.type === 'oci' ? podContainers(ctx, pod.id).filter((container) => container.state === 'running') : [];
+    const pids = await Promise.all(running.map((container) => handler.containerPid(container.id).catch(() => 0)));
+    return await namespaceInterfaces(netns, pids.filter((pid) => pid > 0));
   } catch (error) {
     // A pod being stopped as it is read: its figures are gone, the rest of the answer is not.
     ctx.logger.warn('pod network counters unreadable', { pod_id: pod.id, netns, error: errorMessage(error) });

@@ -41,6 +41,7 @@ export interface RecordedLease {
 export class ImageManager {
   private readonly pinned: Set<string>;
   private usage: Promise<FsUsage> | undefined;
+  private readonly configTexts = new WeakMap<ImageRecord, Promise<string>>();
   private readonly puller: ImagePuller;
 
   private constructor(
@@ -145,8 +146,19 @@ export class ImageManager {
     return this.pinned.has(image.id) || image.repoTags.some((tag) => this.pinned.has(tag)) || image.repoDigests.some((digest) => this.pinned.has(digest));
   }
 
+  /**
+   * The image's config, parsed anew for each caller (who may change it). Its blob is read once
+   * per record: the image's ID is the blob's digest, so it never changes.
+   */
   async config(image: ImageRecord): Promise<unknown> {
-    return JSON.parse((await this.content.read(image.id)).toString('utf8'));
+    let text = this.configTexts.get(image);
+    if (text === undefined) {
+      text = this.content.read(image.id).then((blob) => blob.toString('utf8'));
+      this.configTexts.set(image, text);
+      // A failed read (the image removed meanwhile) is not kept.
+      text.catch(() => this.configTexts.delete(image));
+    }
+    return JSON.parse(await text);
   }
 
   /**

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { SHARE_ENV, Worker } from 'node:worker_threads';
 import { DeadlineExceededError, InternalError, errorMessage } from './errors';
-import { describeDuration } from './duration';
-import { killProcessGroup } from './kill-helper';
+import type { ToolJob, ToolReply } from './tool-thread';
 
 export interface ToolOptions {
   timeoutMs: number;
@@ -20,56 +20,57 @@ export interface ToolOutcome {
   stderr: string;
 }
 
-// Plugins and system tools answer in a few kilobytes; anything past this is noise we would
-// only hold in memory.
-const MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
+/** The thread every tool runs from, started at the first; it keeps the daemon alive only while a tool runs. */
+class ToolThread {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, { resolve: (outcome: ToolOutcome) => void; reject: (error: Error) => void }>();
+  private nextId = 0;
 
-function collect(stream: NodeJS.ReadableStream | null): () => string {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  stream?.on('data', (chunk: Buffer) => {
-    if (size >= MAX_OUTPUT_BYTES) return;
-    chunks.push(chunk);
-    size += chunk.length;
-  });
-  return () => Buffer.concat(chunks).toString('utf8');
+  run(file: string, args: string[], options: ToolOptions): Promise<ToolOutcome> {
+    const worker = this.started();
+    const id = this.nextId++;
+    const job: ToolJob = { id, file, args, options };
+    return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) worker.ref();
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage(job);
+    });
+  }
+
+  private started(): Worker {
+    if (this.worker !== undefined) return this.worker;
+    // The daemon's environment is the thread's too, changes included (copying it per job costs more than the job's message).
+    const worker = new Worker(join(__dirname, 'tool-thread.js'), { env: SHARE_ENV });
+    worker.unref();
+    worker.on('message', (reply: ToolReply) => {
+      const job = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      if (this.pending.size === 0) worker.unref();
+      if ('outcome' in reply) job?.resolve(reply.outcome);
+      else job?.reject(reply.failure.overrun ? new DeadlineExceededError(reply.failure.message) : new InternalError(reply.failure.message));
+    });
+    // A thread that failed takes its jobs' answers with it; the next tool starts another.
+    const lost = (why: string): void => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      for (const job of this.pending.values()) job.reject(new InternalError(`the tool thread ended: ${why}`));
+      this.pending.clear();
+    };
+    worker.on('error', (error) => lost(errorMessage(error)));
+    worker.on('exit', (code) => lost(`exit code ${code}`));
+    this.worker = worker;
+    return worker;
+  }
 }
 
-// After SIGKILL only the kernel's teardown is left; an overrun call is not held up longer than this for it.
-const KILL_WAIT_MS = 5_000;
+const toolThread = new ToolThread();
 
 /**
- * Runs a program to completion without a shell. Resolves with its exit status whatever it is,
- * because callers such as the CNI runner read a failing program's stdout; rejects only when
- * the program cannot start or outlives `timeoutMs`. An overrun program is killed with its whole
- * process group (it runs in a session of its own), so helpers it started do not outlive it.
+ * Runs a program to completion without a shell, from the tool thread (see spawnTool for what
+ * it resolves and rejects with), so that starting it holds up no reply.
  */
 export function runTool(file: string, args: string[], options: ToolOptions): Promise<ToolOutcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-    const stdout = collect(child.stdout);
-    const stderr = collect(child.stderr);
-    let settled = false;
-    const settle = (outcome: () => void): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      outcome();
-    };
-    const overrun = (): void => settle(() => reject(new DeadlineExceededError(`${options.what ?? file} did not answer within ${describeDuration(options.timeoutMs)}`)));
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) killProcessGroup(child.pid);
-      // Its output pipes may stay open in a process that left the group; its own exit is what counts.
-      child.once('exit', overrun);
-      setTimeout(overrun, KILL_WAIT_MS).unref();
-    }, options.timeoutMs);
-    child.on('error', (error) => settle(() => reject(new InternalError(`cannot run ${file}: ${errorMessage(error)}`))));
-    child.on('close', (exitCode) => settle(() => resolve({ exitCode, stdout: stdout(), stderr: stderr() })));
-    // A program that exits without reading its input makes the write fail with EPIPE; its
-    // exit status is what matters then.
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(options.input ?? '');
-  });
+  return toolThread.run(file, args, options);
 }
 
 /** A program that ran and failed; `stderr` is kept so callers can tell known failures apart. */

@@ -141,6 +141,9 @@ describe('RuntimeHandler contract through the CRI', () => {
       const { items } = await cri(Runtime.listPodSandbox, { filter: undefined });
       return Object.fromEntries(items.filter((pod) => pods.includes(pod.id)).map((pod) => [pod.id, podSandboxStateToJSON(pod.state)]));
     };
+    /** The main process's pid as verbose ContainerStatus gives it (none unless it runs). */
+    const verbosePid = async (containerId: string): Promise<number | undefined> =>
+      (JSON.parse((await cri(Runtime.containerStatus, { containerId, verbose: true })).info.info) as { pid?: number }).pid;
     /** A pod's containers as ListContainers shows them: id to state. */
     const listedContainers = async (podSandboxId: string): Promise<Record<string, string>> => {
       const { containers } = await cri(Runtime.listContainers, { filter: { id: '', state: undefined, podSandboxId, labelSelector: {} } });
@@ -182,6 +185,18 @@ describe('RuntimeHandler contract through the CRI', () => {
         await cri(Runtime.removePodSandbox, { podSandboxId: podId });
         expect(await listedPods()).toEqual({});
         expect((await grpcFailure(podState(podId))).code).toBe(Code.NOT_FOUND);
+      },
+      CASE_TIMEOUT_MS,
+    );
+
+    test(
+      'a stop sent right after the start reaches a program that sets its handler late, not only its SIGKILL',
+      async () => {
+        const podId = await runPod('early-stop');
+        // As PID 1 the shell drops a TERM that comes before its trap is set, a second after it starts.
+        const id = await runContainer(podId, 'app', ['sh', '-c', 'sleep 1; trap "exit 7" TERM; sleep 300 & wait']);
+        await cri(Runtime.stopContainer, { containerId: id, timeout: 60n });
+        expect(await daemon.status(id)).toMatchObject({ state: ContainerState.CONTAINER_EXITED, exitCode: 7 });
       },
       CASE_TIMEOUT_MS,
     );
@@ -395,6 +410,8 @@ describe('RuntimeHandler contract through the CRI', () => {
           mounts: [{ containerPath: '/trigger', hostPath: trigger }],
         });
         const logged = async (): Promise<boolean> => (await readFile(daemon.logFile(`${handler}-${name}`, 'leaving'), 'utf8').catch(() => '')).includes('leaving');
+        const pid = await verbosePid(lasting);
+        expect(pid).toBeGreaterThan(0);
 
         await daemon.restart(0, 'SIGKILL', async () => {
           await writeFile(join(trigger, 'go'), '');
@@ -404,9 +421,12 @@ describe('RuntimeHandler contract through the CRI', () => {
 
         expect([await podState(podId), await listedPods()]).toEqual(['SANDBOX_READY', { [podId]: 'SANDBOX_READY' }]);
         expect(await containerState(lasting)).toBe('CONTAINER_RUNNING');
+        // The same process, known again without the runtime being asked.
+        expect(await verbosePid(lasting)).toBe(pid);
         expect((await execSync(lasting, ['echo', 'still here'])).stdout.toString()).toBe('still here\n');
         await daemon.waitForState(leaving, ContainerState.CONTAINER_EXITED);
         expect(await daemon.status(leaving)).toMatchObject({ exitCode: 6, reason: 'Error' });
+        expect(await verbosePid(leaving)).toBeUndefined();
         await cri(Runtime.removePodSandbox, { podSandboxId: podId });
       },
       CASE_TIMEOUT_MS,

@@ -151,6 +151,10 @@ export class ConmonHandler implements RuntimeHandler {
     return this.runtime.state(id);
   }
 
+  containerPid(id: string): Promise<number> {
+    return this.runtime.pid(id);
+  }
+
   execSync(id: string, cmd: string[], timeoutMs: number): Promise<ExecResult> {
     return this.runtime.execSync(id, cmd, timeoutMs);
   }

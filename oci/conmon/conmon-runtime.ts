@@ -13,6 +13,7 @@ import { makeDirectories } from '../../system/make-directories';
 import type { Logger } from '../../system/logger';
 import { settle } from '../../system/settle';
 import { pathExists } from '../../system/path-exists';
+import { resendWhenCaught } from '../../system/resend-when-caught';
 import { isProcessRunning, readStat } from '../../system/process-stat';
 import { waitUntil } from '../../system/wait-until';
 import { relayAttachSocket } from './attach-socket';
@@ -92,6 +93,8 @@ function runtimeStatus(status: string): RuntimeStatus {
  */
 export class ConmonRuntime {
   private readonly target: RuncTarget;
+  /** The main pid of each container created since the daemon started, as conmon reported it. */
+  private readonly pids = new Map<string, number>();
 
   constructor(private readonly options: ConmonRuntimeOptions) {
     this.target = {
@@ -133,6 +136,7 @@ export class ConmonRuntime {
     try {
       const pid = await this.launchConmon(create.id, args, persistDir, Math.min(create.timeoutMs, this.options.runtimeTimeoutMs), beforeStart);
       const conmonPid = await this.readConmonPid(create.id);
+      this.pids.set(create.id, pid);
       this.options.logger.debug('container created', { container_id: create.id, pid, conmon_pid: conmonPid });
       return { pid, conmonPid };
     } catch (error) {
@@ -218,6 +222,16 @@ export class ConmonRuntime {
     }
     await rm(this.persistDirOf(id), { recursive: true, force: true });
     await rm(join(this.options.exitsDir, id), { force: true });
+    this.pids.delete(id);
+  }
+
+  /**
+   * The container's main pid: the process runc created is the one its start lets run. Known
+   * from the create, or read from the pid file conmon keeps for a container made before a
+   * restart; 0 when there is none.
+   */
+  async pid(id: string): Promise<number> {
+    return this.pids.get(id) ?? readPidFile(containerPidFile(this.persistDirOf(id)));
   }
 
   async start(id: string): Promise<void> {
@@ -235,19 +249,26 @@ export class ConmonRuntime {
    * process: conmon, reaper of the container and of nothing else, is its parent. Otherwise,
    * and for signals Node cannot name, runc does it.
    */
-  private async signal(id: string, signal: string): Promise<boolean> {
+  private async signal(id: string, signal: string, resendWindowMs = 0): Promise<boolean> {
     const name = signal.startsWith('SIG') ? signal : `SIG${signal}`;
     if (!(name in constants.signals)) return runcKill(this.target, id, signal);
-    const [pid, conmonPid] = await Promise.all([readPidFile(containerPidFile(this.persistDirOf(id))), this.readConmonPid(id)]);
+    const [pid, conmonPid] = await Promise.all([this.pid(id), this.readConmonPid(id)]);
     const stat = pid > 0 ? await readStat(pid) : undefined;
     if (stat === undefined || stat.ppid !== conmonPid || !(await isConmonRunning(conmonPid, id))) return runcKill(this.target, id, signal);
-    try {
-      process.kill(pid, name);
-      return true;
-    } catch (error) {
-      if (errorCode(error) === 'ESRCH') return false;
-      throw error;
-    }
+    const send = async (): Promise<boolean> => {
+      try {
+        process.kill(pid, name);
+        return true;
+      } catch (error) {
+        if (errorCode(error) === 'ESRCH') return false;
+        throw error;
+      }
+    };
+    if (!(await send())) return false;
+    // A stop right after the start may come before the program has set its handler.
+    const sameProcess = async (): Promise<boolean> => (await readStat(pid))?.startTime === stat.startTime && (await isProcessRunning(pid));
+    if (resendWindowMs > 0) void resendWhenCaught(pid, constants.signals[name as NodeJS.Signals], sameProcess, async () => void (await send().catch(() => false)), resendWindowMs);
+    return true;
   }
 
   /**
@@ -257,7 +278,7 @@ export class ConmonRuntime {
   async stop(id: string, stopSignal: string, timeoutMs: number): Promise<void> {
     if ((await readExitFile(this.options.exitsDir, id)) !== undefined) return;
     // signal answers false, rather than failing, for a container that has already stopped.
-    if (timeoutMs > 0 && (await this.signal(id, stopSignal)) && (await this.waitForExit(id, timeoutMs))) return;
+    if (timeoutMs > 0 && (await this.signal(id, stopSignal, timeoutMs)) && (await this.waitForExit(id, timeoutMs))) return;
     await this.signal(id, 'SIGKILL');
     if (!(await this.waitForExit(id, KILL_WAIT_MS))) throw new InternalError(`container ${id} still runs ${KILL_WAIT_MS} ms after SIGKILL`);
   }

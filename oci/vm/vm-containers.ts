@@ -37,6 +37,8 @@ interface VmContainer extends ContainerFile {
   log: CriLogWriter;
   /** Whether the last write to the log failed. */
   logFailing?: boolean;
+  /** The guest pid of the main process, learnt from the agent once it runs. */
+  pid?: Promise<number>;
 }
 
 /** An exec'd process someone waits for: where its output goes and who learns its exit. */
@@ -162,7 +164,33 @@ export class VmContainers {
   }
 
   async start(id: string): Promise<void> {
-    await this.agentOf(id).startContainer(id, START_TIMEOUT_MS);
+    const container = this.get(id);
+    await this.pods.agent(container.podId).startContainer(id, START_TIMEOUT_MS);
+    // Asked now, while the start is answered, so that statuses need not ask the guest.
+    container.pid = undefined;
+    void this.mainPid(id, container);
+  }
+
+  /** The guest pid of the container's main process, as the agent last told it; 0 when unknown. */
+  async pid(id: string): Promise<number> {
+    const container = this.containers.get(id);
+    return container === undefined ? 0 : this.mainPid(id, container);
+  }
+
+  private async askPid(id: string, podId: string): Promise<number> {
+    return (await this.pods.agent(podId).containerState(id, AGENT_CALL_TIMEOUT_MS)).pid;
+  }
+
+  /** Asks the agent for the main process's pid once and keeps the answer; a failed ask is made again next time. */
+  private mainPid(id: string, container: VmContainer): Promise<number> {
+    if (container.pid === undefined) {
+      const asked = this.askPid(id, container.podId);
+      container.pid = asked;
+      asked.catch(() => {
+        if (container.pid === asked) container.pid = undefined;
+      });
+    }
+    return container.pid;
   }
 
   async state(id: string): Promise<ContainerRuntimeState> {
@@ -268,6 +296,9 @@ export class VmContainers {
     const exits: ContainerExit[] = [];
     for (const id of this.containers.keys()) {
       const state = await this.state(id).catch(() => undefined);
+      const container = this.containers.get(id);
+      // Kept, so that statuses after the restart need not ask the guest for it.
+      if (state?.status === 'running' && container !== undefined) container.pid = Promise.resolve(state.pid);
       if (state?.status === 'stopped') exits.push({ id, exitCode: state.exitCode ?? 137, at: state.finishedAt ?? new Date() });
     }
     return exits;

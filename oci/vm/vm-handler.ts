@@ -166,6 +166,10 @@ export class VmHandler implements RuntimeHandler {
     return this.containers.state(id);
   }
 
+  containerPid(id: string): Promise<number> {
+    return this.containers.pid(id);
+  }
+
   execSync(id: string, cmd: string[], timeoutMs: number): Promise<ExecResult> {
     return this.containers.execSync(id, cmd, timeoutMs);
   }
