@@ -57,6 +57,8 @@ describe('images in use by containers', () => {
    * or process (conmon names our directories on its command line; podvisord retitles itself).
    */
   async function expectNothingLeft(): Promise<void> {
+    // Removed containers are taken apart after RemoveContainer answers, their leases released last.
+    await running().removalsDone();
     expect(await visible(storage('layers'))).toEqual([]);
     expect(await visible(storage('blobs', 'sha256'))).toEqual([]);
     expect(await visible(storage('containers'))).toEqual([]);
