@@ -289,10 +289,16 @@ describe('containers', () => {
   test('stopping the pod kills its containers; removing it removes them', async () => {
     const id = await create('inpod', ['sleep', '300']);
     await start(id);
+    const removedFirst = await create('removed-first', ['sleep', '300']);
+    await start(removedFirst);
     await unary(client, RuntimeServiceService.stopPodSandbox, { podSandboxId: podId });
     expect((await status(id))?.state).toBe(ContainerState.CONTAINER_EXITED);
+    // Removed just before its pod: the pod's removal answers only once that one is taken apart too.
+    await remove(removedFirst);
     await unary(client, RuntimeServiceService.removePodSandbox, { podSandboxId: podId });
     expect((await grpcFailure(status(id))).code).toBe(Code.NOT_FOUND);
+    expect(await readFile('/proc/self/mountinfo', 'utf8')).not.toContain(removedFirst);
+    expect(await readdir(join(dirs.root, 'removed', 'containers'))).toEqual([]);
     // runc made the container's cgroup in every hierarchy, named ones included; none of the pod's is left.
     const hierarchies = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((line) => / - cgroup2? /.test(line)).map((line) => line.split(' ')[4]);
     for (const root of hierarchies) expect(await pathExists(join(root, 'podvisor', `pod-${podId}`))).toBe(false);
