@@ -71,6 +71,8 @@ export async function stopPod(ctx: ServerContext, pod: PodRecord): Promise<void>
 export async function removePod(ctx: ServerContext, pod: PodRecord): Promise<void> {
   await stopPod(ctx, pod);
   await settle(podContainers(ctx, pod.id).map((container) => removeContainerRecord(ctx, container)));
+  // Its removed containers' conmons and mounts are in its cgroup and namespaces.
+  await ctx.removals.finish(ctx, pod.id);
   await removeSandbox(ctx, pod);
   // Stopped above, so its record now reads NOTREADY: the last status, which the deletion event carries.
   const last = ctx.state.pods.find(pod.id) ?? pod;
