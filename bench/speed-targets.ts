@@ -1,4 +1,4 @@
-import { CONTAINER_LIFECYCLE, POD_LIFECYCLE } from './lifecycle';
+import { CONTAINER_LIFECYCLE, CREATE_AND_START, POD_LIFECYCLE } from './lifecycle';
 import { NETWORK_FLOOR } from './network-floor';
 import { READ_LABELS, READ_PHASES } from './read-calls';
 import { figureOf, quotient, timesText, type RuntimeResult } from './report';
@@ -11,6 +11,10 @@ export const READ_RATIO_GOAL = 1;
 export const CONTAINER_LIFECYCLE_RATIO_GOAL = 0.6;
 export const RSS_RATIO_GOAL = 1;
 export const POD_LIFECYCLE_OVER_FLOOR_GOAL_MS = 25;
+/** critest's benchmark: a removal at most this over containerd's; CreateContainer + StartContainer at most containerd's. */
+export const REMOVAL_RATIO_GOAL = 1.5;
+export const CREATE_AND_START_RATIO_GOAL = 1;
+export const REMOVALS = ['RemoveContainer', 'RemoveImage'];
 
 type Reading = (result: RuntimeResult) => number | undefined;
 
@@ -30,6 +34,8 @@ export function issue19Table(results: RuntimeResult[], floor: Map<string, Summar
   const scaledRss = podvisor?.figures.find((candidate) => candidate.label.startsWith(DAEMON_RSS_WITH))?.label ?? `${DAEMON_RSS_WITH}--scale pods`;
   const rows = [
     ...READ_LABELS.flatMap((label) => READ_PHASES.map((phase) => versus(`${label} ${phase}`, (result) => result.reads[phase].get(label)?.median, READ_RATIO_GOAL))),
+    ...REMOVALS.map((label) => versus(label, median(label), REMOVAL_RATIO_GOAL)),
+    versus(CREATE_AND_START, median(CREATE_AND_START), CREATE_AND_START_RATIO_GOAL),
     versus(CONTAINER_LIFECYCLE, median(CONTAINER_LIFECYCLE), CONTAINER_LIFECYCLE_RATIO_GOAL),
     target(`${POD_LIFECYCLE} - ${NETWORK_FLOOR}`, overFloor, (value) => `${value.toFixed(1)} ms`, `<= ${POD_LIFECYCLE_OVER_FLOOR_GOAL_MS} ms`, (value) => value <= POD_LIFECYCLE_OVER_FLOOR_GOAL_MS),
     versus(DAEMON_RSS_IDLE, figure(DAEMON_RSS_IDLE), RSS_RATIO_GOAL),

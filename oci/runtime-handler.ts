@@ -133,10 +133,10 @@ export interface RuntimeHandler {
   readonly name: string;
   readonly type: HandlerType;
   /**
-   * Whether startPod reads the pod's network and stopPod changes it (a VM copies eth0's
-   * addresses into its guest and hangs its TAP's filters on eth0). A handler that does not is
-   * started while CNI ADD runs, and stopped while CNI DEL runs; nothing of the pod's runs
-   * before RunPodSandbox returns but its infra process, which uses no network.
+   * Whether the handler's pod works on the pod's network (a VM copies eth0's addresses into its
+   * guest and redirects eth0 to its TAP): its startPod then waits for CNI ADD, and its stopPod
+   * goes before CNI DEL. A handler that does not is started while CNI ADD runs and stopped while
+   * CNI DEL runs; of the pod's, only its infra process runs then, and it uses no network.
    */
   readonly usesPodNetwork: boolean;
   /** What the kubelet may ask of it, as found on this host (its kernel and runtime). */

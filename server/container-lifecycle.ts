@@ -5,6 +5,7 @@ import type { ExitReason } from './container-view';
 import type { RuntimeHandler } from '../oci/runtime-handler';
 import { ContainerEventType } from '../proto/gen/cri-api-v1';
 import type { ContainerRecord } from '../state/container-record';
+import type { UnfinishedRecords } from '../state/unfinished-records';
 import { removeRootfs, rootfsPaths } from '../storage/rootfs';
 import { counter } from '../system/metrics-registry';
 import { settle } from '../system/settle';
@@ -71,14 +72,25 @@ export async function removeContainerParts(ctx: ServerContext, handlers: Runtime
   await settle([removeRootfs(rootfsPaths(container.dir)), rm(containerBundle(ctx, container.id), { recursive: true, force: true })]);
 }
 
-/** Stops (at once) and removes a container and everything it had. Idempotent. */
+/**
+ * Takes apart a container gone from the records: its parts, then its image lease (its layers may
+ * go now), then the record `pending` kept of it. A failure throws and leaves that record.
+ */
+export async function takeApart(ctx: ServerContext, container: ContainerRecord, pending: UnfinishedRecords<ContainerRecord>): Promise<void> {
+  await removeContainerParts(ctx, handlersOfPodId(ctx, container.podId), container);
+  await ctx.images.release(container.id);
+  await pending.finish(container.id);
+}
+
+/**
+ * Stops (at once) and removes a container. Idempotent. Once this resolves it is gone from every
+ * answer, durably, and its name is free; its parts are taken apart in the background.
+ */
 export async function removeContainerRecord(ctx: ServerContext, container: ContainerRecord): Promise<void> {
   // Without its pod's record no handler is known to stop it; the removal from each ends it.
   if (ctx.state.pods.find(container.podId)) await stopContainerRecord(ctx, container, 0);
-  await removeContainerParts(ctx, handlersOfPodId(ctx, container.podId), container);
-  await ctx.state.containers.remove(container.id);
-  // Last: its image's layers may go now, and a crash before this is swept at start.
-  await ctx.images.release(container.id);
+  await ctx.state.containers.remove(container.id, ctx.state.removedContainers);
+  void ctx.removals.begin(ctx, container);
   forgetCpuReading(container.id);
   // Its pod's remaining containers go with the event, as after the removal a relist sees them.
   ctx.events.publish(ctx, container, ContainerEventType.CONTAINER_DELETED_EVENT);

@@ -7,6 +7,7 @@ import type { DaemonState } from '../state/daemon-state';
 import type { ImageManager } from '../storage/image-manager';
 import type { StreamServer } from '../streaming/stream-server';
 import type { ContainerEvents } from './container-events';
+import type { ContainerRemovals } from './container-removals';
 import type { KeptCreates } from './kept-creates';
 import type { Logger } from '../system/logger';
 
@@ -21,6 +22,8 @@ export interface ServerContext {
   readonly network: NetworkManager;
   readonly hostPorts: HostPortHolder;
   readonly events: ContainerEvents;
+  /** Removed containers whose parts are taken apart after RemoveContainer answered. */
+  readonly removals: ContainerRemovals;
   /** AppArmor and SELinux as this host runs them. */
   readonly security: HostSecurity;
   /** Where Exec, Attach and PortForward send their clients. */

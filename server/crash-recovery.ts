@@ -1,18 +1,19 @@
-// At start, what a crash left: the image layers each container record (finished or not)
-// holds, and the creations cut short, each either finished (its record was saved) or undone
-// from what its unfinished record said it was about to make; and the containers whose records
-// were found damaged, undone from their IDs alone.
+// At start, what a crash left: the image layers each container record (finished, unfinished or
+// removed) holds; the removals whose parts were still being taken apart, finished; the creations
+// cut short, each either finished (its record was saved) or undone from what its unfinished
+// record said it was about to make; and the containers whose records were found damaged, undone
+// from their IDs alone.
 import type { DaemonState } from '../state/daemon-state';
 import type { RecordedLease } from '../storage/image-manager';
 import { errorMessage } from '../system/errors';
 import { containerStorage } from './container-config';
-import { handlersOfPodId, removeContainerParts } from './container-lifecycle';
+import { removeContainerParts, takeApart } from './container-lifecycle';
 import type { ServerContext } from './context';
 import { discardUnfinishedPod } from './pod-teardown';
 
-/** The image leases the container records name, those of unfinished creations too until they are undone. */
+/** The image leases the container records name, those of unfinished creations and removals too until they are done. */
 export function recordedLeases(state: DaemonState): RecordedLease[] {
-  return [...state.containers.list(), ...state.unfinishedContainers.left()].map((container) => ({
+  return [...state.containers.list(), ...state.unfinishedContainers.left(), ...state.removedContainers.left()].map((container) => ({
     owner: container.id,
     image: container.imageId,
     layers: container.imageLayers,
@@ -23,13 +24,13 @@ async function undoContainers(ctx: ServerContext): Promise<void> {
   for (const container of ctx.state.unfinishedContainers.left()) {
     const log = { container_id: container.id, pod_id: container.podId };
     try {
-      if (ctx.state.containers.find(container.id) === undefined) {
-        // Its pod may be gone too.
-        await removeContainerParts(ctx, handlersOfPodId(ctx, container.podId), container);
-        await ctx.images.release(container.id);
-        ctx.logger.info('unfinished container creation undone', log);
+      if (ctx.state.containers.find(container.id) !== undefined) {
+        await ctx.state.unfinishedContainers.finish(container.id);
+        continue;
       }
-      await ctx.state.unfinishedContainers.finish(container.id);
+      // Its pod may be gone too.
+      await takeApart(ctx, container, ctx.state.unfinishedContainers);
+      ctx.logger.info('unfinished container creation undone', log);
     } catch (error) {
       ctx.logger.error('cannot undo an unfinished container creation', { ...log, error: errorMessage(error) });
     }
@@ -57,7 +58,7 @@ async function undoPods(ctx: ServerContext): Promise<void> {
  * by its ID and removed, so that it does not hold its pod's cgroup or mounts.
  */
 async function removeDamagedContainers(ctx: ServerContext): Promise<void> {
-  const ids = new Set([...ctx.state.containers.damaged, ...ctx.state.unfinishedContainers.damaged]);
+  const ids = new Set([...ctx.state.containers.damaged, ...ctx.state.unfinishedContainers.damaged, ...ctx.state.removedContainers.damaged]);
   for (const id of ids) {
     if (ctx.state.containers.find(id) !== undefined) continue;
     try {
@@ -72,6 +73,8 @@ async function removeDamagedContainers(ctx: ServerContext): Promise<void> {
 
 /** Containers first: an unfinished one may be in an unfinished pod. */
 export async function recoverFromCrash(ctx: ServerContext): Promise<void> {
+  // A removal that fails again stays with ctx.removals, for its pod's removal to retry.
+  await Promise.all(ctx.state.removedContainers.left().map((container) => ctx.removals.begin(ctx, container)));
   await undoContainers(ctx);
   await removeDamagedContainers(ctx);
   await undoPods(ctx);

@@ -25,6 +25,7 @@ import { ContainerEvents } from './container-events';
 import { followContainerExits } from './container-exits';
 import { followPodDeaths } from './pod-deaths';
 import { recordedLeases, recoverFromCrash } from './crash-recovery';
+import { ContainerRemovals } from './container-removals';
 import { restorePods } from './pod-sandbox';
 import { criServices } from './services';
 import { claimSocketPath } from './socket';
@@ -149,6 +150,7 @@ export class Daemon {
         }),
         hostPorts: new HostPortHolder(),
         events: new ContainerEvents(),
+        removals: new ContainerRemovals(),
         security: await HostSecurity.detect(config.container.apparmor_profile, logger),
         streams,
         kept: keptCreates(logger, () => ctx),
@@ -226,6 +228,8 @@ export class Daemon {
       });
     });
     this.stopFollowingHandlers();
+    // What a removal left to the background is done before leaving, not at the next start.
+    await this.ctx.removals.settled();
     await this.stopCpuSampling();
     await Promise.all(this.ctx.handlers.list().map((handler) => handler.shutdown()));
     await this.ctx.streams.stop();

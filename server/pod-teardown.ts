@@ -36,14 +36,15 @@ async function detachNetwork(ctx: ServerContext, pod: PodRecord): Promise<void> 
 
 /**
  * Stops what runs and what is held for the pod: its sandbox, its network and host ports. Its
- * containers are stopped already and its namespaces stay pinned, so the three go side by side,
- * but for a handler whose stop changes the pod's network: that goes before CNI DEL.
+ * containers are stopped already and its namespaces stay pinned, so the network and host ports
+ * go side by side with the sandbox, unless the sandbox works on the pod's network (a VM takes
+ * its TAP off eth0, which CNI DEL deletes): then it stops first.
  */
 async function stopSandbox(ctx: ServerContext, pod: PodRecord): Promise<void> {
   const handler = handlerOfPod(ctx, pod);
-  const stopped = handler.stopPod(pod.id);
-  if (handler.usesPodNetwork) await stopped;
-  await settle([stopped, detachNetwork(ctx, pod), ctx.hostPorts.release(pod.id)]);
+  const sandboxStopped = handler.stopPod(pod.id);
+  if (handler.usesPodNetwork) await sandboxStopped;
+  await settle([sandboxStopped, detachNetwork(ctx, pod), ctx.hostPorts.release(pod.id)]);
 }
 
 /** Removes what the stopped pod is made of: the handler's part first, as its processes hold the rest. */
@@ -70,6 +71,8 @@ export async function stopPod(ctx: ServerContext, pod: PodRecord): Promise<void>
 export async function removePod(ctx: ServerContext, pod: PodRecord): Promise<void> {
   await stopPod(ctx, pod);
   await settle(podContainers(ctx, pod.id).map((container) => removeContainerRecord(ctx, container)));
+  // Its removed containers' conmons and mounts are in its cgroup and namespaces.
+  await ctx.removals.finish(ctx, pod.id);
   await removeSandbox(ctx, pod);
   // Stopped above, so its record now reads NOTREADY: the last status, which the deletion event carries.
   const last = ctx.state.pods.find(pod.id) ?? pod;

@@ -5,6 +5,7 @@ import { KeyedLock } from '../system/keyed-lock';
 import { RecordFiles } from '../system/record-files';
 import { IdIndex } from './id-index';
 import { NameRegistrar } from './name-registrar';
+import type { UnfinishedRecords } from './unfinished-records';
 
 /** Every persisted pod or container record carries at least these. */
 export interface StoredObject {
@@ -100,11 +101,15 @@ export class ObjectStore<T extends StoredObject> {
     });
   }
 
-  /** Forgets a record and frees its name; removing an unknown ID does nothing. */
-  remove(id: string): Promise<void> {
+  /**
+   * Forgets a record and frees its name; removing an unknown ID does nothing. With `pending`,
+   * the record file moves there (in one rename) instead of being deleted, for what the record
+   * names to be taken apart after.
+   */
+  remove(id: string, pending?: UnfinishedRecords<T>): Promise<void> {
     return this.writes.run(id, 'exclusive', async () => {
       const record = this.records.get(id);
-      await this.files.delete(id);
+      await (pending ? pending.adopt(this.files, id) : this.files.delete(id));
       this.records.delete(id);
       this.index.delete(id);
       if (record) this.names.release(record.name);

@@ -4,9 +4,11 @@ import { RecordFiles } from '../system/record-files';
 import type { StoredObject } from './object-store';
 
 /**
- * Records of creations under way, each written before the first thing it makes exists and
- * deleted once the object's own record is saved or everything made is undone. Those a crash
- * left are the daemon's to finish or undo when it starts again; nothing else reads them.
+ * Records of work under way on objects: creations, each written before the first thing it
+ * makes exists and deleted once the object's own record is saved or everything made is undone;
+ * or removals, each the object's record moved here as it leaves the store and deleted once what
+ * it names is taken apart. Those a crash left are the daemon's to finish or undo when it starts
+ * again; nothing else reads them.
  */
 export class UnfinishedRecords<T extends StoredObject> {
   private readonly files: RecordFiles<T>;
@@ -35,9 +37,16 @@ export class UnfinishedRecords<T extends StoredObject> {
     return this.files.write(record);
   }
 
-  /** The creation is saved as an object, or undone; removing an unknown ID does nothing. */
+  /** A removal: the object's record, moved here whole from `store` (see ObjectStore.remove). */
+  adopt(store: RecordFiles<T>, id: string): Promise<void> {
+    return store.moveTo(id, this.files);
+  }
+
+  /** The work is done: saved as an object, undone or taken apart; an unknown ID does nothing. */
   async finish(id: string): Promise<void> {
-    await this.files.delete(id);
+    // Not synced: a record a power loss brings back names work that is done, and finishing
+    // (or undoing) it again at the next start finds nothing left to do.
+    await this.files.delete(id, { durable: false });
     this.leftOver = this.leftOver.filter((record) => record.id !== id);
   }
 }

@@ -1,6 +1,8 @@
 import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TEMP_PREFIX, syncDirectory, writeFileAtomic } from './atomic-file';
+import { writing } from './disk-full';
+import { errorCode } from './error-code';
 import { errorMessage } from './errors';
 import type { Logger } from './logger';
 
@@ -27,14 +29,34 @@ export class RecordFiles<T> {
     await writeFileAtomic(this.file(this.stemOf(record)), JSON.stringify(record));
   }
 
-  async delete(stem: string): Promise<void> {
+  /**
+   * Deletes the record; `durable: false` skips syncing the directory, for a record whose return
+   * after a power loss only repeats work that is idempotent.
+   */
+  async delete(stem: string, { durable } = { durable: true }): Promise<void> {
     try {
       await unlink(this.file(stem));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       return;
     }
-    await syncDirectory(this.dir);
+    if (durable) await syncDirectory(this.dir);
+  }
+
+  /**
+   * Moves the record `stem` into `destination`'s directory in one rename (both are under the
+   * daemon's root, on one filesystem): a crash leaves it whole in one place or the other, never
+   * in both or neither. Durable once this resolves; a record that is not there moves nothing.
+   */
+  async moveTo(stem: string, destination: RecordFiles<T>): Promise<void> {
+    const to = destination.file(stem);
+    try {
+      await writing(to, () => rename(this.file(stem), to));
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') throw error;
+      return;
+    }
+    await Promise.all([syncDirectory(destination.dir), syncDirectory(this.dir)]);
   }
 
   /**

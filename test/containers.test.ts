@@ -99,7 +99,12 @@ describe('containers', () => {
     await remove(id);
     await remove(id);
     expect((await grpcFailure(status(id))).code).toBe(Code.NOT_FOUND);
-    // Nothing of it is left: no mount, no cgroup, no process.
+    // Its name is free at once, while its parts may still be being taken apart.
+    const again = await create('web', ['sleep', '300']);
+    expect(again).not.toBe(id);
+    await remove(again);
+    // Nothing of it is left once it is taken apart: no mount, no cgroup, no process.
+    await fixture?.removalsDone();
     expect(await readFile('/proc/self/mountinfo', 'utf8')).not.toContain(id);
     expect(await pathExists(join('/sys/fs/cgroup/memory/podvisor', `pod-${podId}`, `ctr-${id}`))).toBe(false);
     expect(await pathExists(`/proc/${info.pid}/status`)).toBe(false);
@@ -224,6 +229,7 @@ describe('containers', () => {
       return cmdlines.filter((cmdline) => cmdline.startsWith('/usr/bin/conmon\0') && cmdline.includes(dirs.dir)).length;
     };
     const conmonCgroups = async () => (await readdir(join(CGROUP_ROOT, 'memory', 'podvisor', `pod-${podId}`))).filter((name) => name.startsWith('podvisor-conmon-')).length;
+    await fixture?.removalsDone();
     const [mountsBefore, conmonsBefore, cgroupsBefore] = [await ownMounts(), await ownConmons(), await conmonCgroups()];
     const refused = await grpcFailure(create('armored', ['sleep', '300'], { linux: { securityContext: { apparmor: { profileType: SecurityProfile_ProfileType.RuntimeDefault } } } }));
     expect([refused.code, refused.details]).toEqual([Code.FAILED_PRECONDITION, 'AppArmor is not enabled on this host']);
@@ -283,10 +289,16 @@ describe('containers', () => {
   test('stopping the pod kills its containers; removing it removes them', async () => {
     const id = await create('inpod', ['sleep', '300']);
     await start(id);
+    const removedFirst = await create('removed-first', ['sleep', '300']);
+    await start(removedFirst);
     await unary(client, RuntimeServiceService.stopPodSandbox, { podSandboxId: podId });
     expect((await status(id))?.state).toBe(ContainerState.CONTAINER_EXITED);
+    // Removed just before its pod: the pod's removal answers only once that one is taken apart too.
+    await remove(removedFirst);
     await unary(client, RuntimeServiceService.removePodSandbox, { podSandboxId: podId });
     expect((await grpcFailure(status(id))).code).toBe(Code.NOT_FOUND);
+    expect(await readFile('/proc/self/mountinfo', 'utf8')).not.toContain(removedFirst);
+    expect(await readdir(join(dirs.root, 'removed', 'containers'))).toEqual([]);
     // runc made the container's cgroup in every hierarchy, named ones included; none of the pod's is left.
     const hierarchies = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((line) => / - cgroup2? /.test(line)).map((line) => line.split(' ')[4]);
     for (const root of hierarchies) expect(await pathExists(join(root, 'podvisor', `pod-${podId}`))).toBe(false);

@@ -3,6 +3,7 @@
 // back must serve, and once no pod exists nothing of any pod may be left on the host: no network
 // namespace, mount, cgroup, process, veth, IP lease, iptables rule or state directory.
 import type { Client } from '@grpc/grpc-js';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ContainerConfig, NamespaceMode, PodSandboxConfig, Protocol, RuntimeServiceService } from '../proto/gen/cri-api-v1';
@@ -197,5 +198,33 @@ describe('a daemon killed amid pod creations and removals', () => {
       console.log(`${rounds.join('\n')}\nleftovers by kind: ${JSON.stringify(countByKind(leftovers))}\n${leftovers.map(describeLeftover).join('\n')}`);
     }
     expect(leftovers.map(describeLeftover)).toEqual([]);
+  }, LONG_TEST_MS);
+
+  test('a daemon killed once RemoveContainer answered, before the containers were taken apart, finishes that at its start and keeps their logs', async () => {
+    const daemon = running();
+    const name = 'removed-then-killed';
+    const config = podConfig(name, { pidPod: false });
+    const { podSandboxId } = await unary(daemon.client, RuntimeServiceService.runPodSandbox, { config, runtimeHandler: '' }, CALL_DEADLINE_MS);
+    podIds.add(podSandboxId);
+    const names = ['one', 'two', 'three', 'four', 'five'];
+    const ids = await Promise.all(names.map((container) => daemon.createContainer(podSandboxId, container, ['sleep', '3600'])));
+    for (const id of ids) containerIds.add(id);
+    await Promise.all(ids.map((containerId) => unary(daemon.client, RuntimeServiceService.startContainer, { containerId }, CALL_DEADLINE_MS)));
+    const theirs = async (): Promise<string[]> => (await findLeftovers(auditTarget())).filter((leftover) => ids.some((id) => leftover.detail.includes(id))).map(describeLeftover);
+
+    await Promise.all(ids.map((containerId) => unary(daemon.client, RuntimeServiceService.removeContainer, { containerId }, CALL_DEADLINE_MS)));
+    let leftAtKill: string[] = [];
+    await daemon.restart(0, 'SIGKILL', async () => {
+      pastLogs.push(daemon.daemon.log);
+      leftAtKill = await theirs();
+    });
+
+    // Killed in the window this is about: the answers came before the parts were gone.
+    expect(leftAtKill).not.toEqual([]);
+    expect(await listContainers(daemon.client)).toEqual([]);
+    expect(await theirs()).toEqual([]);
+    for (const container of names) await expect(stat(join(config.logDirectory, `${container}.log`))).resolves.toBeDefined();
+    await daemon.stopAndRemovePod(podSandboxId, CALL_DEADLINE_MS);
+    expect(await hostAudit(auditTarget())).toEqual([]);
   }, LONG_TEST_MS);
 });

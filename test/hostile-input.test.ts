@@ -64,11 +64,14 @@ describe('hostile input through the CRI socket', () => {
   /**
    * What of the daemon is on the host, one line each: it must be the same after a refusal. A
    * process is named by its pid alone: a container just started may still be runc's init.
+   * Containers removed earlier are taken apart first, as that goes on after RemoveContainer.
    */
-  const hostState = async (): Promise<string[]> =>
-    (await findLeftovers({ dirs: daemon.dirs, network, logs: [daemon.daemon.log], ignorePids: [daemon.daemon.child.pid] }))
+  const hostState = async (): Promise<string[]> => {
+    await daemon.removalsDone();
+    return (await findLeftovers({ dirs: daemon.dirs, network, logs: [daemon.daemon.log], ignorePids: [daemon.daemon.child.pid] }))
       .map((leftover) => (leftover.kind === 'process' ? `process ${leftover.handles[0]}` : describeLeftover(leftover)))
       .sort();
+  };
 
   const podConfig = (extra: PodOptions = {}): PodSandboxConfig =>
     PodSandboxConfig.fromPartial({ metadata: { name: 'victim', namespace: 'hostile', uid: 'uid-victim' }, hostname: 'victim', logDirectory: join(daemon.dirs.dir, 'logs', 'victim'), ...extra });

@@ -57,6 +57,8 @@ describe('images in use by containers', () => {
    * or process (conmon names our directories on its command line; podvisord retitles itself).
    */
   async function expectNothingLeft(): Promise<void> {
+    // Removed containers are taken apart after RemoveContainer answers, their leases released last.
+    await running().removalsDone();
     expect(await visible(storage('layers'))).toEqual([]);
     expect(await visible(storage('blobs', 'sha256'))).toEqual([]);
     expect(await visible(storage('containers'))).toEqual([]);
@@ -106,6 +108,25 @@ describe('images in use by containers', () => {
     await removeContainer(id);
     await expectNothingLeft();
     expect(usedWhileHeld - (await imageFsUsed())).toBeGreaterThanOrEqual(BigInt(BULK_BYTES));
+  });
+
+  test('a daemon killed while a removed container is taken apart finishes that at its start; its image, removed meanwhile, keeps the layers until then and leaves nothing after', async () => {
+    await pull(first);
+    const id = await create(first, 'removed-then-killed');
+    await start(id);
+    const removalRecord = join(running().dirs.root, 'removed', 'containers', `${id}.json`);
+    await removeContainer(id);
+    await running().restart(0, 'SIGKILL', async () => {
+      // Killed in the window this is about: the answer came before the parts were gone.
+      expect(await readFile(removalRecord, 'utf8')).toContain(id);
+    });
+    expect(await containers()).toEqual([]);
+    await removeImage(first);
+    const [layers, rootfses] = [await visible(storage('layers')), await visible(storage('containers'))];
+    // No root filesystem is ever left without its image's layers under it.
+    expect(rootfses.includes(id) && !layers.includes(firstAppLayer)).toBe(false);
+    await expectNothingLeft();
+    expect(await imageStatus(first)).toBeUndefined();
   });
 
   test('a container recorded before containers held their layers has them held from the next start', async () => {

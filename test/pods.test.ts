@@ -16,6 +16,7 @@ import {
   RuntimeServiceService,
   type PodSandboxStatus,
 } from '../proto/gen/cri-api-v1';
+import { PAUSE_PATH } from '../oci/conmon/infra-process';
 import { pathExists } from '../system/path-exists';
 import { criClient, unary } from '../testbed/cri-client';
 import { DaemonProcess, isolatingFlags, removeDirs, testDirs, type TestDirs } from '../testbed/daemon-process';
@@ -91,6 +92,18 @@ describe('pod sandboxes', () => {
     }
     if (await pathExists(join(dirs.runroot, 'handlers', 'runc', 'pods', id))) found.push('pod files');
     return found;
+  }
+
+  /** The runc handler's pod directories, mounts under the run root and infra processes. */
+  async function handlerTraces(): Promise<string[]> {
+    const podDirs = await readdir(join(dirs.runroot, 'handlers', 'runc', 'pods')).catch(() => [] as string[]);
+    const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((line) => line.includes(dirs.runroot));
+    const infra: string[] = [];
+    for (const pid of (await readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
+      const argv = (await readFile(join('/proc', pid, 'cmdline'), 'utf8').catch(() => '')).split('\0');
+      if (argv[0] === PAUSE_PATH) infra.push(`infra ${argv.join(' ')}`);
+    }
+    return [...podDirs.map((dir) => `pod files ${dir}`), ...mounts.map((line) => `mount ${line}`), ...infra].sort();
   }
 
   async function vethCount(): Promise<number> {
@@ -254,11 +267,14 @@ describe('pod sandboxes', () => {
     await writeFile(file, conflist(cniDataDir, { type: 'podvisor-no-such-plugin' }));
     const bridgePorts = await vethCount();
     const netnsBefore = await netnsNames();
+    const handlerBefore = await handlerTraces();
     try {
       const error = await grpcFailure(runPod(podConfig('cnifail')));
       expect(error.details).toContain('podvisor-no-such-plugin');
       expect(await vethCount()).toBe(bridgePorts);
       expect(await netnsNames()).toEqual(netnsBefore);
+      // The handler's part is made while CNI ADD runs: it goes too.
+      expect(await handlerTraces()).toEqual(handlerBefore);
     } finally {
       await writeFile(file, conflist(cniDataDir));
     }

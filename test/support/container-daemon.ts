@@ -2,7 +2,7 @@
 // bridge network of its own, and the default configuration (runc, crun and vm handlers) or another.
 import type { Client } from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ContainerConfig, type ContainerState, ImageServiceService, ImageSpec, PodSandboxConfig, RuntimeServiceService } from '../../proto/gen/cri-api-v1';
@@ -120,6 +120,15 @@ export class ContainerDaemon {
   async stopAndRemovePod(podSandboxId: string, deadlineMs?: number): Promise<void> {
     await unary(this.client, RuntimeServiceService.stopPodSandbox, { podSandboxId }, deadlineMs);
     await unary(this.client, RuntimeServiceService.removePodSandbox, { podSandboxId }, deadlineMs);
+  }
+
+  /**
+   * Waits until the containers RemoveContainer answered for are taken apart too (that goes on
+   * after the answer): their removal records, deleted last, are gone.
+   */
+  async removalsDone(): Promise<void> {
+    const pending = join(this.dirs.root, 'removed', 'containers');
+    if (!(await waitUntil(async () => (await readdir(pending).catch(() => [])).length === 0, 60_000, 50))) throw new Error(`containers still being taken apart: ${pending}`);
   }
 
   /** The IDs of every pod ListPodSandbox shows. */

@@ -152,6 +152,7 @@ const STATE_PLACES: Array<{ under: 'runroot' | 'root'; pattern: string; what: st
   { under: 'root', pattern: 'storage/containers/*', what: 'container root filesystem', names: 'container' },
   { under: 'root', pattern: 'pods/*', what: 'pod record', names: 'pod' },
   { under: 'root', pattern: 'containers/*', what: 'container record', names: 'container' },
+  { under: 'root', pattern: 'removed/containers/*', what: 'removed container record', names: 'container' },
 ];
 
 interface ProcessView {
