@@ -1,4 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { readKernelFile } from '../system/kernel-files';
 import { runToolChecked } from '../system/run-tool';
 
 /** One network interface's cumulative counters, as the kernel keeps them. */
@@ -54,7 +55,7 @@ async function readThroughMember(netns: string, pids: number[]): Promise<string 
   const namespace = pids.length === 0 ? undefined : await stat(netns).catch(() => undefined);
   if (namespace === undefined) return undefined;
   for (const pid of pids) {
-    const text = await readFile(`/proc/${pid}/net/dev`, 'utf8').catch(() => undefined);
+    const text = await readKernelFile(`/proc/${pid}/net/dev`).catch(() => undefined);
     const member = text === undefined ? undefined : await stat(`/proc/${pid}/ns/net`).catch(() => undefined);
     if (member !== undefined && member.ino === namespace.ino && member.dev === namespace.dev) return text;
   }

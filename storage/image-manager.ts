@@ -3,7 +3,8 @@ import type { Config } from '../config/config';
 import { NotFoundError } from '../system/errors';
 import type { Logger } from '../system/logger';
 import { ContentStore } from './content-store';
-import { diskUsage, mountPointOf, type FsUsage } from './fs-usage';
+import { mountPointOf, type FsUsage } from './fs-usage';
+import { treeUsage } from '../system/tree-usage';
 import { ImageCollector } from './image-collector';
 import { leasedParts, partsOf, type ImageParts } from './image-leases';
 import type { ImageRecord } from './image-record';
@@ -177,7 +178,7 @@ export class ImageManager {
 
   /** Bytes and inodes the image store uses, computed again only after it changed. */
   fsUsage(): Promise<FsUsage> {
-    this.usage ??= Promise.all([mountPointOf(this.dir), diskUsage(this.dir)]).then(([mountpoint, used]) => ({ mountpoint, ...used }));
+    this.usage ??= Promise.all([mountPointOf(this.dir), treeUsage(this.dir)]).then(([mountpoint, used]) => ({ mountpoint, ...used }));
     return this.usage;
   }
 

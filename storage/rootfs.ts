@@ -4,7 +4,7 @@ import { writing } from '../system/disk-full';
 import { makeDirectories } from '../system/make-directories';
 import { unmountAll } from '../system/mount-cleanup';
 import { runToolChecked } from '../system/run-tool';
-import { diskUsage } from './fs-usage';
+import { treeUsage } from '../system/tree-usage';
 
 export interface ContainerRootfs {
   /** `<root>/containers/<id>`: everything the container's filesystem owns lives here. */
@@ -77,5 +77,5 @@ export async function removeRootfs(rootfs: ContainerRootfs): Promise<void> {
 
 /** What the container has written: the allocated bytes and inodes of its upper layer. */
 export async function writableLayerUsage(rootfs: ContainerRootfs): Promise<{ bytes: number; inodes: number }> {
-  return diskUsage(rootfs.upper);
+  return treeUsage(rootfs.upper);
 }

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readKernelFile } from './kernel-files';
 
 export interface MountEntry {
   /** major:minor of the mounted filesystem; two mounts of one cgroup hierarchy share it. */
@@ -35,7 +35,7 @@ function parseLine(line: string): MountEntry | undefined {
 
 /** The mounts of this process's mount namespace, in mount order. */
 export async function readMountInfo(): Promise<MountEntry[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  const text = await readKernelFile('/proc/self/mountinfo');
   return text
     .split('\n')
     .map(parseLine)

@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { errorCode } from '../../system/error-code';
+import { readKernelFile } from '../../system/kernel-files';
 
 /** One line of a pressure file: the share of time tasks stalled, as averages and a total. */
 export interface PsiFigures {
@@ -55,7 +55,7 @@ const ABSENT = new Set(['ENOENT', 'ENODEV', 'EOPNOTSUPP']);
 /** A single-value cgroup file, trimmed; undefined when it is absent. */
 export async function readCgroupValue(path: string): Promise<string | undefined> {
   try {
-    return (await readFile(path, 'utf8')).trim();
+    return (await readKernelFile(path)).trim();
   } catch (error) {
     if (ABSENT.has(errorCode(error) ?? '')) return undefined;
     throw error;

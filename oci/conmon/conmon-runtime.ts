@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,7 +7,8 @@ import { writing } from '../../system/disk-full';
 import { errorCode } from '../../system/error-code';
 import { DeadlineExceededError, FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError, errorMessage } from '../../system/errors';
 import { describeDuration } from '../../system/duration';
-import { killProcessGroup, killProcessTree } from '../../system/kill-helper';
+import { launchGated, letGo } from '../../system/gated-launch';
+import { killProcessGroup, killProcessTree, signal } from '../../system/kill-helper';
 import { makeDirectories } from '../../system/make-directories';
 import type { Logger } from '../../system/logger';
 import { settle } from '../../system/settle';
@@ -22,7 +22,7 @@ import { conmonArgs, conmonPidFile, conmonStderrFile, containerPidFile, oomFile 
 import { REOPEN_LOG_MESSAGE, controlFifo, forwardResizes, sendControlMessage } from './conmon-control';
 import { execWithConmon } from './conmon-exec';
 import { conmonCgroupPath, removeConmonCgroup, recordConmonCgroup } from './conmon-cgroup';
-import { readSyncMessage } from './conmon-sync';
+import { parseSyncLine } from './conmon-sync';
 import { execInContainer } from './container-exec';
 import { listExitFiles, readExitFile, waitForExitFile, watchExitFiles } from './exit-files';
 import { startFailure } from './start-failure';
@@ -152,36 +152,23 @@ export class ConmonRuntime {
     const stderrPath = conmonStderrFile(persistDir);
     const stderr = await open(stderrPath, 'w');
     try {
-      // detached: conmon gets its own session, so stopping podvisord does not stop containers.
-      const child = spawn(this.options.conmonPath, args, {
-        detached: true,
-        // conmon also drops an `oom` file into its working directory; keep it in the persist dir.
-        cwd: persistDir,
-        stdio: ['ignore', 'ignore', stderr.fd, 'pipe', 'pipe'],
-        // conmon does nothing until it reads the start pipe, so it can be moved first (as podman does).
-        env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' },
-      });
-      child.unref();
-      const [pipe, startPipe] = [child.stdio[3], child.stdio[4]];
-      if (!pipe || !('read' in pipe) || !startPipe || !('write' in startPipe)) throw new InternalError('conmon pipes were not created');
-      const spawnFailure = new Promise<never>((_resolve, reject) => child.once('error', (error) => reject(new InternalError(`cannot run conmon: ${errorMessage(error)}`))));
+      // conmon does nothing until it reads the start pipe, so it can be moved first (as podman does).
+      // It also drops an `oom` file into its working directory; keep it in the persist dir.
+      const conmonPid = await launchGated({ file: this.options.conmonPath, args, cwd: persistDir, env: { _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' }, stderrFd: stderr.fd });
       const describe = async (): Promise<string> => (await readFile(stderrPath, 'utf8').catch(() => '')).trim() || 'no message';
-      // A conmon that died early makes the start-pipe write fail; the sync pipe reports that.
-      startPipe.on('error', () => undefined);
-      const release = async (): Promise<void> => {
-        try {
-          if (child.pid !== undefined) await beforeStart(child.pid);
-        } catch (error) {
-          // Killed before it reads the start pipe, conmon has started nothing.
-          child.kill('SIGKILL');
-          throw error;
-        } finally {
-          startPipe.end('0');
-        }
-      };
       const overrun = `${runtimeCall(this.target, 'create', id)} (run by conmon) did not answer within ${describeDuration(timeoutMs)}`;
       try {
-        const message = await Promise.race([release().then(() => readSyncMessage(pipe, timeoutMs, overrun, describe)), spawnFailure]);
+        await beforeStart(conmonPid);
+      } catch (error) {
+        // Killed before it reads the start pipe, conmon has started nothing; it is let go all the same, to end.
+        signal(conmonPid, 'SIGKILL');
+        await letGo(conmonPid, timeoutMs, overrun).catch(() => undefined);
+        throw error;
+      }
+      try {
+        const line = await letGo(conmonPid, timeoutMs, overrun);
+        const message = line === undefined ? undefined : parseSyncLine(line);
+        if (message === undefined) throw new InternalError(`conmon exited without creating the container: ${await describe()}`);
         if (message.pid <= 0) {
           const text = message.message ?? (await describe());
           // The program the request (or the image) names: a fault of the request, not ours.
@@ -191,11 +178,8 @@ export class ConmonRuntime {
         }
         return message.pid;
       } catch (error) {
-        if (error instanceof DeadlineExceededError) await killConmonTree(child.pid, persistDir);
+        if (error instanceof DeadlineExceededError) await killConmonTree(conmonPid, persistDir);
         throw error;
-      } finally {
-        // conmon writes to the pipe again when the container exits; it must not hold us up then.
-        pipe.destroy();
       }
     } finally {
       await stderr.close();
