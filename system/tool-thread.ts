@@ -4,7 +4,7 @@
 // walked, costs a synchronous call microseconds where an asynchronous one costs the main thread
 // a round trip to libuv's pool per call.
 import { serveJobs } from './job-thread';
-import { releaseSpawned, spawnGated, type GatedLaunch, type GatedRelease } from './gated-launch';
+import { abandonSpawned, releaseSpawned, spawnGated, type GatedLaunch, type GatedRelease } from './gated-launch';
 import { readKernelFilesSync, type KernelFileRead } from './kernel-files';
 import type { ToolOptions, ToolOutcome } from './run-tool';
 import { spawnTool } from './spawn-tool';
@@ -16,13 +16,14 @@ export interface ToolRun {
   options: ToolOptions;
 }
 
-/** What the tool thread does: run a program to its end, read kernel files, walk a tree, launch a gated program and let it go. */
+/** What the tool thread does: run a program to its end, read kernel files, walk a tree, launch a gated program and let it go (or abandon it). */
 export type ToolJobs = {
   run: [ToolRun, ToolOutcome];
   read: [string[], KernelFileRead[]];
   walk: [string, TreeUsage];
   launch: [GatedLaunch, number];
   release: [GatedRelease, string | undefined];
+  abandon: [number, void];
 };
 
 serveJobs<ToolJobs>({
@@ -31,4 +32,5 @@ serveJobs<ToolJobs>({
   walk: async (dir) => treeUsageSync(dir),
   launch: spawnGated,
   release: releaseSpawned,
+  abandon: abandonSpawned,
 });

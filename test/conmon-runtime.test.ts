@@ -185,6 +185,29 @@ describe.each(['runc', 'crun'])('conmon runtime with %s', (runtimeName) => {
     expect(await runtime.state(id)).toMatchObject({ status: 'stopped', exitCode: 137, oomKilled: true });
   });
 
+  it('fails a create with what conmon said, not at its deadline, when conmon ends before it is let go, and leaves nothing behind', async () => {
+    const pidFile = join(scratch, 'dying-conmon.pid');
+    const dying = join(scratch, 'dying-conmon');
+    await writeFile(dying, `#!/bin/sh\necho $$ > ${pidFile}\necho "conmon: cannot start" >&2\nexit 1\n`, { mode: 0o755 });
+    // No cgroup of its own to join (systemd's), so nothing but the bundle holds the letting go.
+    const broken = new ConmonRuntime({ ...options, conmonPath: dying, cgroupManager: 'systemd' });
+    const id = newId();
+    const rootfs = await mountRootfs(join(scratch, 'containers', id), [layer]);
+    containers.push({ id, rootfs });
+    const bundle = join(rootfs.dir, 'bundle');
+    await mkdir(bundle, { recursive: true });
+    // The bundle is "written" only once conmon is gone: Node has drained its pipes by then, so its report must have been heard from the start.
+    const gone = async (): Promise<boolean> => {
+      const pid = (await readFile(pidFile, 'utf8').catch(() => '')).trim();
+      return pid !== '' && !(await exists(`/proc/${pid}`));
+    };
+    const bundleWritten = waitFor(gone, 10_000);
+    const failure = broken.create({ id, podId: 'conmon-pod', bundle, bundleWritten, logPath: join(scratch, 'logs', `${id}.log`), terminal: false, stdin: false, stdinOnce: false, podCgroupPath: cgroupParent, timeoutMs: 20_000 });
+    await expect(failure).rejects.toThrow(/conmon exited without creating the container: conmon: cannot start/);
+    expect(await bundleWritten).toBe(true);
+    expect(await exists(join(options.persistDir, id))).toBe(false);
+  });
+
   it('surfaces the runtime error when a container cannot be created and leaves nothing behind', async () => {
     // A program that is not there is the request's fault, and said so.
     const failure = create(['/no/such/program']);

@@ -7,7 +7,7 @@ import { writing } from '../../system/disk-full';
 import { errorCode } from '../../system/error-code';
 import { DeadlineExceededError, FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError, errorMessage } from '../../system/errors';
 import { describeDuration } from '../../system/duration';
-import { launchGated, letGo } from '../../system/gated-launch';
+import { abandon, launchGated, letGo } from '../../system/gated-launch';
 import { killProcessGroup, killProcessTree, signal } from '../../system/kill-helper';
 import { makeDirectories } from '../../system/make-directories';
 import type { Logger } from '../../system/logger';
@@ -160,9 +160,9 @@ export class ConmonRuntime {
       try {
         await beforeStart(conmonPid);
       } catch (error) {
-        // Killed before it reads the start pipe, conmon has started nothing; it is let go all the same, to end.
+        // Killed before it reads the start pipe, conmon has started nothing.
         signal(conmonPid, 'SIGKILL');
-        await letGo(conmonPid, timeoutMs, overrun).catch(() => undefined);
+        await abandon(conmonPid).catch(() => undefined);
         throw error;
       }
       try {
