@@ -91,6 +91,8 @@ describe('crun and runc handlers', () => {
     await unary(daemon.client, RuntimeServiceService.stopContainer, { containerId: containers.crun, timeout: 30n });
     expect(await daemon.status(containers.crun)).toMatchObject({ state: ContainerState.CONTAINER_EXITED, exitCode: 5 });
     await unary(daemon.client, RuntimeServiceService.removeContainer, { containerId: containers.crun });
+    // RemoveContainer answers before the container is taken apart.
+    await daemon.removalsDone();
     expect(await runtimeList(daemon, 'crun')).toEqual([quits]);
     expect(await pathExists(join(CGROUP_ROOT, 'memory', 'podvisor', `pod-${pods.crun}`, `podvisor-conmon-${containers.crun}`))).toBe(false);
 
