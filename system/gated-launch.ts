@@ -1,7 +1,7 @@
 // A program that starts its work only once let go, as conmon waits on its start pipe so that it
 // can be moved into its cgroup first, and then reports on a pipe of its own. Both the launch and
 // the letting go run on the tool thread: the fork blocks that thread, not the daemon's replies.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { InternalError, errorMessage } from './errors';
 import { toolThread } from './tool-thread-client';
@@ -29,7 +29,8 @@ export interface GatedRelease {
 }
 
 interface Waiting {
-  child: ChildProcess;
+  report: Readable;
+  start: Writable;
   /** Its first message, heard from the start: Node drains the pipes of a child that exited, and a listener come later would wait in vain. */
   reported: Promise<string | undefined>;
 }
@@ -50,12 +51,14 @@ export function spawnGated(launch: GatedLaunch): Promise<number> {
     child.unref();
     child.once('error', (error) => reject(new InternalError(`cannot run ${launch.file}: ${errorMessage(error)}`)));
     child.once('spawn', () => {
-      const report = child.stdio[REPORT_FD];
-      if (child.pid === undefined || !report || !('read' in report)) {
-        reject(new InternalError(`${launch.file} started without its report pipe`));
+      const [report, start] = [child.stdio[REPORT_FD], child.stdio[START_FD]];
+      if (child.pid === undefined || !report || !('read' in report) || !start || !('write' in start)) {
+        reject(new InternalError(`${launch.file} started without its pipes`));
         return;
       }
-      waiting.set(child.pid, { child, reported: firstMessage(report) });
+      // One that died makes the write to it fail; its report pipe says so.
+      start.on('error', () => undefined);
+      waiting.set(child.pid, { report, start, reported: firstMessage(report) });
       resolve(child.pid);
     });
   });
@@ -90,15 +93,12 @@ function firstMessage(pipe: Readable): Promise<string | undefined> {
   });
 }
 
-/** The program `pid` waiting on the tool thread, gone from those waiting: its pipes and first message. */
-function takeWaiting(pid: number): { report: Readable; start: Writable; reported: Promise<string | undefined> } {
-  const { child, reported } = waiting.get(pid) ?? {};
+/** The program `pid` waiting on the tool thread, gone from those waiting. */
+function takeWaiting(pid: number): Waiting {
+  const found = waiting.get(pid);
+  if (found === undefined) throw new InternalError(`no program ${pid} waits to be let go`);
   waiting.delete(pid);
-  const [report, start] = [child?.stdio[REPORT_FD], child?.stdio[START_FD]];
-  if (!reported || !report || !('read' in report) || !start || !('write' in start)) throw new InternalError(`no program ${pid} waits to be let go`);
-  // One that died makes this write fail; its report pipe says so.
-  start.on('error', () => undefined);
-  return { report, start, reported };
+  return found;
 }
 
 /** On the tool thread: lets the program go and answers the first message it reports. */
