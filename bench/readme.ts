@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { unlessAbsent } from '../system/unless-absent';
-import { LOOP_PODS } from './idle-reads';
+import { FIRST_CALLS, LOOP_PODS, WARM_LAP_CALLS, WARM_LAP_MS } from './idle-reads';
 import { WARMUP_CALLS } from './loops';
 import { CHURN_RUNNING_MS, POD_LIFECYCLE } from './lifecycle';
 import { READ_LABELS } from './read-calls';
@@ -76,8 +76,12 @@ What it measures, per runtime, in this order:
   no other image has (\`--pulls\` rounds, one at a time, after one untimed pull);
 - the read calls the kubelet makes over and over (${READ_LABELS.join(', ')}; the
   verbose ones with \`verbose\` set), idle: with ${LOOP_PODS} running pods and nothing else going on,
-  \`--loops\` calls each, \`--parallel\` at a time, after ${WARMUP_CALLS} untimed ones (the kubelet calls
-  these all the time, so it meets a warm daemon); a call that names a pod or a container takes
+  \`--loops\` calls each, \`--parallel\` at a time, on a warm daemon: the kubelet calls these all
+  the time, and a daemon that has just started answers its first thousands of calls slower while
+  its JIT compiles them (podvisord's V8; containerd is compiled ahead of time). So every read
+  call first gets ${WARM_LAP_CALLS} untimed calls in turn (or ${WARM_LAP_MS / 1000} s, whichever ends first), and each loop
+  ${WARMUP_CALLS} more; what a kubelet meets right after a start is timed apart, before any of
+  that, as "${FIRST_CALLS}"; a call that names a pod or a container takes
   those pods' or their containers in turn; a call whose first, untimed try fails is left out
   for that runtime in both phases (the bench says why; a dash in the tables): containerd 1.6's
   PodSandboxStats fails on a pod that names no cgroup parent, as the bench's pods do not;

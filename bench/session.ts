@@ -78,7 +78,7 @@ async function measure(runtime: RuntimeUnderTest, cri: CriCalls, images: BenchIm
 
   progress(`${options.pulls} pulls, then the read calls idle (${options.loops} calls each)`);
   await runPulls(cri, timings, { pullTarget: images.pullTarget, pulls: options.pulls, signal });
-  const answered = await runIdleReads(cri, reads.idle, { ...population, iterations: options.loops }, (label, why) => progress(`${label} left out: ${why}`));
+  const answered = await runIdleReads(cri, reads.idle, timings, { ...population, iterations: options.loops }, (label, why) => progress(`${label} left out: ${why}`));
   progress(`${options.pods} pod lifecycles, ${options.parallel} at a time, the read calls in turn beside them`);
   let readFailures = 0;
   const readFailed = (label: string, error: unknown): void => {
