@@ -79,9 +79,10 @@ What it measures, per runtime, in this order:
   \`--loops\` calls each, \`--parallel\` at a time, on a warm daemon: the kubelet calls these all
   the time, and a daemon that has just started answers its first thousands of calls slower while
   its JIT compiles them (podvisord's V8; containerd is compiled ahead of time). So every read
-  call first gets ${WARM_LAP_CALLS} untimed calls in turn (or ${WARM_LAP_MS / 1000} s, whichever ends first), and each loop
-  ${WARMUP_CALLS} more; what a kubelet meets right after a start is timed apart, before any of
-  that, as "${FIRST_CALLS}"; a call that names a pod or a container takes
+  call first gets ${WARM_LAP_CALLS} untimed calls in turn (or ${WARM_LAP_MS / 1000} s, whichever ends first),
+  and each loop ${WARMUP_CALLS} more; what a kubelet meets right after a start is timed apart,
+  before any of that, as "${FIRST_CALLS}";
+  a call that names a pod or a container takes
   those pods' or their containers in turn; a call whose first, untimed try fails is left out
   for that runtime in both phases (the bench says why; a dash in the tables): containerd 1.6's
   PodSandboxStats fails on a pod that names no cgroup parent, as the bench's pods do not;
