@@ -27,10 +27,13 @@ export interface IdleReadOptions extends PopulationOptions {
   iterations: number;
 }
 
-/** Calls `call` untimed, in turn `parallel` at a time, WARM_LAP_CALLS times or for WARM_LAP_MS, whichever ends first. */
-async function warm(call: (index: number) => Promise<unknown>, options: IdleReadOptions): Promise<void> {
-  const deadline = AbortSignal.any([options.signal, AbortSignal.timeout(WARM_LAP_MS)]);
-  await runPool(WARM_LAP_CALLS, options.parallel, deadline, (index) => call(index).then(() => undefined)).catch((error: unknown) => {
+/**
+ * Calls `call` untimed, `parallel` at a time, `lap.calls` times or for `lap.ms`, whichever ends
+ * first; a call that fails, or `signal`, ends it with that failure.
+ */
+export async function warm(call: (index: number) => Promise<unknown>, options: { parallel: number; signal: AbortSignal }, lap = { calls: WARM_LAP_CALLS, ms: WARM_LAP_MS }): Promise<void> {
+  const deadline = AbortSignal.any([options.signal, AbortSignal.timeout(lap.ms)]);
+  await runPool(lap.calls, options.parallel, deadline, (index) => call(index).then(() => undefined)).catch((error: unknown) => {
     if (error !== deadline.reason || options.signal.aborted) throw error;
   });
 }

@@ -2,6 +2,7 @@
 // generates for containerd and CNI. Running the bench itself is `npm run bench`, not a test.
 import { parse } from 'smol-toml';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { conflist } from '../bench/cni-network';
 import { containerdConfig, containerdPaths } from '../bench/containerd';
@@ -11,6 +12,7 @@ import { fdKind } from '../bench/daemon-footprint';
 import { inCgroup, perPodProcesses, runtimeProcesses, type ProcessInfo } from '../bench/processes';
 import { QEMU_FLOOR } from '../bench/qemu-floor';
 import { readInTurn } from '../bench/churn-reader';
+import { warm } from '../bench/idle-reads';
 import { CriCalls } from '../bench/cri-calls';
 import { CONTAINER_LIFECYCLE, CREATE_AND_START, POD_LIFECYCLE } from '../bench/lifecycle';
 import { churnObjects, LiveObjects } from '../bench/live-objects';
@@ -205,6 +207,21 @@ describe('read calls and issue 19', () => {
     expect(events).toEqual(['read a', 'withdrawn']);
     expect(await live.read(async () => events.push('read again'))).toBe(false);
     expect(events).toEqual(['read a', 'withdrawn']);
+  });
+
+  test('the warm lap makes every call a fast runtime answers, stops a slow one at its time limit, and fails with a call that fails', async () => {
+    const signal = new AbortController().signal;
+    let fast = 0;
+    await warm(async () => (fast += 1), { parallel: 2, signal }, { calls: 50, ms: 60_000 });
+    expect(fast).toBe(50);
+
+    // 50 calls of 50 ms, 2 at a time, would take over a second.
+    let slow = 0;
+    await warm(() => ((slow += 1), sleep(50)), { parallel: 2, signal }, { calls: 50, ms: 120 });
+    expect(slow).toBeGreaterThanOrEqual(2);
+    expect(slow).toBeLessThan(50);
+
+    await expect(warm(() => Promise.reject(new Error('UNAVAILABLE')), { parallel: 2, signal }, { calls: 50, ms: 60_000 })).rejects.toThrow('UNAVAILABLE');
   });
 });
 
