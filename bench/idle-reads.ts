@@ -13,7 +13,7 @@ export const LOOP_PODS = 10;
  * A daemon that has just started answers its first thousands of calls slower than it will for
  * the rest of its life: a JIT (podvisord's V8) compiles its hot paths as they run, which
  * containerd, compiled ahead of time, need not. The kubelet polls all the time, so the reads are
- * timed once every read call has had this many untimed calls, in turn, after WARM_LAP_MS.
+ * timed once every read call has had this many untimed calls in turn (or WARM_LAP_MS of them).
  */
 export const WARM_LAP_CALLS = 1000;
 /** A read call slower than this many calls allow is warmed for at most this long. */
