@@ -162,8 +162,12 @@ export interface RuntimeHandler {
   restorePods(pods: RestoredPod[]): Promise<string[]>;
   /** At daemon stop: ends what the handler runs for no pod (warm VMs); the pods run on. */
   shutdown(): Promise<void>;
-  /** Whether the pod's sandbox still runs; false for one that died on its own or is unknown. */
-  podAlive(podId: string): Promise<boolean>;
+  /**
+   * Whether the pod's sandbox still runs, as far as can be told at once (every status and list
+   * call asks): false for one certainly gone, or unknown. An end only a closer look tells (a
+   * process left a zombie, its pid taken by another) watchPodDeaths reports within its round.
+   */
+  podAlive(podId: string): boolean;
   /** The PID namespace and files a container of the pod is given. */
   podContainerContext(podId: string): PodContainerContext;
   /** CPU, memory and process figures of the whole pod. */

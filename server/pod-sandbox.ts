@@ -52,6 +52,6 @@ const asDead = cachedPerObject((pod: PodRecord): PodRecord => ({ ...pod, state: 
  */
 export async function observedPod(ctx: ServerContext, pod: PodRecord): Promise<PodRecord> {
   if (pod.state !== 'ready') return pod;
-  const alive = pod.diedAt === undefined && (await ctx.handlers.find(pod.runtimeHandler)?.podAlive(pod.id));
+  const alive = pod.diedAt === undefined && ctx.handlers.find(pod.runtimeHandler)?.podAlive(pod.id) === true;
   return alive ? pod : asDead(pod);
 }

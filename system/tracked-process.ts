@@ -1,3 +1,4 @@
+import { errorCode } from './error-code';
 import { InternalError } from './errors';
 import { signal } from './kill-helper';
 import { readStat } from './process-stat';
@@ -25,6 +26,20 @@ export async function trackProcess(pid: number): Promise<TrackedProcess | undefi
 export async function isTrackedRunning(tracked: TrackedProcess): Promise<boolean> {
   const stat = await readStat(tracked.pid);
   return stat !== undefined && stat.startTime === tracked.startTime && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+/**
+ * Whether any process holds the tracked pid, from a signal-0 probe that reads nothing: false
+ * proves the process gone; true may yet be a zombie or another process that got the pid, which
+ * only isTrackedRunning tells apart. Cheap enough for every status call.
+ */
+export function trackedPidInUse(tracked: TrackedProcess): boolean {
+  try {
+    process.kill(tracked.pid, 0);
+    return true;
+  } catch (error) {
+    return errorCode(error) !== 'ESRCH';
+  }
 }
 
 /** Resolves to whether the process ended within `timeoutMs`. */

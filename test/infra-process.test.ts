@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { isTrackedRunning } from '../system/tracked-process';
+import { isTrackedRunning, trackedPidInUse } from '../system/tracked-process';
 import { findInfraProcesses, startInfraProcess, stopInfraProcess, type InfraProcess } from '../oci/conmon/infra-process';
 import { createPodCgroup, removePodCgroup, type PodCgroup } from '../oci/cgroups/pod-cgroup';
 import { newId } from '../system/ids';
@@ -165,6 +165,19 @@ describe('pod infra process', () => {
       other.kill('SIGKILL');
       await exited;
     }
+  });
+
+  test("the check every status call makes reads nothing, and tells a running infra process from one gone", async () => {
+    const infra = await start();
+    expect(trackedPidInUse(infra)).toBe(true);
+    // A process of ours, so that it is reaped at once and no zombie keeps the pid.
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const exited = new Promise((done) => child.once('exit', done));
+    const tracked = { pid: child.pid ?? 0, startTime: '' };
+    expect(trackedPidInUse(tracked)).toBe(true);
+    child.kill('SIGKILL');
+    await exited;
+    expect(trackedPidInUse(tracked)).toBe(false);
   });
 
   test('a hostname without a pod UTS namespace is refused rather than renaming the host', async () => {

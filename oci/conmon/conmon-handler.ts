@@ -108,8 +108,8 @@ export class ConmonHandler implements RuntimeHandler {
   // Everything conmon runs belongs to a pod.
   async shutdown(): Promise<void> {}
 
-  podAlive(podId: string): Promise<boolean> {
-    return this.pods.alive(podId);
+  podAlive(podId: string): boolean {
+    return this.pods.looksAlive(podId);
   }
 
   podContainerContext(podId: string): PodContainerContext {

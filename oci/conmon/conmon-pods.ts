@@ -6,7 +6,7 @@ import { hostStatsReader } from '../cgroups/cgroup-stats';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
 import { PodDeathWatch } from '../pod-death-watch';
 import type { PodContainerContext, PodHandlerState, PodSandbox, RestoredPod } from '../runtime-handler';
-import { isTrackedRunning } from '../../system/tracked-process';
+import { isTrackedRunning, trackedPidInUse } from '../../system/tracked-process';
 import { type InfraProcess, PAUSE_PATH, findInfraProcesses, startInfraProcess, stopInfraProcess } from './infra-process';
 import { type PodFiles, createPodFiles, removePodFiles, unmountPodShm } from '../pod-files';
 
@@ -95,11 +95,18 @@ export class ConmonPods {
     return running;
   }
 
-  async alive(podId: string): Promise<boolean> {
+  // Without an infra process the pod is its pinned namespaces: nothing there can die.
+  private async alive(podId: string): Promise<boolean> {
     const running = this.running.get(podId);
     if (!running) return false;
-    // Without an infra process the pod is its pinned namespaces: nothing there can die.
     return running.state.infra === undefined || isTrackedRunning(running.state.infra);
+  }
+
+  /** alive without reading /proc: what a status call can tell at once (see RuntimeHandler.podAlive). */
+  looksAlive(podId: string): boolean {
+    const running = this.running.get(podId);
+    if (!running) return false;
+    return running.state.infra === undefined || trackedPidInUse(running.state.infra);
   }
 
   containerContext(podId: string): PodContainerContext {

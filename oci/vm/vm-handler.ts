@@ -117,8 +117,8 @@ export class VmHandler implements RuntimeHandler {
     return this.pods.restore(pods);
   }
 
-  podAlive(podId: string): Promise<boolean> {
-    return this.pods.alive(podId);
+  podAlive(podId: string): boolean {
+    return this.pods.looksAlive(podId);
   }
 
   podContainerContext(podId: string): PodContainerContext {

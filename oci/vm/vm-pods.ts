@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../system/logger';
 import { FailedPreconditionError, NotFoundError, errorMessage } from '../../system/errors';
 import { unmountAll } from '../../system/mount-cleanup';
-import { stopTrackedProcess } from '../../system/tracked-process';
+import { stopTrackedProcess, trackedPidInUse } from '../../system/tracked-process';
 import { hostStatsReader } from '../cgroups/cgroup-stats';
 import type { CgroupUsage } from '../cgroups/cgroup-usage';
 import { LinuxPodSandboxConfig } from '../../proto/gen/cri-api-v1';
@@ -166,6 +166,12 @@ export class VmPods {
   async alive(podId: string): Promise<boolean> {
     const vm = this.running.get(podId);
     return vm?.agent?.answering === true && (await podVmRunning(vm.state));
+  }
+
+  /** alive without reading /proc: what a status call can tell at once (see RuntimeHandler.podAlive). */
+  looksAlive(podId: string): boolean {
+    const vm = this.running.get(podId);
+    return vm?.agent?.answering === true && trackedPidInUse(vm.state.qemu);
   }
 
   containerContext(podId: string): PodContainerContext {
