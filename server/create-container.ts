@@ -44,7 +44,7 @@ export async function createContainer(ctx: ServerContext, request: CreateContain
 }
 
 async function createInPod(ctx: ServerContext, recorded: PodRecord, name: string, { config, image: imageName }: ValidContainerConfig): Promise<string> {
-  const pod = await observedPod(ctx, recorded);
+  const pod = observedPod(ctx, recorded);
   if (pod.state !== 'ready') throw new FailedPreconditionError(`pod sandbox ${pod.id} is not ready`);
   const podConfig = loadedConfig(pod.config);
   const handler = handlerOfPod(ctx, pod);

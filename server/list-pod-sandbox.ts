@@ -6,7 +6,8 @@ import { criPodSandbox } from './pod-view';
 
 export async function listPodSandbox(ctx: ServerContext, request: ListPodSandboxRequest): Promise<ListPodSandboxResponse> {
   const state = request.filter?.state;
-  const pods = await Promise.all(matchingPods(ctx, request.filter).map((pod) => observedPod(ctx, pod)));
-  const items = pods.map(criPodSandbox).filter((pod) => state === undefined || pod.state === state.state);
+  const items = matchingPods(ctx, request.filter)
+    .map((pod) => criPodSandbox(observedPod(ctx, pod)))
+    .filter((pod) => state === undefined || pod.state === state.state);
   return { items };
 }

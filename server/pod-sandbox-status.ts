@@ -4,7 +4,7 @@ import { observedPod } from './pod-sandbox';
 import { podStatusSnapshot } from './pod-status-snapshot';
 
 export async function podSandboxStatus(ctx: ServerContext, request: PodSandboxStatusRequest): Promise<PodSandboxStatusResponse> {
-  const pod = await observedPod(ctx, ctx.state.pods.get(request.podSandboxId));
+  const pod = observedPod(ctx, ctx.state.pods.get(request.podSandboxId));
   const info: Record<string, string> = {};
   if (request.verbose) {
     info.info = JSON.stringify({

@@ -50,7 +50,7 @@ const asDead = cachedPerObject((pod: PodRecord): PodRecord => ({ ...pod, state: 
  * The pod as it is now: a ready record whose sandbox died on its own (recorded so or not yet),
  * or whose handler is no longer configured, reads NOTREADY until it is stopped.
  */
-export async function observedPod(ctx: ServerContext, pod: PodRecord): Promise<PodRecord> {
+export function observedPod(ctx: ServerContext, pod: PodRecord): PodRecord {
   if (pod.state !== 'ready') return pod;
   const alive = pod.diedAt === undefined && ctx.handlers.find(pod.runtimeHandler)?.podAlive(pod.id) === true;
   return alive ? pod : asDead(pod);

@@ -6,7 +6,7 @@ import { handlerOfPod, observedPod } from './pod-sandbox';
 
 /** PortForward: a URL on our streaming server whose connections reach ports on the pod's localhost. */
 export async function portForward(ctx: ServerContext, request: PortForwardRequest): Promise<PortForwardResponse> {
-  const pod = await observedPod(ctx, ctx.state.pods.get(request.podSandboxId));
+  const pod = observedPod(ctx, ctx.state.pods.get(request.podSandboxId));
   if (pod.state !== 'ready') throw new FailedPreconditionError(`pod sandbox ${pod.id} is not ready`);
   const bad = request.port.find((port) => !isPort(port));
   if (bad !== undefined) throw new InvalidArgumentError(`PortForward: port ${bad} is not from 1 to ${MAX_PORT}`);
