@@ -3,12 +3,14 @@ import { errorCode } from './error-code';
 import { processIds } from './process-list';
 import { readStat } from './process-stat';
 
-/** Sends a signal; a process already gone is no error. */
-export function signal(pid: number, name: NodeJS.Signals): void {
+/** Sends a signal; a process already gone is no error. Answers whether the signal was sent. */
+export function signal(pid: number, name: NodeJS.Signals): boolean {
   try {
     process.kill(pid, name);
+    return true;
   } catch (error) {
     if (errorCode(error) !== 'ESRCH') throw error;
+    return false;
   }
 }
 

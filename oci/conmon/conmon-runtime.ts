@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CgroupManager } from '../../config/config';
 import { writing } from '../../system/disk-full';
-import { errorCode } from '../../system/error-code';
 import { DeadlineExceededError, FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError, errorMessage } from '../../system/errors';
 import { describeDuration } from '../../system/duration';
 import { abandon, launchGated, letGo } from '../../system/gated-launch';
@@ -229,26 +228,18 @@ export class ConmonRuntime {
   }
 
   /**
-   * Sends `signal` to the container's first process; false when it has no process left. The
+   * Sends `requested` to the container's first process; false when it has no process left. The
    * process is signalled directly (a runc spawn costs ~15 ms here) when it provably is that
    * process: conmon, reaper of the container and of nothing else, is its parent. Otherwise,
    * and for signals Node cannot name, runc does it.
    */
-  private async signal(id: string, signal: string, resendWindowMs = 0): Promise<boolean> {
-    const name = signal.startsWith('SIG') ? signal : `SIG${signal}`;
-    if (!(name in constants.signals)) return runcKill(this.target, id, signal);
+  private async signal(id: string, requested: string, resendWindowMs = 0): Promise<boolean> {
+    const name = requested.startsWith('SIG') ? requested : `SIG${requested}`;
+    if (!(name in constants.signals)) return runcKill(this.target, id, requested);
     const [pid, conmonPid] = await Promise.all([this.pid(id), this.readConmonPid(id)]);
     const stat = pid > 0 ? await readStat(pid) : undefined;
-    if (stat === undefined || stat.ppid !== conmonPid || !(await isConmonRunning(conmonPid, id))) return runcKill(this.target, id, signal);
-    const send = (): boolean => {
-      try {
-        process.kill(pid, name);
-        return true;
-      } catch (error) {
-        if (errorCode(error) === 'ESRCH') return false;
-        throw error;
-      }
-    };
+    if (stat === undefined || stat.ppid !== conmonPid || !(await isConmonRunning(conmonPid, id))) return runcKill(this.target, id, requested);
+    const send = (): boolean => signal(pid, name as NodeJS.Signals);
     if (!send()) return false;
     // A stop right after the start may come before the program has set its handler.
     const sameProcess = (): Promise<boolean> => isTrackedRunning({ pid, startTime: stat.startTime });
