@@ -1,5 +1,5 @@
 import type { CriCalls } from './cri-calls';
-import { timedLoop } from './loops';
+import { timedCalls, timedLoop } from './loops';
 import { runPool } from './pool';
 import { startPods, type PopulationOptions } from './population';
 import { errorMessage } from '../system/errors';
@@ -56,10 +56,7 @@ export async function runIdleReads(cri: CriCalls, timings: Timings, firstCalls: 
   };
   const reads = readCalls(options.image);
   // readCalls begins with ContainerStatus.
-  const status = caller(reads[0]);
-  await runPool(FIRST_CALL_COUNT, options.parallel, options.signal, async (index) => {
-    await firstCalls.measure(FIRST_CALLS, () => status(index));
-  });
+  await timedCalls(firstCalls, FIRST_CALLS, caller(reads[0]), { ...options, iterations: FIRST_CALL_COUNT });
   const answered: ReadCall[] = [];
   for (const read of reads) {
     try {

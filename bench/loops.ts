@@ -23,12 +23,17 @@ export interface PullOptions {
   signal: AbortSignal;
 }
 
-/** Calls `call` WARMUP_CALLS times untimed, then `iterations` times timed under `label`, `parallel` at a time. */
-export async function timedLoop(timings: Timings, label: string, call: (index: number) => Promise<unknown>, options: LoopOptions): Promise<void> {
-  await runPool(WARMUP_CALLS, options.parallel, options.signal, (index) => call(index).then(() => undefined));
+/** Calls `call` `iterations` times timed under `label`, `parallel` at a time, with no warm-up. */
+export async function timedCalls(timings: Timings, label: string, call: (index: number) => Promise<unknown>, options: LoopOptions): Promise<void> {
   await runPool(options.iterations, options.parallel, options.signal, async (index) => {
     await timings.measure(label, () => call(index));
   });
+}
+
+/** Calls `call` WARMUP_CALLS times untimed, then as timedCalls does. */
+export async function timedLoop(timings: Timings, label: string, call: (index: number) => Promise<unknown>, options: LoopOptions): Promise<void> {
+  await runPool(WARMUP_CALLS, options.parallel, options.signal, (index) => call(index).then(() => undefined));
+  await timedCalls(timings, label, call, options);
 }
 
 /**
